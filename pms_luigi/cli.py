@@ -1,0 +1,224 @@
+"""The ``pms-luigi`` command: demo, run, backfill, rerun, status, load, check, migrate.
+
+Every subcommand returns an exit code from ``tasks.runner`` (0 ok, 1 failed step,
+2 not a business day, 3 missing input data, 4 already running, 5 Redis unavailable after
+the DB commit, 7 scheduling error). Only entry points here may read the clock
+(``calendar.today_brt``).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from pms_luigi import calendar
+from pms_luigi import config as cfg
+from pms_luigi.errors import PmsError
+
+log = logging.getLogger("pms_luigi")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _ensure_schema() -> None:
+    from pms_luigi.store.engine import get_engine, migrate
+
+    migrate(get_engine(cfg.database_url()))
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    _ensure_schema()
+    from pms_luigi.store.engine import mask_url
+
+    print(f"schema up to date at {mask_url(cfg.database_url())}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pms_luigi import demo
+    from pms_luigi.store.engine import get_engine
+    from pms_luigi.store.loader import load_inputs
+    from pms_luigi.tasks import runner
+    from pms_luigi.tasks.base import forget_fund
+
+    _ensure_schema()
+    end = args.end or calendar.previous_business_day(calendar.today_brt())
+    data = demo.generate(seed=args.seed, end=end, n_days=args.days)
+    counts = load_inputs(get_engine(cfg.database_url()), data.frames())
+    forget_fund()
+    print("loaded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    families = ["pms.MarkToMarket", "pms.PerformanceAttribution"]
+    code = runner.backfill(data.start, end, families, chunk=args.chunk, workers=args.workers)
+    if code:
+        return code
+    nxt = calendar.next_business_day(end)
+    code = runner.run_kind("preopen", nxt, workers=args.workers)
+    pack = cfg.output_dir() / nxt.isoformat() / "morning_pack.html"
+    print(f"end-of-day {data.start}..{end} and pre-open {nxt}: "
+          f"{'OK' if code == 0 else f'exit {code}'}")
+    if pack.exists():
+        print(f"morning pack: {pack}")
+    return code
+
+
+def _business_date(value: date | None, kind: str) -> date | None:
+    on = value or calendar.today_brt()
+    name = calendar.holiday_name(on)
+    if name is not None:
+        print(f"{on} is not a business day ({name}): nothing to run for {kind}")
+        return None
+    return on
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pms_luigi.tasks import runner
+
+    on = _business_date(args.date, args.kind)
+    if on is None:
+        return 0
+    return runner.run_kind(args.kind, on, workers=args.workers,
+                           local_scheduler=not args.scheduler)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from pms_luigi.tasks import runner
+
+    families = [t if t.startswith("pms.") else f"pms.{t}" for t in (args.tasks or [])] or None
+    return runner.backfill(args.start, args.end, families, chunk=args.chunk,
+                           workers=args.workers, local_scheduler=not args.scheduler)
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from pms_luigi.tasks import runner
+
+    family = args.task if args.task.startswith("pms.") else f"pms.{args.task}"
+    hit = runner.invalidate(family, args.date, downstream=args.downstream, dry_run=args.dry_run)
+    for fam, d in hit:
+        print(f"{'would invalidate' if args.dry_run else 'invalidated'} {fam} {d}")
+    if args.dry_run:
+        return 0
+    tasks = [runner.FAMILIES[fam](date=d) for fam, d in hit]
+    return runner.build(tasks, workers=args.workers)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pms_luigi.tasks import status
+
+    grid = status.grid(args.start, args.end)
+    print(status.render_text(grid))
+    if args.html:
+        Path(args.html).write_text(status.render_html(grid))
+        print(f"written {args.html}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pms_luigi.store.engine import get_engine
+    from pms_luigi.store.loader import load_inputs
+
+    _ensure_schema()
+    try:
+        frame = pd.read_csv(args.file, dtype=str, keep_default_na=False, na_values=[""],
+                            encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        print(f"error: {args.file} is not UTF-8 text: {exc}", file=sys.stderr)
+        return 3
+    as_of = args.as_of or calendar.today_brt()
+    counts = load_inputs(get_engine(cfg.database_url()), {args.table: frame}, as_of=as_of)
+    print(f"loaded {counts[args.table]} row(s) into {args.table}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Freshness watchdog: non-zero when today's pre-open is not complete."""
+    from pms_luigi.targets import State
+    from pms_luigi.tasks.morning_pack import MorningPack
+
+    on = args.date or calendar.today_brt()
+    if not calendar.is_business_day(on):
+        print(f"{on}: not a business day")
+        return 0
+    state = MorningPack.statuses([on])[on].state
+    print(f"pre-open {on} (deadline {args.by}): {state.value}")
+    return 0 if state is State.DONE else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pms-luigi", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("migrate", help="create/upgrade the schema")
+    s.set_defaults(fn=cmd_migrate)
+
+    s = sub.add_parser("demo", help="load a realistic synthetic fund and run a year of it")
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--end", type=_date, help="last EOD date (default: last business day)")
+    s.add_argument("--days", type=int, default=260, help="business days of history")
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--chunk", type=int, default=25)
+    s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("run", help="run one cron kind for a date")
+    s.add_argument("kind", choices=["eod", "preopen"])
+    s.add_argument("--date", type=_date)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--scheduler", action="store_true", help="use the luigid in luigi.cfg")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("backfill", help="run every missing step in a date range")
+    s.add_argument("--start", type=_date, required=True)
+    s.add_argument("--end", type=_date, required=True)
+    s.add_argument("--tasks", nargs="*", help="families (default MarkToMarket, attribution)")
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--chunk", type=int, default=20)
+    s.add_argument("--scheduler", action="store_true", help="use the luigid in luigi.cfg")
+    s.set_defaults(fn=cmd_backfill)
+
+    s = sub.add_parser("rerun", help="invalidate a step (and its consumers) and run again")
+    s.add_argument("--task", required=True)
+    s.add_argument("--date", type=_date, required=True)
+    s.add_argument("--downstream", action="store_true")
+    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(fn=cmd_rerun)
+
+    s = sub.add_parser("status", help="families x business dates grid")
+    s.add_argument("--start", type=_date, required=True)
+    s.add_argument("--end", type=_date, required=True)
+    s.add_argument("--html", help="also write the grid as an HTML page")
+    s.set_defaults(fn=cmd_status)
+
+    s = sub.add_parser("load", help="validate and load a CSV into an input table")
+    s.add_argument("table")
+    s.add_argument("file")
+    s.add_argument("--as-of", type=_date, help="reject rows dated after this (default today)")
+    s.set_defaults(fn=cmd_load)
+
+    s = sub.add_parser("check", help="exit non-zero if today's pre-open is not complete")
+    s.add_argument("--by", default="06:45")
+    s.add_argument("--date", type=_date)
+    s.set_defaults(fn=cmd_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except PmsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""One SQLAlchemy engine per process and URL, migrations, and the per-step lock.
+
+SQLite (embedded default) runs in WAL mode with a busy timeout so several Luigi worker
+processes can read while one writes; PostgreSQL (production) uses a pre-pinged pool.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+
+_ENGINES: dict[tuple[str, int], Engine] = {}
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI connection
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def get_engine(url: str) -> Engine:
+    """The process's engine for ``url`` (rebuilt after a fork: pools must not cross PIDs)."""
+    key = (url, os.getpid())
+    engine = _ENGINES.get(key)
+    if engine is None:
+        if url.startswith("sqlite"):
+            db_path = sa.engine.make_url(url).database
+            if db_path:
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"timeout": 60})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        _ENGINES[key] = engine
+    return engine
+
+
+def dispose_all() -> None:
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of any URL (DB or Redis) before it reaches a log or an error."""
+    return re.sub(r"//([^:/@]*):([^@]*)@", r"//\1:***@", url)
+
+
+def describe(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    here = Path(__file__).resolve().parent
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _lock_key(family: str, business_date: date) -> int:
+    digest = hashlib.sha256(f"{family}@{business_date.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def step_lock(engine: Engine, lock_dir: Path, family: str, business_date: date) -> Iterator[None]:
+    """Serialise runs of one (family, date) across processes and machines.
+
+    PostgreSQL: a session advisory lock on a dedicated connection, so workers on other
+    machines wait too. SQLite: an ``flock`` on a file beside the database (one machine).
+    The second runner waits, then finds the marker written and skips.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            key = _lock_key(family, business_date)
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+    else:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        path = lock_dir / f"{family}@{business_date.isoformat()}.lock"
+        with open(path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

