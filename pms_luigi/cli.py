@@ -87,6 +87,53 @@ def cmd_run(args: argparse.Namespace) -> int:
                            local_scheduler=not args.scheduler)
 
 
+def cmd_cron(args: argparse.Namespace) -> int:
+    """The cron entry point behind run_eod.sh / run_preopen.sh.
+
+    Picks the business date in America/Sao_Paulo, exits 0 with a log line on a holiday,
+    holds a lock per (kind, date) (exit 4 when taken), logs to a dated file, and with
+    ``--wait-until HH:MM`` polls while input data is missing instead of failing at once.
+    """
+    import fcntl
+    import time
+    from datetime import datetime, time as dtime
+
+    from pms_luigi.tasks import runner
+
+    on = _business_date(args.date, args.kind)
+    if on is None:
+        return 0
+    logs = cfg.data_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(logs / f"{args.kind}-{on.isoformat()}.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    locks = cfg.data_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"cron-{args.kind}-{on.isoformat()}.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.error("%s %s already running (lock held)", args.kind, on)
+            return runner.EXIT_RUNNING
+        scheduler = cfg.scheduler_url()
+        deadline = None
+        if args.wait_until:
+            hh, mm = (int(x) for x in args.wait_until.split(":"))
+            deadline = datetime.combine(on, dtime(hh, mm), tzinfo=calendar.TIMEZONE)
+        while True:
+            code = runner.run_kind(args.kind, on, workers=args.workers,
+                                   local_scheduler=not scheduler,
+                                   **({"scheduler_url": scheduler} if scheduler else {}))
+            now = datetime.now(calendar.TIMEZONE)
+            if code != runner.EXIT_MISSING_DATA or deadline is None or now >= deadline:
+                log.info("%s %s finished with exit code %d", args.kind, on, code)
+                return code
+            log.info("%s %s: input data missing, polling again in %ss (until %s)", args.kind,
+                     on, args.poll_seconds, args.wait_until)
+            time.sleep(args.poll_seconds)
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     from pms_luigi.tasks import runner
 
@@ -173,6 +220,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--scheduler", action="store_true", help="use the luigid in luigi.cfg")
     s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("cron", help="cron entry point (run_eod.sh / run_preopen.sh)")
+    s.add_argument("kind", choices=["eod", "preopen"])
+    s.add_argument("--date", type=_date)
+    s.add_argument("--wait-until", help="HH:MM BRT: poll for missing input data until then")
+    s.add_argument("--poll-seconds", type=float, default=300.0)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(fn=cmd_cron)
 
     s = sub.add_parser("backfill", help="run every missing step in a date range")
     s.add_argument("--start", type=_date, required=True)

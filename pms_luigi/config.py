@@ -89,3 +89,13 @@ def output_dir() -> Path:
     path = Path(os.environ.get("PMS_OUTPUT_DIR") or pms_fund().output_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class pms_cron(luigi.Config):  # noqa: N801
+    """Where cron runs are scheduled: a luigid URL, or empty for the local scheduler."""
+
+    scheduler_url = luigi.Parameter(default="")
+
+
+def scheduler_url() -> str:
+    return os.environ.get("PMS_SCHEDULER_URL") or pms_cron().scheduler_url

@@ -1,0 +1,330 @@
+"""The base of every step: business-date parameter, stores, completeness, the run skeleton.
+
+A step's ``run()`` is always the same four moves (DESIGN.md §4–§6):
+
+1. take the (family, date) lock; if the DB marker is valid and only the cache is missing,
+   re-publish from the DB and stop (no recompute);
+2. ``read_inputs`` (one connection) and ``compute`` (pure code; validation happens here, so a
+   bad input fails before anything is written);
+3. ``write`` the rows, build the payload from what the transaction wrote, upsert the marker —
+   all in one transaction;
+4. publish payload + cache marker to Redis in one MULTI/EXEC.
+
+Transient DB/Redis errors are retried in-process with tenacity (``[pms_retry]``), every
+attempt counted in the marker metadata and the run history.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from functools import cached_property
+from typing import Any, ClassVar
+
+import luigi
+import redis
+import sqlalchemy as sa
+import tenacity
+
+from pms_luigi import calendar
+from pms_luigi import config as cfg
+from pms_luigi.cache import Cache, canonical_json, get_redis
+from pms_luigi.errors import CacheUnavailable, NotBusinessDay, TransientStoreError
+from pms_luigi.store import markers as mk
+from pms_luigi.store.engine import get_engine, step_lock
+from pms_luigi.targets import DbMarkerTarget, RedisCacheTarget, State, StepSpec, StepStatus, step_status
+
+log = logging.getLogger("pms_luigi")
+
+TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
+             redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The process's engine and cache, chosen once from the environment/config."""
+
+    engine: sa.Engine
+    cache: Cache
+    cache_window_bd: int
+
+    @property
+    def lock_dir(self):  # noqa: ANN201 - Path
+        return cfg.data_dir() / "locks"
+
+
+def get_stores() -> Stores:
+    store_cfg = cfg.pms_store()
+    client = get_redis(cfg.redis_url())
+    cache = Cache(client, cfg.namespace(), store_cfg.cache_ttl_days * 86_400)
+    return Stores(get_engine(cfg.database_url()), cache, store_cfg.cache_window_bd)
+
+
+def retrying(what: str):  # noqa: ANN201 - tenacity Retrying
+    """In-process retry policy for transient store errors, from ``[pms_retry]``."""
+    policy = cfg.pms_retry()
+    wait = tenacity.wait_exponential(multiplier=policy.wait_seconds, exp_base=policy.backoff) \
+        if policy.backoff > 1 else tenacity.wait_fixed(policy.wait_seconds)
+    if policy.jitter_seconds > 0:
+        wait = wait + tenacity.wait_random(0, policy.jitter_seconds)
+
+    def _log(state: tenacity.RetryCallState) -> None:
+        log.warning("transient error during %s (attempt %d): %s", what, state.attempt_number,
+                    state.outcome.exception() if state.outcome else "")
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts), wait=wait,
+        retry=tenacity.retry_if_exception_type(TRANSIENT), before_sleep=_log, reraise=True)
+
+
+class BusinessDateParameter(luigi.DateParameter):
+    """A date that must be an ANBIMA business day; anything else is refused by name."""
+
+    def normalize(self, x: Any) -> Any:
+        value = super().normalize(x)
+        if isinstance(value, date) and not calendar.is_business_day(value):
+            raise NotBusinessDay(value, calendar.holiday_name(value) or "not a business day")
+        return value
+
+
+@dataclass(frozen=True)
+class Fund:
+    name: str
+    inception: date
+    initial_nav: float
+
+
+_FUNDS: dict[str, Fund] = {}
+
+
+def fund() -> Fund:
+    """The fund's settings: the ``fund`` table, overridden by ``[pms_fund]`` when set."""
+    url = cfg.database_url()
+    if url not in _FUNDS:
+        from pms_luigi.store.schema import fund as fund_table
+
+        with get_engine(url).connect() as conn:
+            row = conn.execute(sa.select(fund_table)).mappings().first()
+        conf = cfg.pms_fund()
+        if row is None and not conf.inception_date:
+            raise RuntimeError("no fund configured: load data (pms-luigi demo / load) or set "
+                               "[pms_fund] inception_date and initial_nav")
+        inception = date.fromisoformat(conf.inception_date) if conf.inception_date \
+            else row["inception_date"]
+        nav = float(conf.initial_nav) if conf.initial_nav else float(row["initial_nav"])
+        _FUNDS[url] = Fund(row["name"] if row else conf.name, inception, nav)
+    return _FUNDS[url]
+
+
+def forget_fund() -> None:
+    _FUNDS.clear()
+
+
+@dataclass
+class StepResult:
+    """What a step computed: rows per table, plus metadata for the marker and the log line."""
+
+    frames: dict[sa.Table, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class PmsTask(luigi.Task):
+    """A business-date step with a DB marker and a Redis cache output."""
+
+    task_namespace = "pms"
+    date = BusinessDateParameter()
+
+    version: ClassVar[int] = 1
+    kinds: ClassVar[tuple[str, ...]] = ()
+
+    # ---------------------------------------------------------------- graph helpers
+    @classmethod
+    def family(cls) -> str:
+        return cls.get_task_family()
+
+    def upstream_steps(self) -> list[PmsTask]:
+        return [t for t in luigi.task.flatten(self.requires()) if isinstance(t, PmsTask)]
+
+    @classmethod
+    def upstream_keys_for(cls, on: date) -> list[str]:
+        return [mk.upstream_key(t.family(), t.date) for t in cls(date=on).upstream_steps()]
+
+    @classmethod
+    def spec(cls) -> StepSpec:
+        return StepSpec(cls.family(), cls.version, cls.kinds, cls.upstream_keys_for)
+
+    # ---------------------------------------------------------------- completeness
+    @cached_property
+    def stores(self) -> Stores:
+        return get_stores()
+
+    @classmethod
+    def statuses(cls, dates: Sequence[date], stores: Stores | None = None) -> dict[date, StepStatus]:
+        stores = stores or get_stores()
+        return step_status(stores.engine, stores.cache, cls.spec(), dates, stores.cache_window_bd)
+
+    def status(self) -> StepStatus:
+        return self.statuses([self.date], self.stores)[self.date]
+
+    def output(self) -> list[luigi.Target]:
+        return [DbMarkerTarget(self.status), RedisCacheTarget(self.status)]
+
+    def complete(self) -> bool:
+        return self.status().state is State.DONE
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
+        """Luigi's range hook: the complete ones among many dates, in one bulk status call."""
+        params = list(parameter_tuples)
+        dates = [p if isinstance(p, date) else p[0] for p in params]
+        done = cls.statuses(dates)
+        return [p for p, d in zip(params, dates, strict=True) if done[d].state is State.DONE]
+
+    # ---------------------------------------------------------------- the step
+    def read_inputs(self, conn: sa.Connection) -> Any:
+        raise NotImplementedError
+
+    def compute(self, inputs: Any) -> StepResult:
+        raise NotImplementedError
+
+    def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
+        """Default: replace exactly this step's rows for the date in each of its tables."""
+        from pms_luigi.store.writers import replace_on
+
+        total = 0
+        for tbl, frame in result.frames.items():
+            total += replace_on(conn, tbl, self.date, frame.assign(run_id=run_id))
+        return total
+
+    def payloads(self, conn: sa.Connection) -> dict[str, Any]:
+        """The JSON-able payload per Redis kind, built from the rows in the database."""
+        raise NotImplementedError
+
+    def run(self) -> None:
+        stores = self.stores
+        with step_lock(stores.engine, stores.lock_dir, self.family(), self.date):
+            status = self.status()
+            if status.state is State.DONE:
+                log.info("%s %s already complete (run %s)", self.family(), self.date,
+                         status.marker.run_id if status.marker else "-")
+                return
+            if status.state is State.CACHE_MISSING:
+                self.republish(status.marker)
+                return
+            self.execute()
+
+    def execute(self) -> None:
+        stores = self.stores
+        run_id = uuid.uuid4().hex
+        started = datetime.now(timezone.utc)
+        attempts = {"read": 0, "write": 0, "publish": 0}
+        with stores.engine.begin() as conn:
+            mk.start_run(conn, run_id=run_id, family=self.family(), business_date=self.date)
+        try:
+            self.set_status_message("reading inputs")
+            self.set_progress_percentage(10)
+            inputs = self._retry("read", attempts, self._read)
+            fault_point("after_read", self.family())
+            self.set_status_message("computing")
+            result = self.compute(inputs)
+            self.set_progress_percentage(50)
+            self.set_status_message("writing")
+            upstream = self._upstream_run_ids()
+            written = self._retry("write", attempts, self._write, result, run_id, started,
+                                  upstream, attempts)
+            self.set_progress_percentage(80)
+            fault_point("after_commit", self.family())
+            self.set_status_message("publishing")
+            payload_text, digest = written
+            self._publish(payload_text, run_id, digest, attempts)
+        except BaseException as exc:
+            with stores.engine.begin() as conn:
+                mk.finish_run(conn, run_id=run_id, status="FAILED",
+                              attempts=max(attempts.values()) or 1, error=str(exc)[:4000])
+            raise
+        with stores.engine.begin() as conn:
+            mk.finish_run(conn, run_id=run_id, status="DONE", attempts=max(attempts.values()))
+        self.set_progress_percentage(100)
+        meta = ", ".join(f"{k}={v}" for k, v in result.metadata.items()
+                         if not isinstance(v, dict | list))
+        self.set_status_message(f"done: {meta}")
+        log.info("%s %s done run=%s %s", self.family(), self.date, run_id, meta)
+
+    def _retry(self, what: str, attempts: dict[str, int], fn, *args):  # noqa: ANN001, ANN202
+        for attempt in retrying(what):
+            with attempt:
+                attempts[what] = attempt.retry_state.attempt_number
+                return fn(*args)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self) -> Any:
+        with self.stores.engine.connect() as conn:
+            return self.read_inputs(conn)
+
+    def _upstream_run_ids(self) -> dict[str, str]:
+        keys = [mk.upstream_key(t.family(), t.date) for t in self.upstream_steps()]
+        with self.stores.engine.connect() as conn:
+            current = mk.current_run_ids(conn, keys)
+        missing = [k for k in keys if k not in current]
+        if missing:
+            raise RuntimeError(f"{self.family()} {self.date}: upstream not complete: {missing}")
+        return current
+
+    def _write(self, result: StepResult, run_id: str, started: datetime,
+               upstream: dict[str, str], attempts: dict[str, int]) -> tuple[dict[str, str], str]:
+        with self.stores.engine.begin() as conn:
+            rows = self.write(conn, result, run_id)
+            payload = self.payloads(conn)
+            texts = {kind: canonical_json(body) for kind, body in payload.items()}
+            digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+            metadata = {**result.metadata, "attempts": dict(attempts)}
+            mk.upsert_marker(conn, family=self.family(), business_date=self.date,
+                             version=self.version, run_id=run_id, started_at=started,
+                             rows_written=rows, payload_digest=digest, upstream=upstream,
+                             metadata=metadata)
+            fault_point("before_commit", self.family())
+        return texts, digest
+
+    def _publish(self, texts: dict[str, str], run_id: str, digest: str,
+                 attempts: dict[str, int]) -> None:
+        try:
+            self._retry("publish", attempts, self.stores.cache.publish, self.family(), self.date,
+                        texts, run_id, digest)
+        except TRANSIENT as exc:
+            raise CacheUnavailable(
+                f"{self.family()} {self.date}: results committed to the database (run {run_id})"
+                f" but Redis is unavailable: {type(exc).__name__}; rerun to re-publish") from exc
+
+    def republish(self, marker: mk.Marker) -> None:
+        """Cache lost (expired, flushed, Redis was down): publish again from the DB rows."""
+        with self.stores.engine.connect() as conn:
+            payload = self.payloads(conn)
+        digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+        if digest != marker.payload_digest:
+            log.warning("%s %s: payload rebuilt from DB differs from the marker's digest",
+                        self.family(), self.date)
+        texts = {kind: canonical_json(body) for kind, body in payload.items()}
+        self._publish(texts, marker.run_id, marker.payload_digest, {"publish": 0})
+        with self.stores.engine.begin() as conn:
+            rid = uuid.uuid4().hex
+            mk.start_run(conn, run_id=rid, family=self.family(), business_date=self.date)
+            mk.finish_run(conn, run_id=rid, status="REPUBLISHED")
+        log.info("%s %s re-published from DB (run %s), nothing recomputed", self.family(),
+                 self.date, marker.run_id)
+
+
+def fault_point(name: str, family: str) -> None:
+    """Deterministic crash hook for the fault suite: inert unless PMS_FAULT names this point.
+
+    ``PMS_FAULT=<family>:<point>`` (e.g. ``pms.MarkToMarket:before_commit``) SIGKILLs the
+    process there, as a power cut would.
+    """
+    import os
+    import signal
+
+    target = os.environ.get("PMS_FAULT")
+    if target and target == f"{family}:{name}":
+        os.kill(os.getpid(), signal.SIGKILL)
