@@ -1177,3 +1177,61 @@ def verify_chain(entries: pd.DataFrame, *, expected_head: str | None = None) -> 
     if expected_head is not None and not rows and expected_head != GENESIS_HASH:
         broken.append(0)
     return broken
+
+
+def _bond_unit_risk(view: pd.DataFrame, instruments: pd.DataFrame, prices: pd.DataFrame,
+                    vna: float | None, as_of: date) -> dict[str, float]:
+    """Signed DV01 of one NTN-F / NTN-B (long = negative) for view contracts the book lacks:
+    ``unit_risk`` infers bond DV01 from a held position, so a first trade needs it priced."""
+    from pms_luigi import pricing
+
+    inst = instruments.set_index("instrument_id")
+    px = prices[pd.to_datetime(prices["price_date"]).dt.date == as_of].set_index("instrument_id")
+    out: dict[str, float] = {}
+    for iid in view["instrument_id"]:
+        kind = inst.at[iid, "instrument_type"] if iid in inst.index else None
+        if kind not in ("NTNF", "NTNB") or iid not in px.index or pd.isna(px.at[iid, "rate"]):
+            continue
+        maturity, rate = inst.at[iid, "maturity_date"], float(px.at[iid, "rate"])
+        if kind == "NTNF":
+            dv01 = float(pricing.ntnf_dv01(as_of, maturity, rate))
+        elif vna is not None:
+            dv01 = float(pricing.ntnb_dv01(as_of, maturity, rate, vna))
+        else:
+            continue
+        out[iid] = -abs(dv01)
+    return out
+
+
+def propose(*, business_date: date, as_of: date, signals: pd.DataFrame,
+            strategies: pd.DataFrame, aliases: pd.DataFrame, instruments: pd.DataFrame,
+            book: pd.DataFrame, history: pd.DataFrame, fx_history: pd.DataFrame,
+            vna: float | None, nav: float, nav_history: pd.DataFrame | None,
+            policy: Mapping[str, Any], limits: pd.DataFrame, scenarios: Any,
+            window: int = 252, min_history: int = 60) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The whole step for trading day D from the book and signals at P: net views →
+    sized proposals → pre-trade risk of each against the limits. Returns the proposals and
+    the marker metadata (proposals generated, flagged by limits, by action)."""
+    view = aggregate_signals(signals, strategies, aliases, instruments, as_of)
+    fx = fx_history[(pd.to_datetime(fx_history["fixing_date"]).dt.date == as_of)
+                    & (fx_history["pair"] == "USDBRL") & (fx_history["kind"] == "CLOSE")]
+    if fx.empty:
+        raise MissingFxFixing("USDBRL", "CLOSE", as_of)
+    spot = float(fx["rate"].iloc[0])
+    changes = risk.factor_changes(history, instruments, fx_history, as_of)
+    drawdown = None
+    if nav_history is not None and len(nav_history):
+        drawdown = risk.current_drawdown(nav_history.sort_values("business_date")["nav_brl"])
+    risk_ctx = dict(book_exposures=None, changes=changes, nav=nav, limits=limits, marks=book,
+                    instruments=instruments, fx_spot=spot, on=as_of, window=window,
+                    min_history=min_history, drawdown=drawdown, scenarios=scenarios)
+    frame = generate_proposals(
+        view, book, instruments, history, spot, policy, risk_ctx, as_of=as_of,
+        business_date=business_date,
+        unit_risk_overrides=_bond_unit_risk(view, instruments, history, vna, as_of))
+    flagged = int(frame["breaches"].map(len).gt(0).sum()) if len(frame) else 0
+    metadata = {"proposals_generated": int(len(frame)), "flagged_by_limits": flagged,
+                "by_action": {str(k): int(v) for k, v in
+                              frame["action"].value_counts().sort_index().items()}
+                if len(frame) else {}}
+    return frame, metadata

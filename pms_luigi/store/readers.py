@@ -64,6 +64,14 @@ def vna_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
                  .order_by(v.c.ref_date))
 
 
+def vna_value(conn: Connection, index_name: str, on: date) -> float | None:
+    """The VNA of ``index_name`` for ``on`` (None when not loaded)."""
+    v = s.vna
+    value = conn.execute(sa.select(v.c.value).where(v.c.index_name == index_name,
+                                                    v.c.ref_date == on)).scalar_one_or_none()
+    return None if value is None else float(value)
+
+
 def signals_on(conn: Connection, dates: list[date]) -> pd.DataFrame:
     g = s.signals
     return fetch(conn, sa.select(g).where(g.c.signal_date.in_(dates))

@@ -27,6 +27,7 @@ class PerformanceAttribution(PmsTask):
     """Group-bys over one fact table (the position marks), so every view reconciles."""
 
     version = 1
+    rank = 1
     kinds = ("attribution",)
 
     def requires(self) -> luigi.Task:

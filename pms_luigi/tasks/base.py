@@ -35,7 +35,9 @@ from pms_luigi.cache import Cache, canonical_json, get_redis
 from pms_luigi.errors import CacheUnavailable, NotBusinessDay, TransientStoreError
 from pms_luigi.store import markers as mk
 from pms_luigi.store.engine import get_engine, step_lock
-from pms_luigi.targets import DbMarkerTarget, RedisCacheTarget, State, StepSpec, StepStatus, step_status
+from pms_luigi.store.readers import latest_price_date
+from pms_luigi.targets import (DbMarkerTarget, RedisCacheTarget, State, StepSpec, StepStatus,
+                               cache_required, step_status)
 
 log = logging.getLogger("pms_luigi")
 
@@ -78,6 +80,59 @@ def retrying(what: str):  # noqa: ANN201 - tenacity Retrying
     return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(policy.attempts), wait=wait,
         retry=tenacity.retry_if_exception_type(TRANSIENT), before_sleep=_log, reraise=True)
+
+
+@dataclass
+class StatusMemo:
+    """Per-process memo of step statuses for one build.
+
+    Cleared when a build starts (``tasks.runner.build``); entries from a date on are dropped
+    when this process writes or invalidates a step of that date. Another process's writes
+    are caught by the fresh status check each step makes under its lock before running.
+    """
+
+    own: dict[tuple[str, date], StepStatus] = field(default_factory=dict)
+    deep: dict[tuple[str, date], bool] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.own.clear()
+        self.deep.clear()
+
+    def forget_from(self, on: date) -> None:
+        for memo in (self.own, self.deep):
+            for key in [k for k in memo if k[1] >= on]:
+                del memo[key]
+
+
+MEMO = StatusMemo()
+
+
+def deep_valid(task: PmsTask) -> bool:
+    """True when every step upstream of ``task`` (transitively) has a valid DB marker.
+
+    Iterative over the closure (the MTM chain runs back to inception: no recursion limit),
+    with one bulk status query per family for the statuses not yet memoised.
+    """
+    pending: list[PmsTask] = []
+    stack, seen = list(task.upstream_steps()), set()
+    while stack:
+        t = stack.pop()
+        key = (t.family(), t.date)
+        if key in MEMO.deep or key in seen:
+            continue
+        seen.add(key)
+        pending.append(t)
+        stack.extend(t.upstream_steps())
+    by_family: dict[type[PmsTask], list[date]] = {}
+    for t in pending:
+        if (t.family(), t.date) not in MEMO.own:
+            by_family.setdefault(type(t), []).append(t.date)
+    for cls, dates in by_family.items():
+        cls.statuses(dates, task.stores)
+    for t in sorted(pending, key=lambda t: (t.date, t.rank)):
+        MEMO.deep[(t.family(), t.date)] = MEMO.own[(t.family(), t.date)].db_valid and all(
+            MEMO.deep[(u.family(), u.date)] for u in t.upstream_steps())
+    return all(MEMO.deep[(u.family(), u.date)] for u in task.upstream_steps())
 
 
 class BusinessDateParameter(luigi.DateParameter):
@@ -139,6 +194,7 @@ class PmsTask(luigi.Task):
 
     version: ClassVar[int] = 1
     kinds: ClassVar[tuple[str, ...]] = ()
+    rank: ClassVar[int] = 0  # order among steps of one date (upstream first)
 
     # ---------------------------------------------------------------- graph helpers
     @classmethod
@@ -163,17 +219,27 @@ class PmsTask(luigi.Task):
 
     @classmethod
     def statuses(cls, dates: Sequence[date], stores: Stores | None = None) -> dict[date, StepStatus]:
+        """Fresh own status of many dates (bulk); also refreshes the process memo."""
         stores = stores or get_stores()
-        return step_status(stores.engine, stores.cache, cls.spec(), dates, stores.cache_window_bd)
+        found = step_status(stores.engine, stores.cache, cls.spec(), dates, stores.cache_window_bd)
+        MEMO.own.update({(cls.family(), d): st for d, st in found.items()})
+        return found
 
     def status(self) -> StepStatus:
-        return self.statuses([self.date], self.stores)[self.date]
+        """Own status (marker, upstream run_ids, cache), memoised for the current build."""
+        key = (self.family(), self.date)
+        if key not in MEMO.own:
+            self.statuses([self.date], self.stores)
+        return MEMO.own[key]
 
     def output(self) -> list[luigi.Target]:
         return [DbMarkerTarget(self.status), RedisCacheTarget(self.status)]
 
     def complete(self) -> bool:
-        return self.status().state is State.DONE
+        """Done = own marker valid and cached, and every step upstream (transitively) has a
+        valid marker. The transitive part is what makes Luigi schedule a consumer whose input
+        is about to be recomputed in the same build (Luigi stops its walk at complete nodes)."""
+        return self.status().state is State.DONE and deep_valid(self)
 
     @classmethod
     def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
@@ -181,7 +247,8 @@ class PmsTask(luigi.Task):
         params = list(parameter_tuples)
         dates = [p if isinstance(p, date) else p[0] for p in params]
         done = cls.statuses(dates)
-        return [p for p, d in zip(params, dates, strict=True) if done[d].state is State.DONE]
+        return [p for p, d in zip(params, dates, strict=True)
+                if done[d].state is State.DONE and deep_valid(cls(date=d))]
 
     # ---------------------------------------------------------------- the step
     def read_inputs(self, conn: sa.Connection) -> Any:
@@ -206,7 +273,7 @@ class PmsTask(luigi.Task):
     def run(self) -> None:
         stores = self.stores
         with step_lock(stores.engine, stores.lock_dir, self.family(), self.date):
-            status = self.status()
+            status = self.statuses([self.date], stores)[self.date]
             if status.state is State.DONE:
                 log.info("%s %s already complete (run %s)", self.family(), self.date,
                          status.marker.run_id if status.marker else "-")
@@ -238,13 +305,19 @@ class PmsTask(luigi.Task):
             self.set_progress_percentage(80)
             fault_point("after_commit", self.family())
             self.set_status_message("publishing")
-            payload_text, digest = written
-            self._publish(payload_text, run_id, digest, attempts)
+            payload_text, digest, publish = written
+            if publish:
+                self._publish(payload_text, run_id, digest, attempts)
+            else:
+                log.info("%s %s is older than the cache window: not published", self.family(),
+                         self.date)
         except BaseException as exc:
+            MEMO.forget_from(self.date)
             with stores.engine.begin() as conn:
                 mk.finish_run(conn, run_id=run_id, status="FAILED",
                               attempts=max(attempts.values()) or 1, error=str(exc)[:4000])
             raise
+        MEMO.forget_from(self.date)
         with stores.engine.begin() as conn:
             mk.finish_run(conn, run_id=run_id, status="DONE", attempts=max(attempts.values()))
         self.set_progress_percentage(100)
@@ -274,8 +347,11 @@ class PmsTask(luigi.Task):
         return current
 
     def _write(self, result: StepResult, run_id: str, started: datetime,
-               upstream: dict[str, str], attempts: dict[str, int]) -> tuple[dict[str, str], str]:
+               upstream: dict[str, str], attempts: dict[str, int],
+               ) -> tuple[dict[str, str], str, bool]:
         with self.stores.engine.begin() as conn:
+            publish = cache_required(self.date, latest_price_date(conn),
+                                     self.stores.cache_window_bd)
             rows = self.write(conn, result, run_id)
             payload = self.payloads(conn)
             texts = {kind: canonical_json(body) for kind, body in payload.items()}
@@ -286,7 +362,7 @@ class PmsTask(luigi.Task):
                              rows_written=rows, payload_digest=digest, upstream=upstream,
                              metadata=metadata)
             fault_point("before_commit", self.family())
-        return texts, digest
+        return texts, digest, publish
 
     def _publish(self, texts: dict[str, str], run_id: str, digest: str,
                  attempts: dict[str, int]) -> None:
@@ -308,6 +384,7 @@ class PmsTask(luigi.Task):
                         self.family(), self.date)
         texts = {kind: canonical_json(body) for kind, body in payload.items()}
         self._publish(texts, marker.run_id, marker.payload_digest, {"publish": 0})
+        MEMO.forget_from(self.date)
         with self.stores.engine.begin() as conn:
             rid = uuid.uuid4().hex
             mk.start_run(conn, run_id=rid, family=self.family(), business_date=self.date)

@@ -21,6 +21,7 @@ from pms_luigi.tasks.proposals import TradeProposals
 
 class MorningPack(PmsTask):
     version = 1
+    rank = 3
     kinds = ("morning_pack",)
 
     def requires(self) -> list[luigi.Task]:

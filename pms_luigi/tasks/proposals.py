@@ -16,7 +16,7 @@ from pms_luigi.store import files
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.writers import insert_frame
-from pms_luigi.tasks.base import PmsTask, StepResult
+from pms_luigi.tasks.base import PmsTask, StepResult, fund
 from pms_luigi.tasks.inputs import SignalsReady
 from pms_luigi.tasks.mark_to_market import MarkToMarket
 
@@ -30,11 +30,14 @@ class ProposalInputs:
     book: pd.DataFrame
     history: pd.DataFrame
     fx_history: pd.DataFrame
+    vna: float | None
     nav: float
+    nav_history: pd.DataFrame
 
 
 class TradeProposals(PmsTask):
     version = 1
+    rank = 2
     kinds = ("proposals",)
 
     def requires(self) -> list[luigi.Task]:
@@ -53,18 +56,24 @@ class TradeProposals(PmsTask):
             book=rd.marks_on(conn, prev),
             history=rd.prices_between(conn, start, prev),
             fx_history=rd.fx_between(conn, start, prev),
+            vna=rd.vna_value(conn, "NTNB", prev),
             nav=float(book["nav_brl"]),
+            nav_history=rd.books_between(conn, fund().inception, prev),
         )
 
     def compute(self, inputs: ProposalInputs) -> StepResult:
         prev = calendar.previous_business_day(self.date)
+        conf = cfg.pms_mtm()
         frame, metadata = proposals.propose(
             business_date=self.date, as_of=prev, signals=inputs.signals,
             strategies=inputs.strategies, aliases=inputs.aliases,
             instruments=inputs.instruments, book=inputs.book, history=inputs.history,
-            fx_history=inputs.fx_history, nav=inputs.nav,
+            fx_history=inputs.fx_history, vna=inputs.vna, nav=inputs.nav,
+            nav_history=inputs.nav_history,
             policy=files.proposal_policy(cfg.config_dir()),
-            limits=files.limits(cfg.config_dir()))
+            limits=files.limits(cfg.config_dir()),
+            scenarios=files.stress_scenarios(cfg.config_dir()),
+            window=conf.var_window, min_history=conf.var_min_history)
         return StepResult(frames={s.proposals: frame}, metadata=metadata)
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:

@@ -19,11 +19,12 @@ import sqlalchemy as sa
 from luigi.execution_summary import LuigiStatusCode
 
 from pms_luigi import calendar
+from pms_luigi.errors import NotBusinessDay
 from pms_luigi.store import markers as mk
 from pms_luigi.store.schema import task_runs
 from pms_luigi.targets import State
 from pms_luigi.tasks.attribution import PerformanceAttribution
-from pms_luigi.tasks.base import PmsTask, get_stores
+from pms_luigi.tasks.base import MEMO, PmsTask, get_stores
 from pms_luigi.tasks.mark_to_market import MarkToMarket
 from pms_luigi.tasks.morning_pack import MorningPack
 from pms_luigi.tasks.proposals import TradeProposals
@@ -58,6 +59,7 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
           **kwargs: object) -> int:
     """``luigi.build`` with a detailed summary, mapped to our exit codes."""
     started = datetime.now(timezone.utc)
+    MEMO.clear()
     result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
                          detailed_summary=True, **kwargs)
     status = result.status
@@ -126,6 +128,8 @@ def invalidate(family: str, on: date, downstream: bool = True,
     consumed it — transitively, following the recorded upstream run_ids, so later dates that
     chained on it are included. Two statements in all. Returns what was (or would be)
     invalidated, in walk order."""
+    if not calendar.is_business_day(on):
+        raise NotBusinessDay(on, calendar.holiday_name(on) or "not a business day")
     stores = get_stores()
     with stores.engine.begin() as conn:
         graph = mk.markers_from(conn, on)
@@ -146,6 +150,7 @@ def invalidate(family: str, on: date, downstream: bool = True,
                 todo.extend(consumers.get((key, marker.run_id), []))
         result = [mk.parse_upstream_key(k) for k in seen]
         if not dry_run:
+            MEMO.forget_from(on)
             for fam in {f for f, _ in result}:
                 mk.delete_markers(conn, fam, [d for f, d in result if f == fam])
     return result

@@ -1,0 +1,172 @@
+"""End to end on both store pairs: the demo fund loaded, EndOfDay over its history, then
+reruns, cache loss, invalidation, backfill of an old date, refused dates, missing data.
+
+One world per backend is built once for the module (40 business days of EOD) and every
+test leaves it complete again, so the tests read as an operator's day.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pms_luigi import calendar, demo
+from pms_luigi.errors import NotBusinessDay
+from pms_luigi.store import markers as mk
+from pms_luigi.store import schema as s
+from pms_luigi.store.loader import load_inputs
+from pms_luigi.tasks import EndOfDay, runner
+from pms_luigi.tasks.base import forget_fund
+from tests.conftest import BACKENDS, World, make_world
+
+END = date(2026, 11, 26)
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def built(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
+    with make_world(request.param, tmp_path_factory.mktemp("pipeline")) as w:
+        data = demo.generate(seed=11, end=END, n_days=40)
+        load_inputs(w.engine, data.frames())
+        forget_fund()
+        assert runner.backfill(data.start, END, chunk=50) == runner.EXIT_OK
+        yield w, data
+
+
+def _counts(w: World, on: date) -> dict[str, int]:
+    with w.engine.connect() as conn:
+        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)
+                                     .where(t.c.business_date == on)).scalar_one()
+                for t in (s.position_marks, s.book_snapshots, s.risk_snapshots, s.attribution)}
+
+
+def _run_ids(w: World, families: list[str], on: date) -> dict[str, str]:
+    with w.engine.connect() as conn:
+        return {f: mk.read_markers(conn, f, [on])[on].run_id for f in families}
+
+
+def _n_runs(w: World, status: str | None = None) -> int:
+    stmt = sa.select(sa.func.count()).select_from(s.task_runs)
+    if status:
+        stmt = stmt.where(s.task_runs.c.status == status)
+    with w.engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
+EOD = ["pms.MarkToMarket", "pms.PerformanceAttribution"]
+
+
+def test_history_is_complete_and_a_second_run_does_nothing(built) -> None:  # noqa: ANN001
+    w, data = built
+    days = calendar.business_days(data.start, END)
+    assert runner.missing(EOD, days) == {f: [] for f in EOD}
+    assert _counts(w, END)["position_marks"] > 10
+    before = _n_runs(w)
+    assert runner.run_kind("eod", END) == runner.EXIT_OK
+    assert _n_runs(w) == before  # nothing ran, not even a re-publish
+
+
+def test_flushed_cache_is_republished_from_the_db_without_recompute(built) -> None:  # noqa: ANN001
+    w, _ = built
+    runs, counts = _run_ids(w, EOD, END), _counts(w, END)
+    book = w.redis.get(f"{w.namespace}:book:{END}")
+    w.redis.delete(*w.keys())
+    assert runner.run_kind("eod", END) == runner.EXIT_OK
+    assert _run_ids(w, EOD, END) == runs
+    assert _counts(w, END) == counts
+    assert w.redis.get(f"{w.namespace}:book:{END}") == book
+    assert w.redis.hget(f"{w.namespace}:marker:pms.MarkToMarket:{END}", "run_id") == \
+        runs["pms.MarkToMarket"]
+    assert _n_runs(w, "REPUBLISHED") >= 2
+
+
+def test_invalidated_step_replaces_its_rows_without_duplicates(built) -> None:  # noqa: ANN001
+    w, _ = built
+    runs, counts = _run_ids(w, EOD, END), _counts(w, END)
+    with w.engine.connect() as conn:
+        marks = conn.execute(sa.select(s.position_marks.c.pnl_brl).where(
+            s.position_marks.c.business_date == END).order_by(
+            s.position_marks.c.instrument_id, s.position_marks.c.strategy_id)).scalars().all()
+    hit = runner.invalidate("pms.MarkToMarket", END, downstream=True)
+    assert set(hit) == {("pms.MarkToMarket", END), ("pms.PerformanceAttribution", END)}
+    assert runner.run_kind("eod", END) == runner.EXIT_OK
+    new = _run_ids(w, EOD, END)
+    assert all(new[f] != runs[f] for f in EOD)
+    assert _counts(w, END) == counts
+    with w.engine.connect() as conn:
+        again = conn.execute(sa.select(s.position_marks.c.pnl_brl).where(
+            s.position_marks.c.business_date == END).order_by(
+            s.position_marks.c.instrument_id, s.position_marks.c.strategy_id)).scalars().all()
+    assert again == marks  # same inputs, same numbers
+
+
+def test_upstream_rerun_makes_consumers_stale(built) -> None:  # noqa: ANN001
+    w, _ = built
+    prev = calendar.previous_business_day(END)
+    runner.invalidate("pms.MarkToMarket", prev, downstream=False)
+    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=prev)]) == runner.EXIT_OK
+    status = runner.FAMILIES["pms.MarkToMarket"].statuses([END])[END]
+    assert status.state.value == "stale" and f"pms.MarkToMarket@{prev}" in status.reason
+    assert runner.run_kind("eod", END) == runner.EXIT_OK  # MTM(END) and its attribution
+    assert runner.missing(EOD, [prev, END]) == {"pms.MarkToMarket": [],
+                                               "pms.PerformanceAttribution": [prev]}
+    assert runner.backfill(prev, END) == runner.EXIT_OK
+    assert runner.missing(EOD, [prev, END]) == {f: [] for f in EOD}
+
+
+def test_backfilled_old_date_never_moves_latest_nor_floods_redis(built) -> None:  # noqa: ANN001
+    w, data = built
+    old = calendar.add_business_days(data.start, 3)
+    assert w.redis.get(f"{w.namespace}:book:latest_date") == END.isoformat()
+    hit = runner.invalidate("pms.MarkToMarket", old, downstream=True)
+    assert len(hit) > 40  # every later MTM chained on it, and their attributions
+    assert runner.backfill(data.start, END, chunk=50) == runner.EXIT_OK
+    assert w.redis.get(f"{w.namespace}:book:latest_date") == END.isoformat()
+    assert w.redis.get(f"{w.namespace}:book:{old}") is None  # outside the cache window
+    assert runner.missing(EOD, calendar.business_days(data.start, END)) == {f: [] for f in EOD}
+
+
+def test_non_business_date_is_refused_with_the_holiday_name(built) -> None:  # noqa: ANN001
+    with pytest.raises(NotBusinessDay, match="2026-11-20.*Black Awareness"):
+        EndOfDay(date=date(2026, 11, 20))
+    proc = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "pms_luigi.tasks", "pms.EndOfDay",
+         "--date", "2026-11-20", "--local-scheduler"],
+        cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Black Awareness" in proc.stderr + proc.stdout
+
+
+def test_date_without_market_data_fails_with_missing_data_exit_code(built) -> None:  # noqa: ANN001
+    nxt = calendar.next_business_day(END)
+    assert runner.run_kind("eod", nxt) == runner.EXIT_MISSING_DATA
+    proc = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "pms_luigi.tasks", "pms.EndOfDay",
+         "--date", nxt.isoformat(), "--local-scheduler"],
+        cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "MarketDataReady" in proc.stderr + proc.stdout
+
+
+def test_preopen_publishes_proposals_and_the_pack(built) -> None:  # noqa: ANN001
+    w, _ = built
+    nxt = calendar.next_business_day(END)
+    assert runner.run_kind("preopen", nxt) == runner.EXIT_OK
+    with w.engine.connect() as conn:
+        pack = conn.execute(sa.select(s.morning_packs).where(
+            s.morning_packs.c.business_date == nxt)).mappings().one()
+        book = conn.execute(sa.select(s.book_snapshots).where(
+            s.book_snapshots.c.business_date == END)).mappings().one()
+    assert pack["payload"]["summary"]["book"]["nav_brl"] == pytest.approx(book["nav_brl"])
+    assert w.redis.get(f"{w.namespace}:morning_pack:latest_date") == nxt.isoformat()
+    assert (w.data_dir / "out" / nxt.isoformat() / "morning_pack.pdf").exists()
+    before = _n_runs(w)
+    assert runner.run_kind("preopen", nxt) == runner.EXIT_OK
+    assert _n_runs(w) == before
