@@ -170,3 +170,20 @@ def test_preopen_publishes_proposals_and_the_pack(built) -> None:  # noqa: ANN00
     before = _n_runs(w)
     assert runner.run_kind("preopen", nxt) == runner.EXIT_OK
     assert _n_runs(w) == before
+
+
+def test_nav_path_equals_initial_nav_plus_daily_pnl_plus_flows(built) -> None:  # noqa: ANN001
+    w, data = built
+    with w.engine.connect() as conn:
+        books = conn.execute(sa.select(s.book_snapshots).order_by(
+            s.book_snapshots.c.business_date)).mappings().all()
+        marks_pnl = dict(conn.execute(
+            sa.select(s.position_marks.c.business_date, sa.func.sum(s.position_marks.c.pnl_brl))
+            .group_by(s.position_marks.c.business_date)).all())
+    flows = data.capital_flows.groupby("flow_date")["amount_brl"].sum()
+    nav = data.initial_nav
+    for b in books:
+        nav += b["pnl_brl"] + float(flows.get(b["business_date"], 0.0))
+        assert b["nav_brl"] == pytest.approx(nav, abs=0.005), b["business_date"]
+        assert b["pnl_brl"] == pytest.approx(marks_pnl[b["business_date"]], abs=0.005)
+    assert len(books) == len(calendar.business_days(data.start, END))

@@ -14,8 +14,13 @@ from pms_luigi.store import schema as s
 
 
 def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
+    """Run ``stmt`` and return a frame, built column-wise (fast for 100k rows)."""
     result = conn.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    keys = list(result.keys())
+    rows = result.fetchall()
+    if not rows:
+        return pd.DataFrame(columns=keys)
+    return pd.DataFrame(dict(zip(keys, (list(col) for col in zip(*rows)), strict=True)))
 
 
 def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:

@@ -5,7 +5,8 @@ centavos here, once, so PostgreSQL and SQLite store the same value; pure code ke
 """
 from __future__ import annotations
 
-import math
+import csv
+import io
 from datetime import date
 
 import numpy as np
@@ -22,30 +23,58 @@ def _is_money(col: sa.Column) -> bool:
 
 
 def records(tbl: sa.Table, frame: pd.DataFrame) -> list[dict]:
-    """Frame → list of dicts with only the table's columns, NaN → NULL, numpy → Python."""
+    """Frame → list of dicts with only the table's columns, NaN → NULL, numpy → Python.
+
+    Vectorised per column (no per-cell Python loop): ``astype(object)`` turns numpy scalars
+    into Python ones and ``where`` puts None in the holes.
+    """
     cols = [c for c in tbl.columns if c.name in frame.columns]
-    out = frame[[c.name for c in cols]].copy()
+    out = {}
     for col in cols:
+        series = frame[col.name]
         if _is_money(col):
-            out[col.name] = np.round(out[col.name].astype(float), 2)
-    rows = out.astype(object).to_dict("records")
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, float) and math.isnan(value):
-                row[key] = None
-            elif isinstance(value, np.generic):
-                row[key] = value.item()
-            elif isinstance(value, pd.Timestamp):
-                row[key] = value.date()
-    return rows
+            series = np.round(series.astype(float), 2)
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            series = series.dt.date
+        obj = series.astype(object)
+        out[col.name] = obj.where(series.notna(), None).tolist()
+    names = list(out)
+    return [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
+
+
+COPY_THRESHOLD = 500
 
 
 def insert_frame(conn: Connection, tbl: sa.Table, frame: pd.DataFrame) -> int:
-    """One executemany INSERT for the whole frame."""
+    """Bulk insert on the caller's connection (inside its transaction).
+
+    PostgreSQL and a large frame without JSON columns: ``COPY … FROM STDIN`` (about 20x an
+    executemany INSERT); otherwise one executemany INSERT.
+    """
     if frame.empty:
         return 0
-    conn.execute(sa.insert(tbl), records(tbl, frame))
-    return len(frame)
+    rows = records(tbl, frame)
+    has_json = any(isinstance(c.type, sa.JSON) for c in tbl.columns if c.name in rows[0])
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD and not has_json:
+        _copy(conn, tbl, rows)
+    else:
+        conn.execute(sa.insert(tbl), rows)
+    return len(rows)
+
+
+def _copy(conn: Connection, tbl: sa.Table, rows: list[dict]) -> None:
+    """COPY the rows as CSV through the DBAPI connection of this same transaction."""
+    names = list(rows[0])
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(
+        ["" if v is None else v for v in (row[n] for n in names)] for row in rows)
+    buf.seek(0)
+    cols = ", ".join(f'"{n}"' for n in names)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f'COPY "{tbl.name}" ({cols}) FROM STDIN WITH (FORMAT csv)', buf)
+    finally:
+        cursor.close()
 
 
 def replace_on(conn: Connection, tbl: sa.Table, on: date, frame: pd.DataFrame,

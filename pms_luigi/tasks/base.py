@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from functools import cached_property
 from typing import Any, ClassVar
 
 import luigi
@@ -33,6 +32,7 @@ from pms_luigi import calendar
 from pms_luigi import config as cfg
 from pms_luigi.cache import Cache, canonical_json, get_redis
 from pms_luigi.errors import CacheUnavailable, NotBusinessDay, TransientStoreError
+from pms_luigi.faults import fault_point  # noqa: F401 - re-exported: tasks.base.fault_point
 from pms_luigi.store import markers as mk
 from pms_luigi.store.engine import get_engine, step_lock
 from pms_luigi.store.readers import latest_price_date
@@ -213,8 +213,10 @@ class PmsTask(luigi.Task):
         return StepSpec(cls.family(), cls.version, cls.kinds, cls.upstream_keys_for)
 
     # ---------------------------------------------------------------- completeness
-    @cached_property
+    @property
     def stores(self) -> Stores:
+        """Resolved on each use (cheap: engines and clients are cached per URL and process),
+        never stored on the task, which Luigi caches and may pickle."""
         return get_stores()
 
     @classmethod
@@ -273,6 +275,7 @@ class PmsTask(luigi.Task):
     def run(self) -> None:
         stores = self.stores
         with step_lock(stores.engine, stores.lock_dir, self.family(), self.date):
+            self._close_dead_runs()
             status = self.statuses([self.date], stores)[self.date]
             if status.state is State.DONE:
                 log.info("%s %s already complete (run %s)", self.family(), self.date,
@@ -282,6 +285,22 @@ class PmsTask(luigi.Task):
                 self.republish(status.marker)
                 return
             self.execute()
+
+    def _close_dead_runs(self) -> None:
+        """Mark run-history rows left RUNNING by a killed process as ABANDONED.
+
+        Only called under the (family, date) lock, and every run of that pair writes its
+        history row under the same lock: a RUNNING row seen here has no live process.
+        Its data never committed (or committed whole with its marker): only history is fixed.
+        """
+        from pms_luigi.store.schema import task_runs
+
+        with self.stores.engine.begin() as conn:
+            conn.execute(sa.update(task_runs).where(
+                task_runs.c.family == self.family(), task_runs.c.business_date == self.date,
+                task_runs.c.status == "RUNNING").values(
+                status="ABANDONED", finished_at=datetime.now(timezone.utc),
+                error="process died before finishing (found by the next run under the lock)"))
 
     def execute(self) -> None:
         stores = self.stores
@@ -353,9 +372,8 @@ class PmsTask(luigi.Task):
             publish = cache_required(self.date, latest_price_date(conn),
                                      self.stores.cache_window_bd)
             rows = self.write(conn, result, run_id)
-            payload = self.payloads(conn)
-            texts = {kind: canonical_json(body) for kind, body in payload.items()}
-            digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+            texts = {kind: canonical_json(body) for kind, body in self.payloads(conn).items()}
+            digest = payload_digest(texts)
             metadata = {**result.metadata, "attempts": dict(attempts)}
             mk.upsert_marker(conn, family=self.family(), business_date=self.date,
                              version=self.version, run_id=run_id, started_at=started,
@@ -377,12 +395,10 @@ class PmsTask(luigi.Task):
     def republish(self, marker: mk.Marker) -> None:
         """Cache lost (expired, flushed, Redis was down): publish again from the DB rows."""
         with self.stores.engine.connect() as conn:
-            payload = self.payloads(conn)
-        digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
-        if digest != marker.payload_digest:
+            texts = {kind: canonical_json(body) for kind, body in self.payloads(conn).items()}
+        if payload_digest(texts) != marker.payload_digest:
             log.warning("%s %s: payload rebuilt from DB differs from the marker's digest",
                         self.family(), self.date)
-        texts = {kind: canonical_json(body) for kind, body in payload.items()}
         self._publish(texts, marker.run_id, marker.payload_digest, {"publish": 0})
         MEMO.forget_from(self.date)
         with self.stores.engine.begin() as conn:
@@ -393,15 +409,10 @@ class PmsTask(luigi.Task):
                  self.date, marker.run_id)
 
 
-def fault_point(name: str, family: str) -> None:
-    """Deterministic crash hook for the fault suite: inert unless PMS_FAULT names this point.
+def payload_digest(texts: dict[str, str]) -> str:
+    """SHA-256 over the published texts in kind order: what Redis holds, byte for byte."""
+    digest = hashlib.sha256()
+    for kind in sorted(texts):
+        digest.update(kind.encode() + b"\0" + texts[kind].encode() + b"\0")
+    return digest.hexdigest()
 
-    ``PMS_FAULT=<family>:<point>`` (e.g. ``pms.MarkToMarket:before_commit``) SIGKILLs the
-    process there, as a power cut would.
-    """
-    import os
-    import signal
-
-    target = os.environ.get("PMS_FAULT")
-    if target and target == f"{family}:{name}":
-        os.kill(os.getpid(), signal.SIGKILL)
