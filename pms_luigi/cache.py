@@ -15,12 +15,17 @@ when the date published is older, so a backfill never replaces today's book.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import redis
+
+from pms_luigi.faults import fault_point
+
+log = logging.getLogger("pms_luigi")
 
 _CLIENTS: dict[tuple[str, int], redis.Redis] = {}
 
@@ -81,6 +86,8 @@ class Cache:
                     pipe.set(self.payload_key(kind, "latest_date"), on.isoformat())
             pipe.hset(self.marker_key(family, on), mapping=marker)
             pipe.expire(self.marker_key(family, on), self.ttl_seconds)
+            # Commands are queued, EXEC not sent: a crash here must leave Redis untouched.
+            fault_point("mid_publish", family)
 
         self.client.transaction(_tx, *latest_keys)
 
@@ -95,7 +102,16 @@ class Cache:
         for on in dates:
             pipe.hget(self.marker_key(family, on), "run_id")
             pipe.exists(*[self.payload_key(kind, on) for kind in kinds])
-        replies = pipe.execute()
+        try:
+            replies = pipe.execute()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # Redis unreachable: the cache output does not exist as far as any reader can
+            # tell. Reporting "not published" (rather than raising inside Luigi's complete())
+            # turns a Redis outage into CACHE_MISSING → the step's publish fails → exit 5,
+            # instead of a scheduling error with no hint that only the cache is down.
+            log.warning("Redis unreachable while checking %s cache markers: %s",
+                        family, type(exc).__name__)
+            return dict.fromkeys(dates)
         out: dict[date, str | None] = {}
         for i, on in enumerate(dates):
             run_id, n_payloads = replies[2 * i], replies[2 * i + 1]

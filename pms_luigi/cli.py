@@ -84,15 +84,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     if on is None:
         return 0
     return runner.run_kind(args.kind, on, workers=args.workers,
-                           local_scheduler=not args.scheduler)
+                           **runner.scheduler_kwargs(args.scheduler))
+
+
+def cron_lock_path(kind: str, on: date) -> Path:
+    """The cron lock of one (run kind, business date): a different ``--date`` or extra flags
+    do not change it (Luigi's own lock hashes the command line, luigi-notes §2.7)."""
+    locks = cfg.data_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return locks / f"cron-{kind}-{on.isoformat()}.lock"
+
+
+def cron_log_path(kind: str, on: date) -> Path:
+    logs = cfg.data_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"{kind}-{on.isoformat()}.log"
+
+
+def _hhmm(text: str) -> tuple[int, int]:
+    try:
+        hh, mm = (int(x) for x in text.split(":"))
+        if not (0 <= hh < 24 and 0 <= mm < 60):
+            raise ValueError(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a time (HH:MM): {text!r}") from exc
+    return hh, mm
 
 
 def cmd_cron(args: argparse.Namespace) -> int:
     """The cron entry point behind run_eod.sh / run_preopen.sh.
 
-    Picks the business date in America/Sao_Paulo, exits 0 with a log line on a holiday,
-    holds a lock per (kind, date) (exit 4 when taken), logs to a dated file, and with
-    ``--wait-until HH:MM`` polls while input data is missing instead of failing at once.
+    Picks the business date in America/Sao_Paulo (both kinds run for *today*: the pre-open
+    steps of D read the close of the previous business day), exits 0 with a log line on a
+    holiday or weekend, holds a lock per (kind, date) (exit 4 when taken), logs to
+    ``<data_dir>/logs/<kind>-<date>.log``, runs through luigid when ``PMS_SCHEDULER_URL`` /
+    ``[pms_cron] scheduler_url`` is set (local scheduler otherwise), and with
+    ``--wait-until HH:MM`` polls while input data is missing (exit 3) until that BRT time
+    today (a deadline already past means one attempt), instead of failing at once.
     """
     import fcntl
     import time
@@ -100,59 +128,69 @@ def cmd_cron(args: argparse.Namespace) -> int:
 
     from pms_luigi.tasks import runner
 
-    on = _business_date(args.date, args.kind)
-    if on is None:
-        return 0
-    logs = cfg.data_dir() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(logs / f"{args.kind}-{on.isoformat()}.log")
+    on = args.date or calendar.today_brt()
+    handler = logging.FileHandler(cron_log_path(args.kind, on), encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.getLogger().addHandler(handler)
-    locks = cfg.data_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"cron-{args.kind}-{on.isoformat()}.lock", "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.error("%s %s already running (lock held)", args.kind, on)
-            return runner.EXIT_RUNNING
-        scheduler = cfg.scheduler_url()
-        deadline = None
-        if args.wait_until:
-            hh, mm = (int(x) for x in args.wait_until.split(":"))
-            deadline = datetime.combine(on, dtime(hh, mm), tzinfo=calendar.TIMEZONE)
-        while True:
-            code = runner.run_kind(args.kind, on, workers=args.workers,
-                                   local_scheduler=not scheduler,
-                                   **({"scheduler_url": scheduler} if scheduler else {}))
-            now = datetime.now(calendar.TIMEZONE)
-            if code != runner.EXIT_MISSING_DATA or deadline is None or now >= deadline:
-                log.info("%s %s finished with exit code %d", args.kind, on, code)
-                return code
-            log.info("%s %s: input data missing, polling again in %ss (until %s)", args.kind,
-                     on, args.poll_seconds, args.wait_until)
-            time.sleep(args.poll_seconds)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        name = calendar.holiday_name(on)
+        if name is not None:
+            log.info("%s %s: not a business day (%s): nothing to run", args.kind, on, name)
+            return 0
+        with open(cron_lock_path(args.kind, on), "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.error("%s %s already running (lock %s held)", args.kind, on, lock.name)
+                return runner.EXIT_RUNNING
+            use_scheduler = bool(cfg.scheduler_url())
+            deadline = None
+            if args.wait_until:  # today's wall clock in BRT (cron runs the same day)
+                deadline = datetime.combine(calendar.today_brt(), dtime(*args.wait_until),
+                                            tzinfo=calendar.TIMEZONE)
+            log.info("%s %s starting (%s scheduler%s)", args.kind, on,
+                     "luigid" if use_scheduler else "local",
+                     f", waiting for data until {deadline:%H:%M}" if deadline else "")
+            attempt = 0
+            while True:
+                attempt += 1
+                code = runner.run_kind(args.kind, on, workers=args.workers,
+                                       **runner.scheduler_kwargs(use_scheduler))
+                now = datetime.now(calendar.TIMEZONE)
+                if code != runner.EXIT_MISSING_DATA or deadline is None or now >= deadline:
+                    log.info("%s %s finished with exit code %d after %d attempt(s)",
+                             args.kind, on, code, attempt)
+                    return code
+                pause = min(args.poll_seconds, max(0.0, (deadline - now).total_seconds()))
+                log.info("%s %s: input data missing, polling again in %.0fs (until %s)",
+                         args.kind, on, pause, deadline.strftime("%H:%M"))
+                time.sleep(pause)
+    finally:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from pms_luigi.tasks import runner
 
-    families = [t if t.startswith("pms.") else f"pms.{t}" for t in (args.tasks or [])] or None
+    families = [runner.family_name(t) for t in (args.tasks or [])] or None
     return runner.backfill(args.start, args.end, families, chunk=args.chunk,
-                           workers=args.workers, local_scheduler=not args.scheduler)
+                           workers=args.workers, **runner.scheduler_kwargs(args.scheduler))
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     from pms_luigi.tasks import runner
 
-    family = args.task if args.task.startswith("pms.") else f"pms.{args.task}"
-    hit = runner.invalidate(family, args.date, downstream=args.downstream, dry_run=args.dry_run)
-    for fam, d in hit:
-        print(f"{'would invalidate' if args.dry_run else 'invalidated'} {fam} {d}")
-    if args.dry_run:
-        return 0
-    tasks = [runner.FAMILIES[fam](date=d) for fam, d in hit]
-    return runner.build(tasks, workers=args.workers)
+    family = runner.family_name(args.task)
+    code, hit = runner.rerun(family, args.date, downstream=args.downstream,
+                             dry_run=args.dry_run, chunk=args.chunk, workers=args.workers,
+                             **runner.scheduler_kwargs(args.scheduler))
+    for fam, d in sorted(hit, key=lambda fd: (fd[1], runner.FAMILIES[fd[0]].rank)):
+        print(f"{'would rerun' if args.dry_run else 'reran'} {fam} {d}")
+    print(f"{len(hit)} step(s) {'would be ' if args.dry_run else ''}invalidated"
+          + ("" if args.dry_run else f"; exit code {code}"))
+    return code
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -161,7 +199,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     grid = status.grid(args.start, args.end)
     print(status.render_text(grid))
     if args.html:
-        Path(args.html).write_text(status.render_html(grid))
+        Path(args.html).write_text(status.render_html(grid), encoding="utf-8")
         print(f"written {args.html}")
     return 0
 
@@ -186,17 +224,25 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Freshness watchdog: non-zero when today's pre-open is not complete."""
-    from pms_luigi.targets import State
-    from pms_luigi.tasks.morning_pack import MorningPack
+    """Freshness watchdog for cron: exit 0 when the pre-open of the date (default today, BRT)
+    is complete — all four steps DONE: MTM and attribution of the previous close, proposals
+    and the morning pack of the date — and 1 otherwise ("late" once past ``--by``)."""
+    from datetime import datetime, time as dtime
+
+    from pms_luigi.tasks import status
 
     on = args.date or calendar.today_brt()
     if not calendar.is_business_day(on):
-        print(f"{on}: not a business day")
+        print(f"{on}: not a business day ({calendar.holiday_name(on)}): nothing expected")
         return 0
-    state = MorningPack.statuses([on])[on].state
-    print(f"pre-open {on} (deadline {args.by}): {state.value}")
-    return 0 if state is State.DONE else 1
+    states = status.preopen_states(on)
+    deadline = datetime.combine(on, dtime(*args.by), tzinfo=calendar.TIMEZONE)
+    late = datetime.now(calendar.TIMEZONE) >= deadline
+    done = all(v == "done" for v in states.values())
+    word = "complete" if done else ("LATE" if late else "not complete yet")
+    detail = ", ".join(f"{k}={v}" for k, v in states.items())
+    print(f"pre-open {on} (due {deadline:%H:%M} BRT): {word} [{detail}]")
+    return 0 if done else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -218,13 +264,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("kind", choices=["eod", "preopen"])
     s.add_argument("--date", type=_date)
     s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--scheduler", action="store_true", help="use the luigid in luigi.cfg")
+    s.add_argument("--scheduler", action="store_true",
+                   help="use luigid (PMS_SCHEDULER_URL, else [core] scheduler_host/port)")
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("cron", help="cron entry point (run_eod.sh / run_preopen.sh)")
     s.add_argument("kind", choices=["eod", "preopen"])
     s.add_argument("--date", type=_date)
-    s.add_argument("--wait-until", help="HH:MM BRT: poll for missing input data until then")
+    s.add_argument("--wait-until", type=_hhmm,
+                   help="HH:MM BRT: poll for missing input data until then")
     s.add_argument("--poll-seconds", type=float, default=300.0)
     s.add_argument("--workers", type=int, default=1)
     s.set_defaults(fn=cmd_cron)
@@ -234,16 +282,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--end", type=_date, required=True)
     s.add_argument("--tasks", nargs="*", help="families (default MarkToMarket, attribution)")
     s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--chunk", type=int, default=20)
-    s.add_argument("--scheduler", action="store_true", help="use the luigid in luigi.cfg")
+    s.add_argument("--chunk", type=int, default=20, help="dates per luigi.build")
+    s.add_argument("--scheduler", action="store_true",
+                   help="use luigid (PMS_SCHEDULER_URL, else [core] scheduler_host/port)")
     s.set_defaults(fn=cmd_backfill)
 
     s = sub.add_parser("rerun", help="invalidate a step (and its consumers) and run again")
     s.add_argument("--task", required=True)
     s.add_argument("--date", type=_date, required=True)
     s.add_argument("--downstream", action="store_true")
-    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--dry-run", action="store_true", help="list what would rerun, change nothing")
     s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--chunk", type=int, default=20)
+    s.add_argument("--scheduler", action="store_true")
     s.set_defaults(fn=cmd_rerun)
 
     s = sub.add_parser("status", help="families x business dates grid")
@@ -259,9 +310,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_load)
 
     s = sub.add_parser("check", help="exit non-zero if today's pre-open is not complete")
-    s.add_argument("--by", default="06:45")
+    s.add_argument("--by", type=_hhmm, default="06:45", help="HH:MM BRT deadline")
     s.add_argument("--date", type=_date)
     s.set_defaults(fn=cmd_check)
+
+    # Subcommands owned by other modules register here (each module: ``register(sub)``):
+    # e.g. ``from pms_luigi import proposals_cli; proposals_cli.register(sub)``.
     return p
 
 

@@ -99,3 +99,16 @@ class pms_cron(luigi.Config):  # noqa: N801
 
 def scheduler_url() -> str:
     return os.environ.get("PMS_SCHEDULER_URL") or pms_cron().scheduler_url
+
+
+class pms_smtp(luigi.Config):  # noqa: N801
+    """Where ``pms-luigi pack send`` delivers the morning pack. The password is never read from
+    here: only from the environment variable ``PMS_SMTP_PASSWORD`` (secrets stay out of files)."""
+
+    host = luigi.Parameter(default="")
+    port = luigi.IntParameter(default=587)
+    sender = luigi.Parameter(default="")
+    recipients = luigi.Parameter(default="")  # comma/space separated addresses
+    starttls = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING)
+    username = luigi.Parameter(default="")
+    timeout_seconds = luigi.FloatParameter(default=30.0)

@@ -345,10 +345,13 @@ def pack_digest(pack: Mapping[str, Any]) -> str:
 
 
 def fmt_signed(x: float | None, nd: int = 0) -> str:
+    """``+1.5`` / ``-1.5``; a value that rounds to zero is printed unsigned (``0.0``): a
+    "+0" or "-0" reads as a move that did not happen."""
     if x is None:
         return "n/a"
-    v = 0.0 if round(x, nd) == 0 else x
-    return f"{v:+,.{nd}f}"
+    if round(x, nd) == 0:
+        return f"{0.0:,.{nd}f}"
+    return f"{x:+,.{nd}f}"
 
 
 def fmt_brl(x: float | None, nd: int = 0, signed: bool = False) -> str:
@@ -356,8 +359,8 @@ def fmt_brl(x: float | None, nd: int = 0, signed: bool = False) -> str:
     if x is None:
         return "n/a"
     v = 0.0 if round(x, nd) == 0 else x
-    if signed:
-        sign = "+" if v >= 0 else "-"
+    if signed and v != 0:
+        sign = "+" if v > 0 else "-"
         return f"{sign}R$ {abs(v):,.{nd}f}"
     return f"-R$ {abs(v):,.{nd}f}" if v < 0 else f"R$ {v:,.{nd}f}"
 

@@ -47,6 +47,8 @@ __all__ = [
     "ACTIONS", "GENESIS_HASH", "JOURNAL_FIELDS", "PROPOSAL_COLUMNS", "VIEW_COLUMNS",
     "Budget", "ProposalPolicy", "aggregate_signals", "book_by_instrument", "generate_proposals",
     "journal_hash", "pre_trade_risk", "transition", "unit_risk", "verify_chain",
+    "COST_BPS", "STATUSES", "WORKFLOW_ACTIONS", "booking_cost_brl", "booking_strategy",
+    "modify_quantity", "without_decided",
 ]
 
 ACTIONS = ("OPEN", "INCREASE", "REDUCE", "CLOSE", "FLIP")
@@ -1056,17 +1058,32 @@ _TRANSITIONS = {
     ("PENDING", "APPROVE"): "APPROVED",
     ("PENDING", "REJECT"): "REJECTED",
     ("PENDING", "MODIFY"): "MODIFIED",
+    ("MODIFIED", "MODIFY"): "MODIFIED",
     ("APPROVED", "BOOK"): "BOOKED",
+    ("MODIFIED", "BOOK"): "BOOKED",
 }
 STATUSES = ("PENDING", "APPROVED", "REJECTED", "MODIFIED", "BOOKED")
 WORKFLOW_ACTIONS = ("APPROVE", "REJECT", "MODIFY", "BOOK")
+#: One-way transaction cost in bps of |notional BRL| by instrument_type: the original
+#: TransactionCostModel table (original-system.md §1.4, spread + commission + exchange fee);
+#: types it does not list (NTN-F, cash equity) take its 2.0 bp default.
+COST_BPS: Mapping[str, float] = {
+    "DI1": 1.0, "DDI": 1.5, "DOL": 0.8, "WDO": 0.8, "NDF": 2.0, "NTNB": 3.0, "LTN": 1.5,
+    "IND": 1.5, "WIN": 1.5,
+}
+DEFAULT_COST_BPS = 2.0
 
 
 def transition(status: str, action: str) -> str:
     """The proposal status after ``action``; every other pair is refused.
 
     PENDING --APPROVE--> APPROVED --BOOK--> BOOKED; PENDING --REJECT--> REJECTED;
-    PENDING --MODIFY--> MODIFIED. REJECTED, MODIFIED and BOOKED are terminal.
+    PENDING --MODIFY--> MODIFIED --BOOK--> BOOKED (MODIFY may be repeated).
+
+    Why MODIFIED is bookable: a modification is the PM's decision to trade at another size
+    (original-system.md §3.5: "MODIFIED should be a flag on an approval"); requiring a second
+    APPROVE would only add a click without adding control. REJECTED and BOOKED are terminal;
+    an APPROVED proposal cannot be re-sized or rejected (book it or leave it unbooked).
     """
     new = _TRANSITIONS.get((status, action))
     if new is None:
@@ -1076,6 +1093,99 @@ def transition(status: str, action: str) -> str:
             f"(allowed: {', '.join(allowed) if allowed else 'none, the status is terminal'})",
             table="proposals", row=status, field="status")
     return new
+
+
+def modify_quantity(proposal: Mapping[str, Any], quantity: float, lot_size: float) -> dict[str, Any]:
+    """The proposal's fields after a PM changes its (signed) quantity.
+
+    Why pure: the same rule must hold in the CLI, an API and the tests. The new quantity is
+    rounded to the nearest multiple of ``lot_size`` (half to even, as :func:`generate_proposals`
+    rounds), then every size-linear field is rescaled by ``k = q_new / q_old``: ``dv01_brl``
+    and ``delta_brl`` by ``k`` (signed), ``notional_brl`` by ``|k|``. ``side`` follows the sign,
+    ``action`` is re-classified against the book quantity recorded in
+    ``risk_impact.current_quantity`` (so a cut-down REDUCE stays a REDUCE, an over-sized one
+    becomes a FLIP). ``risk_impact`` gets the post-trade figures at the new size and a
+    ``modified`` block; its ``pre_trade`` block still describes the ORIGINAL quantity (the
+    limits were not re-run) and says so. Refused (InvalidInput naming the proposal): a
+    non-finite quantity, zero after rounding, or a notional above the proposal's fat-finger cap.
+    """
+    pid = proposal.get("proposal_id")
+    q_old = float(proposal["quantity"])
+    try:
+        q_req = float(quantity)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"proposal {pid}: quantity {quantity!r} is not a number",
+                           table="proposals", row=pid, field="quantity") from exc
+    lot = float(lot_size)
+    if not math.isfinite(q_req) or not (math.isfinite(lot) and lot > 0):
+        raise InvalidInput(f"proposal {pid}: quantity {quantity!r} / lot {lot_size!r} must be finite",
+                           table="proposals", row=pid, field="quantity")
+    q_new = round(float(np.round(q_req / lot)) * lot, _QTY_DECIMALS) + 0.0
+    if q_new == 0.0:
+        raise InvalidInput(f"proposal {pid}: quantity {q_req:g} rounds to 0 lots of {lot:g}",
+                           table="proposals", row=pid, field="quantity")
+    if q_old == 0.0:
+        raise InvalidInput(f"proposal {pid}: stored quantity is 0, cannot rescale",
+                           table="proposals", row=pid, field="quantity")
+    k = q_new / q_old
+    impact = dict(proposal.get("risk_impact") or {})
+    notional = abs(float(proposal["notional_brl"])) * abs(k)
+    cap = impact.get("fat_finger_notional_brl")
+    if cap is not None and notional > float(cap):
+        raise InvalidInput(f"proposal {pid}: quantity {q_new:g} gives notional R$ {notional:,.2f} "
+                           f"above the fat-finger limit R$ {float(cap):,.2f}",
+                           table="proposals", row=pid, field="quantity")
+    q0 = float(impact.get("current_quantity", 0.0) or 0.0)
+    q1 = round(q0 + q_new, _QTY_DECIMALS)
+    action = str(_classify(np.array([q0]), np.array([q1]))[0])
+    unit = impact.get("unit_risk")
+    if unit is not None:
+        impact.update(post_trade_quantity=q1, trade_risk=q_new * float(unit),
+                      post_trade_risk=q1 * float(unit))
+    impact["modified"] = {"from_quantity": q_old, "to_quantity": q_new, "requested": q_req,
+                          "scale": k, "pre_trade_is_for_quantity": q_old}
+    return {
+        "quantity": q_new,
+        "side": "BUY" if q_new > 0 else "SELL",
+        "action": action,
+        "notional_brl": notional,
+        "dv01_brl": float(proposal["dv01_brl"]) * k,
+        "delta_brl": float(proposal["delta_brl"]) * k,
+        "risk_impact": _json_safe(impact),
+    }
+
+
+def booking_strategy(proposal: Mapping[str, Any], known: set[str] | None = None) -> str:
+    """The strategy a booked proposal's trade is allocated to (a trade carries one).
+
+    The contributor with the largest ``weight x conviction`` in the direction of the trade
+    (ties by strategy_id), so the P&L lands with the strategy that asked for it; when no
+    contributor points the trade's way (a REDUCE/CLOSE against a faded view), the largest
+    ``weight x |conviction|``. ``known`` (strategy ids in the master) filters candidates.
+    """
+    pid = proposal.get("proposal_id")
+    sign = 1.0 if float(proposal["quantity"]) > 0 else -1.0
+    rows = [c for c in (proposal.get("strategies") or []) if isinstance(c, Mapping)
+            and c.get("strategy_id") and (known is None or c["strategy_id"] in known)]
+    if not rows:
+        raise InvalidInput(f"proposal {pid}: no contributing strategy to book the trade to; "
+                           "pass a strategy explicitly", table="proposals", row=pid,
+                           field="strategies")
+
+    def score(c: Mapping[str, Any]) -> float:
+        return float(c.get("weight") or 0.0) * float(c.get("conviction") or 0.0)
+
+    pool = [c for c in rows if score(c) * sign > 0] or rows
+    return str(sorted(pool, key=lambda c: (-abs(score(c)), str(c["strategy_id"])))[0]["strategy_id"])
+
+
+def booking_cost_brl(quantity: float, price: float, contract_size: float, instrument_type: str,
+                     fx: float = 1.0) -> float:
+    """One-way cost = |quantity x contract_size x price x fx| x bps / 10,000 (COST_BPS table),
+    rounded to centavos half-even: the same rule the demo ledger uses."""
+    bps = COST_BPS.get(str(instrument_type).upper(), DEFAULT_COST_BPS)
+    notional = abs(float(quantity) * float(contract_size) * float(price) * float(fx))
+    return float(round(Decimal(repr(notional * bps / 1e4)), 2))
 
 
 # ----------------------------------------------------------------------------- decision journal
@@ -1203,16 +1313,39 @@ def _bond_unit_risk(view: pd.DataFrame, instruments: pd.DataFrame, prices: pd.Da
     return out
 
 
+def without_decided(view: pd.DataFrame, decided: pd.DataFrame | None,
+                    ) -> tuple[pd.DataFrame, list[str]]:
+    """(view minus instruments with a human decision for D, those instrument ids sorted).
+
+    Why: the book at P does not contain today's approved or booked trades, so the same view
+    would propose them again on a rerun of TradeProposals(D) — an approved DI1F31 plus a fresh
+    PENDING DI1F31 invites a double execution. Rows of ``decided`` with status PENDING are
+    ignored (the pipeline replaces those).
+    """
+    if decided is None or len(decided) == 0:
+        return view, []
+    _require_columns(decided, "proposals", ["instrument_id", "status"])
+    ids = set(decided.loc[decided["status"] != "PENDING", "instrument_id"])
+    keep = ~view["instrument_id"].isin(ids)
+    return view.loc[keep].reset_index(drop=True), sorted(ids & set(view["instrument_id"]))
+
+
 def propose(*, business_date: date, as_of: date, signals: pd.DataFrame,
             strategies: pd.DataFrame, aliases: pd.DataFrame, instruments: pd.DataFrame,
             book: pd.DataFrame, history: pd.DataFrame, fx_history: pd.DataFrame,
             vna: float | None, nav: float, nav_history: pd.DataFrame | None,
             policy: Mapping[str, Any], limits: pd.DataFrame, scenarios: Any,
-            window: int = 252, min_history: int = 60) -> tuple[pd.DataFrame, dict[str, Any]]:
+            window: int = 252, min_history: int = 60,
+            decided: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The whole step for trading day D from the book and signals at P: net views →
     sized proposals → pre-trade risk of each against the limits. Returns the proposals and
-    the marker metadata (proposals generated, flagged by limits, by action)."""
-    view = aggregate_signals(signals, strategies, aliases, instruments, as_of)
+    the marker metadata (proposals generated, flagged by limits, by action).
+
+    ``decided``: the proposals rows of D already decided by a person (status other than
+    PENDING); their instruments are left out (:func:`without_decided`), so a rerun does not
+    re-propose a trade that is approved, booked or rejected today."""
+    view, skipped = without_decided(
+        aggregate_signals(signals, strategies, aliases, instruments, as_of), decided)
     fx = fx_history[(pd.to_datetime(fx_history["fixing_date"]).dt.date == as_of)
                     & (fx_history["pair"] == "USDBRL") & (fx_history["kind"] == "CLOSE")]
     if fx.empty:
@@ -1231,6 +1364,7 @@ def propose(*, business_date: date, as_of: date, signals: pd.DataFrame,
         unit_risk_overrides=_bond_unit_risk(view, instruments, history, vna, as_of))
     flagged = int(frame["breaches"].map(len).gt(0).sum()) if len(frame) else 0
     metadata = {"proposals_generated": int(len(frame)), "flagged_by_limits": flagged,
+                "skipped_decided": skipped,
                 "by_action": {str(k): int(v) for k, v in
                               frame["action"].value_counts().sort_index().items()}
                 if len(frame) else {}}

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import tempfile
+import textwrap
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -103,7 +104,7 @@ def _f_num(x: Any, nd: int = 2, signed: bool = False) -> str:
     if v is None:
         return "n/a"
     if round(v, nd) == 0:
-        v = 0.0
+        return f"{0.0:,.{nd}f}"  # no "+0.00" / "-0.00"
     return f"{v:+,.{nd}f}" if signed else f"{v:,.{nd}f}"
 
 
@@ -129,11 +130,36 @@ def _f_short_date(x: Any) -> str:
     return d.strftime("%d %b")
 
 
-def _sign_color(x: Any) -> str:
+def _sign_color(x: Any, nd: int = 2) -> str:
+    """Green/red by sign of the value *as displayed* with ``nd`` decimals: a residual of
+    -R$ 0.30 shown as "R$ 0" must not be painted red."""
     v = _num(x)
-    if v is None or v == 0:
+    if v is None or round(v, nd) == 0:
         return "inherit"
     return _POS if v > 0 else _NEG
+
+
+def _attribution_table(at: Mapping[str, Any], dim: str) -> list[dict[str, Any]]:
+    """MTD and YTD side by side for one dimension: one row per bucket, MTD order first.
+
+    Why: four stacked tables (2 periods x 2 dimensions) made the attribution the longest part
+    of the pack (two PDF pages); the PM compares the month with the year bucket by bucket. A
+    bucket whose P&L rounds to R$ 0 in both periods (the ``residual`` row of a clean day) is
+    left out — it carries no information.
+    """
+    periods = at.get("periods") or {}
+    mtd = {r["bucket"]: r for r in (periods.get("MTD") or {}).get(dim, [])}
+    ytd = {r["bucket"]: r for r in (periods.get("YTD") or {}).get(dim, [])}
+    order = list(mtd) + [b for b in ytd if b not in mtd]
+    rows = []
+    for b in order:
+        m, y = mtd.get(b, {}), ytd.get(b, {})
+        vals = [_num(m.get("pnl_brl")), _num(y.get("pnl_brl"))]
+        if all(v is None or round(v) == 0 for v in vals):
+            continue
+        rows.append({"bucket": b, "mtd_brl": m.get("pnl_brl"), "mtd_bps": m.get("contribution_bps"),
+                     "ytd_brl": y.get("pnl_brl"), "ytd_bps": y.get("contribution_bps")})
+    return rows
 
 
 def _environment() -> jinja2.Environment:
@@ -165,6 +191,7 @@ def _environment() -> jinja2.Environment:
             "POS": _POS,
             "NEG": _NEG,
             "MUTED": _MUTED,
+            "attribution_table": _attribution_table,
         }
     )
     return env
@@ -186,8 +213,9 @@ def render_html(pack: Mapping[str, Any], chart_cids: Mapping[str, str] | None = 
 
 def render_text(pack: Mapping[str, Any]) -> str:
     """Plain-text summary: the email's text/plain part and ``pms-luigi pack show``."""
+    fund = str(pack.get("fund_name") or "").strip()
     lines = [
-        f"{pack.get('fund_name') or 'Morning pack'} - morning pack {pack['date']} "
+        f"{fund + ' - ' if fund else ''}Morning pack {pack['date']} "
         f"(book as of {pack['prev_date']} close)",
         "",
     ]
@@ -223,8 +251,8 @@ def render_text(pack: Mapping[str, Any]) -> str:
         lines += ["", "Action items:"]
         lines += [f"  [{x['priority']}] {x['description']}" for x in ai["items"]]
     nar = pack.get("narrative", {})
-    if nar.get("status") == "ok":
-        lines += ["", nar["text"]]
+    if nar.get("status") == "ok":  # wrapped: read in a terminal and as text/plain mail
+        lines += ["", *textwrap.wrap(nar["text"], width=92, break_on_hyphens=False)]
     return "\n".join(lines) + "\n"
 
 

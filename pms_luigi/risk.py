@@ -780,6 +780,18 @@ def current_drawdown(navs: pd.Series) -> float:
     return float(1.0 - v[-1] / v.max())
 
 
+def performance_drawdown(pnl_bps: pd.Series) -> float:
+    """Drawdown of the flow-neutral performance index, as a fraction (one definition, shared
+    with attribution and the pack): index_t = Π(1 + pnl_bps/1e4), anchored at 1 before the
+    first day; drawdown = 1 − index_last / max(1, max index). Subscriptions and redemptions
+    move NAV but not this index, so a redemption is never mistaken for a loss."""
+    r = np.asarray(pnl_bps, dtype=float) / 1e4
+    if not np.isfinite(r).all():
+        raise InvalidInput("pnl_bps history must be finite", field="pnl_bps")
+    index = np.concatenate([[1.0], np.cumprod(1.0 + r)])
+    return float(1.0 - index[-1] / index.max())
+
+
 def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
                  var95_brl: float | None = None, var99_brl: float | None = None,
                  es975_brl: float | None = None, worst_stress_brl: float | None = None,
@@ -927,7 +939,10 @@ def risk_snapshot(
             if navs["_d"].duplicated().any():
                 raise InvalidInput("nav_history has duplicate business_date rows",
                                    table="book_snapshots", field="business_date")
-            drawdown, dd_source = current_drawdown(navs["nav_brl"]), "nav_history"
+            if "pnl_bps" in navs:
+                drawdown, dd_source = performance_drawdown(navs["pnl_bps"]), "nav_history"
+            else:
+                drawdown, dd_source = current_drawdown(navs["nav_brl"]), "nav_history"
 
     spot_kind = "argument" if spot is not None else None
     if spot is None and len(marks) and (marks["fx_delta_usd"].astype(float) != 0).any():

@@ -11,6 +11,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from pms_luigi import calendar
 from pms_luigi.errors import InvalidInput
 
 # table -> (key columns, date columns, numeric columns, required columns)
@@ -39,7 +40,9 @@ SPECS: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {
                       ["flow_date", "kind", "amount_brl"]),
 }
 
-NULLABLE = {"rate", "maturity_date", "cost_brl"}
+# Optional columns per table (never in the required list). Per table, not per name: a
+# market price may lack a yield, but an FX or CDI fixing without its rate is no fixing.
+NULLABLE = {"market_prices": {"rate"}, "instruments": {"maturity_date"}, "trades": {"cost_brl"}}
 DATE_FIELD = {"market_prices": "price_date", "fx_fixings": "fixing_date",
               "cdi_fixings": "fixing_date", "vna": "ref_date", "trades": "trade_date",
               "signals": "signal_date", "capital_flows": "flow_date"}
@@ -47,6 +50,11 @@ DATE_FIELD = {"market_prices": "price_date", "fx_fixings": "fixing_date",
 RATE_MAX = 1.0  # 100 % a.a. as a decimal; 14.9 means someone sent percent
 USDBRL_RANGE = (1.0, 20.0)
 PU_MAX = {"DI1": 100_000.0, "DDI": 100_000.0, "LTN": 1_000.0}
+# Dated rows that only exist on ANBIMA business days (a Saturday price is a wrong date column).
+BUSINESS_DATED = {"market_prices": "price_date", "fx_fixings": "fixing_date",
+                  "cdi_fixings": "fixing_date", "trades": "trade_date"}
+FX_KINDS = {"PTAX", "CLOSE"}
+FLOW_SIGN = {"SUBSCRIPTION": 1.0, "REDEMPTION": -1.0, "FEE": -1.0}
 
 
 def _fail(table: str, frame: pd.DataFrame, bad: pd.Series, field: str, why: str) -> None:
@@ -84,12 +92,17 @@ def validate(table: str, frame: pd.DataFrame, known: dict[str, set[str]] | None 
         _fail(table, out, np.isinf(parsed), col, "infinite")
         out[col] = parsed.astype(float)
     for col in required:
-        if col not in NULLABLE:
+        if col not in NULLABLE.get(table, set()):
             _fail(table, out, out[col].isna(), col, "missing value")
     _fail(table, out, out.duplicated(keys, keep=False), "+".join(keys), "duplicate key")
     if as_of is not None and table in DATE_FIELD:
         field = DATE_FIELD[table]
         _fail(table, out, out[field].map(lambda d: d > as_of), field, f"dated after {as_of}")
+    if table in BUSINESS_DATED:
+        field = BUSINESS_DATED[table]
+        days = pd.Series(out[field].dropna().unique())
+        holidays = set(days[~days.map(calendar.is_business_day).astype(bool)])
+        _fail(table, out, out[field].isin(holidays), field, "not an ANBIMA business day")
     _check_values(table, out, known or {}, instruments)
     return out
 
@@ -117,6 +130,14 @@ def _check_values(table: str, out: pd.DataFrame, known: dict[str, set[str]],
         lo, hi = USDBRL_RANGE
         _fail(table, out, usd & ((out["rate"] < lo) | (out["rate"] > hi)), "rate",
               f"USDBRL outside [{lo}, {hi}]")
+    if table == "fx_fixings":
+        _fail(table, out, ~out["kind"].isin(FX_KINDS), "kind", f"not one of {sorted(FX_KINDS)}")
+    if table == "capital_flows":
+        _fail(table, out, ~out["kind"].isin(FLOW_SIGN), "kind",
+              f"not one of {sorted(FLOW_SIGN)}")
+        sign = out["kind"].map(FLOW_SIGN).astype(float)
+        _fail(table, out, out["amount_brl"] * sign <= 0, "amount_brl",
+              "wrong sign for its kind (+ in: SUBSCRIPTION; - out: REDEMPTION, FEE)")
     if table == "cdi_fixings":
         _fail(table, out, (out["rate"] <= -0.01) | (out["rate"] >= RATE_MAX), "rate",
               "looks like percent; CDI is an annual decimal (0.1490 for 14.90%)")

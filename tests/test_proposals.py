@@ -426,6 +426,7 @@ def test_short_history_reports_no_data_not_ok(instruments, prices, policy):
 @pytest.mark.parametrize("status, action, new", [
     ("PENDING", "APPROVE", "APPROVED"), ("PENDING", "REJECT", "REJECTED"),
     ("PENDING", "MODIFY", "MODIFIED"), ("APPROVED", "BOOK", "BOOKED"),
+    ("MODIFIED", "BOOK", "BOOKED"), ("MODIFIED", "MODIFY", "MODIFIED"),
 ])
 def test_allowed_transitions(status, action, new):
     assert pr.transition(status, action) == new
@@ -434,11 +435,69 @@ def test_allowed_transitions(status, action, new):
 @pytest.mark.parametrize("status, action", [
     ("PENDING", "BOOK"), ("REJECTED", "APPROVE"), ("BOOKED", "BOOK"), ("APPROVED", "REJECT"),
     ("MODIFIED", "APPROVE"), ("PENDING", "DELETE"), ("EXPIRED", "APPROVE"),
+    ("APPROVED", "MODIFY"), ("MODIFIED", "REJECT"), ("BOOKED", "MODIFY"),
 ])
 def test_forbidden_transitions_raise(status, action):
     with pytest.raises(InvalidInput) as exc:
         pr.transition(status, action)
     assert exc.value.field == "status" and status in str(exc.value) and action in str(exc.value)
+
+
+def _proposal(quantity: float = -400.0, **kw) -> dict:
+    """A stored SELL of 400 DI1F27 (DV01 7.8315 R$/bp each: a SELL of PU = pay rates,
+    dv01 +3,132.60) against a book of +1,000 contracts."""
+    base = {"proposal_id": 7, "instrument_id": "DI1F27", "side": "SELL", "action": "REDUCE",
+            "quantity": quantity, "notional_brl": 400 * 88_495.58,
+            "dv01_brl": 400 * DV01_F27, "delta_brl": 0.0,
+            "strategies": [{"strategy_id": "RATES_BR_01", "weight": 0.5, "conviction": -0.6},
+                           {"strategy_id": "RATES_BR_02", "weight": 0.3, "conviction": 0.9},
+                           {"strategy_id": "CROSS_01", "weight": 0.2, "conviction": -0.4}],
+            "risk_impact": {"unit_risk": -DV01_F27, "current_quantity": 1000.0,
+                            "fat_finger_notional_brl": 250_000_000.0}}
+    return {**base, **kw}
+
+
+def test_modify_rounds_to_lots_rescales_and_reclassifies():
+    out = pr.modify_quantity(_proposal(), -213.4, lot_size=5.0)  # 42.68 lots -> 43
+    assert out["quantity"] == -215.0 and out["side"] == "SELL" and out["action"] == "REDUCE"
+    assert out["notional_brl"] == pytest.approx(215 * 88_495.58)
+    assert out["dv01_brl"] == pytest.approx(215 * DV01_F27)
+    assert out["risk_impact"]["post_trade_quantity"] == 785.0
+    assert out["risk_impact"]["post_trade_risk"] == pytest.approx(-785 * DV01_F27)
+    assert out["risk_impact"]["modified"]["pre_trade_is_for_quantity"] == -400.0
+    assert pr.modify_quantity(_proposal(), -1500, 1.0)["action"] == "FLIP"
+    assert pr.modify_quantity(_proposal(), -1000, 1.0)["action"] == "CLOSE"
+    flipped = pr.modify_quantity(_proposal(), 100, 1.0)
+    assert (flipped["side"], flipped["action"]) == ("BUY", "INCREASE")
+    assert flipped["dv01_brl"] == pytest.approx(-100 * DV01_F27)
+    for bad, match in [(2.0, "rounds to 0"), (float("nan"), "finite"), ("x", "not a number"),
+                       (-3000.0, "fat-finger")]:
+        with pytest.raises(InvalidInput, match=match) as exc:
+            pr.modify_quantity(_proposal(), bad, lot_size=5.0)
+        assert exc.value.row == 7 and exc.value.field == "quantity"
+
+
+def test_booking_strategy_and_cost():
+    # SELL: contributors with weight x conviction < 0 — RATES_BR_01 (-0.30) beats CROSS_01
+    assert pr.booking_strategy(_proposal()) == "RATES_BR_01"
+    assert pr.booking_strategy(_proposal(quantity=400.0)) == "RATES_BR_02"
+    assert pr.booking_strategy(_proposal(), known={"CROSS_01", "RATES_BR_02"}) == "CROSS_01"
+    with pytest.raises(InvalidInput, match="no contributing strategy"):
+        pr.booking_strategy(_proposal(strategies=[]))
+    # 10 DI1 at PU 88,495.58: notional 884,955.80 x 1.0 bp = 88.50; DDI in USD at 5.40
+    assert pr.booking_cost_brl(-10, 88_495.58, 1.0, "DI1") == 88.50
+    assert pr.booking_cost_brl(4, 97_560.98, 0.5, "DDI", fx=5.40) == pytest.approx(
+        round(4 * 0.5 * 97_560.98 * 5.40 * 1.5e-4, 2))
+    assert pr.booking_cost_brl(100, 30.0, 1.0, "EQUITY") == 0.60  # 2.0 bp default
+
+
+def test_decided_instruments_are_not_proposed_again():
+    view = pd.concat([_view("DI1F27", 0.8), _view("DI1F28", 0.5)], ignore_index=True)
+    decided = pd.DataFrame({"instrument_id": ["DI1F27", "DI1F28", "WDOG26"],
+                            "status": ["APPROVED", "PENDING", "REJECTED"]})
+    kept, skipped = pr.without_decided(view, decided)
+    assert kept["instrument_id"].tolist() == ["DI1F28"] and skipped == ["DI1F27"]
+    assert pr.without_decided(view, None)[0] is view
 
 
 # ----------------------------------------------------------------------------- journal

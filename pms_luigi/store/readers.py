@@ -127,6 +127,13 @@ def proposals_on(conn: Connection, on: date) -> pd.DataFrame:
                  .order_by(p.c.rank, p.c.proposal_id))
 
 
+def decided_proposals_on(conn: Connection, on: date) -> pd.DataFrame:
+    """Proposals for ``on`` a human already acted on (anything but PENDING)."""
+    p = s.proposals
+    return fetch(conn, sa.select(p).where(p.c.business_date == on, p.c.status != "PENDING")
+                 .order_by(p.c.proposal_id))
+
+
 def dq_issues_on(conn: Connection, dates: list[date]) -> pd.DataFrame:
     d = s.data_quality_issues
     return fetch(conn, sa.select(d).where(d.c.business_date.in_(dates))

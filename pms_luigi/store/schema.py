@@ -241,6 +241,7 @@ proposals = sa.Table(
     sa.Column("run_id", sa.String(40)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused after a rerun deletes PENDING rows
 )
 
 decision_journal = sa.Table(
@@ -254,6 +255,7 @@ decision_journal = sa.Table(
     sa.Column("payload", Json, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sqlite_autoincrement=True,
 )
 
 attribution = sa.Table(

@@ -34,7 +34,7 @@ def records(tbl: sa.Table, frame: pd.DataFrame) -> list[dict]:
         series = frame[col.name]
         if _is_money(col):
             series = np.round(series.astype(float), 2)
-        elif pd.api.types.is_datetime64_any_dtype(series):
+        elif isinstance(col.type, sa.Date) and pd.api.types.is_datetime64_any_dtype(series):
             series = series.dt.date
         obj = series.astype(object)
         out[col.name] = obj.where(series.notna(), None).tolist()

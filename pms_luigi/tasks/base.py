@@ -32,9 +32,9 @@ from pms_luigi import calendar
 from pms_luigi import config as cfg
 from pms_luigi.cache import Cache, canonical_json, get_redis
 from pms_luigi.errors import CacheUnavailable, NotBusinessDay, TransientStoreError
-from pms_luigi.faults import fault_point  # noqa: F401 - re-exported: tasks.base.fault_point
+from pms_luigi.faults import fault_point
 from pms_luigi.store import markers as mk
-from pms_luigi.store.engine import get_engine, step_lock
+from pms_luigi.store.engine import get_engine, mask_url, step_lock
 from pms_luigi.store.readers import latest_price_date
 from pms_luigi.targets import (DbMarkerTarget, RedisCacheTarget, State, StepSpec, StepStatus,
                                cache_required, step_status)
@@ -155,14 +155,23 @@ class Fund:
 _FUNDS: dict[str, Fund] = {}
 
 
+def db_unavailable(url: str, exc: sa.exc.OperationalError) -> TransientStoreError:
+    """A connection failure as operations need it: which database (password masked), why."""
+    reason = (str(exc.orig or exc).strip().splitlines() or ["connection failed"])[0]
+    return TransientStoreError(f"database unavailable at {mask_url(url)}: {reason}")
+
+
 def fund() -> Fund:
     """The fund's settings: the ``fund`` table, overridden by ``[pms_fund]`` when set."""
     url = cfg.database_url()
     if url not in _FUNDS:
         from pms_luigi.store.schema import fund as fund_table
 
-        with get_engine(url).connect() as conn:
-            row = conn.execute(sa.select(fund_table)).mappings().first()
+        try:
+            with get_engine(url).connect() as conn:
+                row = conn.execute(sa.select(fund_table)).mappings().first()
+        except sa.exc.OperationalError as exc:
+            raise db_unavailable(url, exc) from exc
         conf = cfg.pms_fund()
         if row is None and not conf.inception_date:
             raise RuntimeError("no fund configured: load data (pms-luigi demo / load) or set "
@@ -223,7 +232,11 @@ class PmsTask(luigi.Task):
     def statuses(cls, dates: Sequence[date], stores: Stores | None = None) -> dict[date, StepStatus]:
         """Fresh own status of many dates (bulk); also refreshes the process memo."""
         stores = stores or get_stores()
-        found = step_status(stores.engine, stores.cache, cls.spec(), dates, stores.cache_window_bd)
+        try:
+            found = step_status(stores.engine, stores.cache, cls.spec(), dates,
+                                stores.cache_window_bd)
+        except sa.exc.OperationalError as exc:  # the first DB touch of a run: say where
+            raise db_unavailable(cfg.database_url(), exc) from exc
         MEMO.own.update({(cls.family(), d): st for d, st in found.items()})
         return found
 
@@ -333,8 +346,10 @@ class PmsTask(luigi.Task):
         except BaseException as exc:
             MEMO.forget_from(self.date)
             with stores.engine.begin() as conn:
+                # "<ErrorClass>: message": runner.build maps the class onto an exit code.
                 mk.finish_run(conn, run_id=run_id, status="FAILED",
-                              attempts=max(attempts.values()) or 1, error=str(exc)[:4000])
+                              attempts=max(attempts.values()) or 1,
+                              error=f"{type(exc).__name__}: {exc}"[:4000])
             raise
         MEMO.forget_from(self.date)
         with stores.engine.begin() as conn:
@@ -399,10 +414,17 @@ class PmsTask(luigi.Task):
         if payload_digest(texts) != marker.payload_digest:
             log.warning("%s %s: payload rebuilt from DB differs from the marker's digest",
                         self.family(), self.date)
-        self._publish(texts, marker.run_id, marker.payload_digest, {"publish": 0})
+        rid = uuid.uuid4().hex
+        try:
+            self._publish(texts, marker.run_id, marker.payload_digest, {"publish": 0})
+        except CacheUnavailable as exc:  # recorded, so the build's exit code says "Redis" (5)
+            with self.stores.engine.begin() as conn:
+                mk.start_run(conn, run_id=rid, family=self.family(), business_date=self.date)
+                mk.finish_run(conn, run_id=rid, status="FAILED",
+                              error=f"{type(exc).__name__}: {exc}"[:4000])
+            raise
         MEMO.forget_from(self.date)
         with self.stores.engine.begin() as conn:
-            rid = uuid.uuid4().hex
             mk.start_run(conn, run_id=rid, family=self.family(), business_date=self.date)
             mk.finish_run(conn, run_id=rid, status="REPUBLISHED")
         log.info("%s %s re-published from DB (run %s), nothing recomputed", self.family(),

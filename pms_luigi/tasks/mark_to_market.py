@@ -74,9 +74,10 @@ class MarkToMarket(PmsTask):
     def compute(self, inputs: MtmTaskInputs) -> StepResult:
         conf = cfg.pms_mtm()
         result = mtm.mark_to_market(inputs.mtm)
-        nav_series = pd.concat([inputs.books[["business_date", "nav_brl"]],
+        nav_series = pd.concat([inputs.books[["business_date", "nav_brl", "pnl_bps"]],
                                 pd.DataFrame([{"business_date": self.date,
-                                               "nav_brl": result.book["nav_brl"]}])])
+                                               "nav_brl": result.book["nav_brl"],
+                                               "pnl_bps": result.book["pnl_bps"]}])])
         snapshot = risk.risk_snapshot(
             result.marks, inputs.mtm.instruments, inputs.history, inputs.fx_history,
             nav=result.book["nav_brl"], on=self.date,

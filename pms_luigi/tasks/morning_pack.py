@@ -52,6 +52,7 @@ class MorningPack(PmsTask):
             instruments=rd.instruments(conn),
             strategies=rd.strategies(conn),
             expiry_horizon_bd=cfg.pms_mtm().expiry_horizon_bd,
+            fund_name=fund().name,
         )
 
     def compute(self, inputs: morning_pack.PackInputs) -> StepResult:

@@ -33,6 +33,7 @@ class ProposalInputs:
     vna: float | None
     nav: float
     nav_history: pd.DataFrame
+    decided: pd.DataFrame
 
 
 class TradeProposals(PmsTask):
@@ -59,6 +60,7 @@ class TradeProposals(PmsTask):
             vna=rd.vna_value(conn, "NTNB", prev),
             nav=float(book["nav_brl"]),
             nav_history=rd.books_between(conn, fund().inception, prev),
+            decided=rd.decided_proposals_on(conn, self.date),
         )
 
     def compute(self, inputs: ProposalInputs) -> StepResult:
@@ -69,7 +71,7 @@ class TradeProposals(PmsTask):
             strategies=inputs.strategies, aliases=inputs.aliases,
             instruments=inputs.instruments, book=inputs.book, history=inputs.history,
             fx_history=inputs.fx_history, vna=inputs.vna, nav=inputs.nav,
-            nav_history=inputs.nav_history,
+            nav_history=inputs.nav_history, decided=inputs.decided,
             policy=files.proposal_policy(cfg.config_dir()),
             limits=files.limits(cfg.config_dir()),
             scenarios=files.stress_scenarios(cfg.config_dir()),

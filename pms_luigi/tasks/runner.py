@@ -5,20 +5,31 @@ history, for the Redis-down case) onto the library's codes:
 
     0 success · 1 a step failed · 3 input data missing · 4 already running
     5 results in the DB but Redis unavailable · 7 scheduling error
+
+Why a driver of our own rather than ``RangeDaily``: Luigi's range tools clamp the start to
+``now - days_back`` (100 days) and schedule at most 50 dates per call, and one big
+``luigi.build`` costs O(pending tasks) per ``get_work`` — quadratic in the range
+(luigi-notes §2.4, §2.8). ``backfill`` plans the missing (family, date) set with one bulk
+status call per family, then builds oldest-first chunks, so each build's graph is small and
+the scheduler cost stays linear in the number of dates.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import IO
 
 import luigi
 import sqlalchemy as sa
 from luigi.execution_summary import LuigiStatusCode
 
 from pms_luigi import calendar
+from pms_luigi import config as cfg
 from pms_luigi.errors import NotBusinessDay
 from pms_luigi.store import markers as mk
 from pms_luigi.store.schema import task_runs
@@ -38,6 +49,8 @@ EXIT_CACHE, EXIT_SCHEDULING = 5, 7
 FAMILIES: dict[str, type[PmsTask]] = {cls.family(): cls for cls in
                                       (MarkToMarket, PerformanceAttribution, TradeProposals,
                                        MorningPack)}
+EOD_FAMILIES = ("pms.MarkToMarket", "pms.PerformanceAttribution")
+PREOPEN_FAMILIES = tuple(FAMILIES)
 # Who consumes whom: the invalidation walk goes forward along these edges.
 CONSUMERS: dict[str, tuple[str, ...]] = {
     "pms.MarkToMarket": ("pms.MarkToMarket", "pms.PerformanceAttribution",
@@ -46,6 +59,71 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "pms.TradeProposals": ("pms.MorningPack",),
     "pms.MorningPack": (),
 }
+#: A keep-alive worker (only used against luigid, to wait for steps another worker holds)
+#: gives up after this long without work: a missing ExternalTask stays PENDING forever in
+#: luigid's eyes, and keep-alive must never mean "loop forever" (luigi-notes §3.1).
+KEEP_ALIVE_IDLE_SECONDS = 120
+
+
+def family_name(name: str) -> str:
+    """``MarkToMarket`` or ``pms.MarkToMarket`` -> ``pms.MarkToMarket`` (refuses unknowns)."""
+    fam = name if name.startswith("pms.") else f"pms.{name}"
+    if fam not in FAMILIES:
+        raise ValueError(f"unknown task family {name!r}; known: {', '.join(FAMILIES)}")
+    return fam
+
+
+def scheduler_kwargs(use_scheduler: bool) -> dict[str, object]:
+    """``luigi.build`` keyword arguments for the local scheduler or the configured luigid.
+
+    The URL comes from ``PMS_SCHEDULER_URL`` / ``[pms_cron] scheduler_url``; with
+    ``use_scheduler`` and no URL, Luigi's ``[core] scheduler_host/port`` apply.
+    """
+    if not use_scheduler:
+        return {"local_scheduler": True}
+    url = cfg.scheduler_url()
+    return {"local_scheduler": False, **({"scheduler_url": url} if url else {})}
+
+
+@contextlib.contextmanager
+def _worker_config(remote: bool) -> Iterator[None]:
+    """Against luigid, keep the worker alive while steps it scheduled are held by another
+    worker (so two backfills over one range share the work instead of one giving up), but
+    bounded by ``KEEP_ALIVE_IDLE_SECONDS``. With the local scheduler nothing changes."""
+    if not remote:
+        yield
+        return
+    conf = luigi.configuration.get_config()
+    saved = {k: conf.get("worker", k, None) for k in ("keep_alive", "max_keep_alive_idle_duration")}
+    if not conf.has_section("worker"):
+        conf.add_section("worker")
+    conf.set("worker", "keep_alive", "true")
+    conf.set("worker", "max_keep_alive_idle_duration", f"{KEEP_ALIVE_IDLE_SECONDS} seconds")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                conf.remove_option("worker", key)
+            else:
+                conf.set("worker", key, value)
+
+
+@PmsTask.event_handler(luigi.Event.START)
+def _forget_negative_statuses(task: PmsTask) -> None:
+    """Before a step runs, drop the memo's *negative* entries (missing/stale/not deep-valid).
+
+    The per-build memo is filled at scheduling time. When another process — a second
+    worker against luigid, or a ``workers > 1`` sibling — builds an upstream step, this
+    process's memo still says "missing"; a step whose ``run()`` then finds itself already
+    done (under its lock) would fail Luigi's ``check_complete_on_run``. Positive entries
+    stay (only an invalidation can revoke them, and that clears the memo), so the refresh
+    costs one small bulk query for the few steps still in flight.
+    """
+    for key in [k for k, st in MEMO.own.items() if not st.db_valid]:
+        del MEMO.own[key]
+    for key in [k for k, ok in MEMO.deep.items() if not ok]:
+        del MEMO.deep[key]
 
 
 def _failure_kinds(since: datetime) -> set[str]:
@@ -60,8 +138,9 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
     """``luigi.build`` with a detailed summary, mapped to our exit codes."""
     started = datetime.now(timezone.utc)
     MEMO.clear()
-    result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
-                         detailed_summary=True, **kwargs)
+    with _worker_config(remote=not local_scheduler):
+        result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
+                             detailed_summary=True, **kwargs)
     status = result.status
     if status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY):
         return EXIT_OK
@@ -69,12 +148,14 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
         return EXIT_MISSING_DATA
     if status is LuigiStatusCode.SCHEDULING_FAILED:
         return EXIT_SCHEDULING
-    if status is LuigiStatusCode.FAILED:
+    if status in (LuigiStatusCode.FAILED, LuigiStatusCode.FAILED_AND_SCHEDULING_FAILED):
         if _failure_kinds(started) == {"CacheUnavailable"}:
             return EXIT_CACHE
         return EXIT_FAILED
     if status is LuigiStatusCode.NOT_RUN:
-        return EXIT_RUNNING if "already running" in result.summary_text.lower() else EXIT_FAILED
+        text = result.summary_text.lower()
+        return EXIT_RUNNING if ("already running" in text or "other workers" in text) \
+            else EXIT_FAILED
     return EXIT_FAILED
 
 
@@ -94,63 +175,202 @@ def missing(families: Sequence[str], dates: Sequence[date]) -> dict[str, list[da
     return out
 
 
-def backfill(start: date, end: date, families: Sequence[str] | None = None, chunk: int = 20,
-             workers: int = 1, local_scheduler: bool = True, progress=sys.stderr) -> int:  # noqa: ANN001
-    """Build every missing (family, date) in [start, end], oldest first, ``chunk`` dates per
-    ``luigi.build`` so the scheduler's per-call cost stays linear in the range.
+@dataclass
+class BackfillReport:
+    """What a backfill planned and achieved, per family (the summary table)."""
 
-    No silent clamping: the whole range is planned. Resumable: the markers are the state.
+    families: list[str]
+    dates: list[date]
+    planned: dict[str, list[date]]
+    left: dict[str, list[date]] = field(default_factory=dict)
+    chunk_codes: list[tuple[date, date, int]] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    code: int = EXIT_OK
+
+    def table(self) -> str:
+        rows = [("family", "dates", "were done", "built", "still missing", "first missing")]
+        for fam in self.families:
+            planned, left = self.planned[fam], self.left.get(fam, self.planned[fam])
+            rows.append((fam, str(len(self.dates)), str(len(self.dates) - len(planned)),
+                         str(len(planned) - len(left)), str(len(left)),
+                         left[0].isoformat() if left else "-"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+                 for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        dps = (len({d for f in self.families for d in self.planned[f]}) / self.elapsed_s
+               if self.elapsed_s else 0.0)
+        lines.append(f"exit code {self.code}  elapsed {self.elapsed_s:.1f}s  "
+                     f"({dps:.2f} dates/s)")
+        return "\n".join(lines)
+
+
+#: Default for ``progress``: the process's stderr *at call time* (not at import, so a
+#: redirected or captured stderr is honoured).
+STDERR = "stderr"
+
+
+def _stream(progress: IO[str] | str | None) -> IO[str] | None:
+    return sys.stderr if progress == STDERR else progress  # type: ignore[return-value]
+
+
+def _fmt_s(seconds: float) -> str:
+    m, s = divmod(int(seconds + 0.5), 60)
+    h, m = divmod(m, 60)
+    return f"{h:d}:{m:02d}:{s:02d}"
+
+
+def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
+               local_scheduler: bool = True, progress: IO[str] | str | None = STDERR,
+               **kwargs: object) -> tuple[int, list[tuple[date, date, int]]]:
+    """Build the given (family, dates) oldest-first, ``chunk`` dates per ``luigi.build``.
+
+    Stops at the first chunk that fails (later dates chain on earlier MTMs, so they would
+    fail too). When the build says "run by another worker" (several backfills against one
+    luigid), the chunk's markers are re-read: if another worker finished them, that counts
+    as done; otherwise the chunk is retried a few times before giving up with exit 4.
     """
-    families = list(families or ["pms.MarkToMarket", "pms.PerformanceAttribution"])
-    dates = calendar.business_days(start, end)
-    todo = missing(families, dates)
+    progress = _stream(progress)
     pending = sorted({d for ds in todo.values() for d in ds})
+    wanted = {fam: set(ds) for fam, ds in todo.items()}
     total, done, code = len(pending), 0, EXIT_OK
+    codes: list[tuple[date, date, int]] = []
     t0 = time.monotonic()
-    for i in range(0, total, chunk):
+    for i in range(0, total, max(1, chunk)):
         batch = pending[i:i + chunk]
-        tasks = [FAMILIES[f](date=d) for f in families for d in batch if d in set(todo[f])]
-        rc = build(tasks, workers=workers, local_scheduler=local_scheduler)
-        code = code or rc
+        tasks = [FAMILIES[f](date=d) for f in todo for d in batch if d in wanted[f]]
+        for attempt in range(1, 6):
+            rc = build(tasks, workers=workers, local_scheduler=local_scheduler, **kwargs)
+            if rc == EXIT_OK:
+                break
+            left = missing(list(todo), batch)
+            if not any(d in wanted[f] for f, ds in left.items() for d in ds):
+                rc = EXIT_OK  # another worker built what this build could not claim
+                break
+            if rc != EXIT_RUNNING:
+                break
+            log.info("chunk %s..%s held by another worker; waiting (attempt %d)",
+                     batch[0], batch[-1], attempt)
+            time.sleep(2.0 * attempt)
+        codes.append((batch[0], batch[-1], rc))
         done += len(batch)
         elapsed = time.monotonic() - t0
         eta = elapsed / done * (total - done) if done else 0.0
-        print(f"backfill {done}/{total} dates  {elapsed:6.1f}s  eta {eta:6.1f}s  "
-              f"last={batch[-1]} rc={rc}", file=progress)
-        if rc not in (EXIT_OK, EXIT_CACHE):
+        if progress is not None:
+            width = 30
+            bar = "#" * int(width * done / total) + "-" * (width - int(width * done / total))
+            print(f"backfill [{bar}] {done}/{total} dates  elapsed {_fmt_s(elapsed)}  "
+                  f"eta {_fmt_s(eta)}  last={batch[-1]} rc={rc}", file=progress, flush=True)
+        if rc != EXIT_OK:
+            code = rc
+            if rc != EXIT_CACHE:
+                break
+    return code, codes
+
+
+def backfill(start: date, end: date, families: Sequence[str] | None = None, chunk: int = 20,
+             workers: int = 1, local_scheduler: bool = True,
+             progress: IO[str] | str | None = STDERR, report: list[BackfillReport] | None = None,
+             max_passes: int = 4, **kwargs: object) -> int:
+    """Build every missing (family, date) in [start, end], oldest first, ``chunk`` dates per
+    ``luigi.build`` so the scheduler's per-call cost stays linear in the range.
+
+    No silent clamping: the whole range is planned, whatever its length. Resumable: the
+    markers are the state, so a killed backfill re-plans only what is still missing.
+    Re-plans after each pass: rebuilding a stale MTM makes consumers that were fine at
+    planning time stale in turn (e.g. attribution of a date whose MTM was rerun), so the
+    next pass picks them up; it stops when nothing is left or a pass made no progress.
+    Prints a progress line per chunk and a summary table; returns the first non-zero code.
+    """
+    if start > end:
+        raise ValueError(f"backfill: start {start} is after end {end}")
+    families = list(families or EOD_FAMILIES)
+    stream = _stream(progress)
+    t0 = time.monotonic()
+    dates = calendar.business_days(start, end)
+    todo = missing(families, dates)
+    rep = BackfillReport(families, dates, {f: list(ds) for f, ds in todo.items()})
+    if stream is not None:
+        n = len({d for ds in todo.values() for d in ds})
+        print(f"backfill {start}..{end}: {len(dates)} business dates, {n} with missing "
+              f"steps ({', '.join(f'{f}={len(ds)}' for f, ds in todo.items())})",
+              file=stream, flush=True)
+    for n_pass in range(1, max_passes + 1):
+        if not any(todo.values()):
             break
-    return code
+        if n_pass > 1 and stream is not None:
+            print(f"backfill pass {n_pass}: {sum(map(len, todo.values()))} step(s) became "
+                  "stale while their upstream was rebuilt", file=stream, flush=True)
+        code, chunks = run_chunks(todo, chunk=chunk, workers=workers,
+                                  local_scheduler=local_scheduler, progress=stream, **kwargs)
+        rep.chunk_codes.extend(chunks)
+        rep.code = rep.code or code
+        left = missing(families, dates)
+        if code != EXIT_OK or left == todo:
+            todo = left
+            break
+        for fam, ds in left.items():  # stale-again steps were already counted as planned
+            rep.planned[fam] = sorted(set(rep.planned[fam]) | set(ds))
+        todo = left
+    rep.left = todo
+    rep.elapsed_s = time.monotonic() - t0
+    if rep.code == EXIT_OK and any(rep.left.values()):
+        rep.code = EXIT_FAILED  # nothing failed loudly, yet something is still not done
+    if stream is not None:
+        print(rep.table(), file=stream, flush=True)
+    if report is not None:
+        report.append(rep)
+    return rep.code
 
 
 def invalidate(family: str, on: date, downstream: bool = True,
                dry_run: bool = False) -> list[tuple[str, date]]:
     """Delete the marker of (family, on) and, with ``downstream``, of every marker that
-    consumed it — transitively, following the recorded upstream run_ids, so later dates that
-    chained on it are included. Two statements in all. Returns what was (or would be)
-    invalidated, in walk order."""
+    consumed it — transitively, following the recorded upstream keys, so later dates that
+    chained on it are included. A consumer that recorded an *older* run of the step is
+    included too: it is stale already and must rerun anyway. Two statements in all.
+    Returns what was (or would be) invalidated, in walk order."""
     if not calendar.is_business_day(on):
         raise NotBusinessDay(on, calendar.holiday_name(on) or "not a business day")
     stores = get_stores()
     with stores.engine.begin() as conn:
         graph = mk.markers_from(conn, on)
         by_key = {mk.upstream_key(m.family, m.business_date): m for m in graph}
-        consumers: dict[tuple[str, str], list[str]] = {}
+        consumers: dict[str, list[str]] = {}
         for m in graph:
-            for key, run_id in m.upstream.items():
-                consumers.setdefault((key, run_id), []).append(
-                    mk.upstream_key(m.family, m.business_date))
+            for key in m.upstream:
+                consumers.setdefault(key, []).append(mk.upstream_key(m.family, m.business_date))
         todo, seen = [mk.upstream_key(family, on)], []
+        seen_set: set[str] = set()
         while todo:
             key = todo.pop()
-            if key in seen:
+            if key in seen_set:
                 continue
             seen.append(key)
-            marker = by_key.get(key)
-            if downstream and marker is not None:
-                todo.extend(consumers.get((key, marker.run_id), []))
+            seen_set.add(key)
+            if downstream and key in by_key:
+                todo.extend(consumers.get(key, []))
         result = [mk.parse_upstream_key(k) for k in seen]
         if not dry_run:
             MEMO.forget_from(on)
             for fam in {f for f, _ in result}:
                 mk.delete_markers(conn, fam, [d for f, d in result if f == fam])
     return result
+
+
+def rerun(family: str, on: date, downstream: bool = False, dry_run: bool = False,
+          chunk: int = 20, workers: int = 1, local_scheduler: bool = True,
+          progress: IO[str] | str | None = STDERR,
+          **kwargs: object) -> tuple[int, list[tuple[str, date]]]:
+    """Invalidate (family, on) [and its consumers] and build them again, oldest first in
+    chunks (an old MTM rerun with ``--downstream`` can touch every later date)."""
+    hit = invalidate(family, on, downstream=downstream, dry_run=dry_run)
+    if dry_run:
+        return EXIT_OK, hit
+    todo: dict[str, list[date]] = {}
+    for fam, d in sorted(hit, key=lambda fd: (fd[1], FAMILIES[fd[0]].rank)):
+        todo.setdefault(fam, []).append(d)
+    code, _ = run_chunks(todo, chunk=chunk, workers=workers, local_scheduler=local_scheduler,
+                         progress=progress, **kwargs)
+    return code, hit

@@ -34,32 +34,59 @@ class Grid:
         return out
 
 
-def grid(start: date, end: date) -> Grid:
+def _label(state: State, last_run: str | None) -> str:
+    """A step whose last run failed and that has no valid marker shows as failed."""
+    if state in (State.MISSING, State.STALE) and last_run == "FAILED":
+        return "failed"
+    return state.value
+
+
+def grid(start: date, end: date, families: list[str] | None = None) -> Grid:
+    """The grid over the business dates of [start, end]: one bulk status call per family
+    and one run-history query in all (so a 5-year grid is a handful of queries)."""
     stores = get_stores()
+    families = list(families or FAMILIES)
     dates = calendar.business_days(start, end)
     with stores.engine.connect() as conn:
-        runs = mk.last_runs(conn, FAMILIES, start, end)
+        runs = mk.last_runs(conn, families, start, end)
     cells: dict[tuple[str, date], str] = {}
-    for fam, cls in FAMILIES.items():
-        statuses = cls.statuses(dates, stores)
+    for fam in families:
+        statuses = FAMILIES[fam].statuses(dates, stores)
         for d in dates:
-            state = statuses[d].state
-            label = state.value
-            if state in (State.MISSING, State.STALE) and runs.get((fam, d)) == "FAILED":
-                label = "failed"
-            cells[(fam, d)] = label
-    return Grid(dates, list(FAMILIES), cells)
+            cells[(fam, d)] = _label(statuses[d].state, runs.get((fam, d)))
+    return Grid(dates, families, cells)
 
 
-def render_text(g: Grid) -> str:
-    """One row per family, one column per date (monthly blocks), plus totals."""
+def preopen_states(on: date) -> dict[str, str]:
+    """The four steps ``PreOpen(on)`` needs — MTM and attribution of the previous close,
+    proposals and the pack of ``on`` — keyed ``family@date``, labelled like the grid."""
+    stores = get_stores()
+    prev = calendar.previous_business_day(on)
+    wanted = [("pms.MarkToMarket", prev), ("pms.PerformanceAttribution", prev),
+              ("pms.TradeProposals", on), ("pms.MorningPack", on)]
+    with stores.engine.connect() as conn:
+        runs = mk.last_runs(conn, [f for f, _ in wanted], prev, on)
+    out: dict[str, str] = {}
+    for fam, d in wanted:
+        state = FAMILIES[fam].statuses([d], stores)[d].state
+        out[f"{fam}@{d}"] = _label(state, runs.get((fam, d)))
+    return out
+
+
+def render_text(g: Grid, per_line: int = 66) -> str:
+    """Families × dates, in blocks of ``per_line`` dates (about a quarter) so a 5-year grid
+    still fits a terminal; each block is headed by its first and last date; totals last."""
     width = max(len(f) for f in g.families) + 2
-    lines = [f"{'':{width}}{g.dates[0] if g.dates else ''} .. {g.dates[-1] if g.dates else ''}"
-             f"   legend: " + " ".join(f"{v}={k}" for k, v in SYMBOL.items())]
+    lines = ["legend: " + " ".join(f"{v}={k}" for k, v in SYMBOL.items())]
+    for i in range(0, len(g.dates), per_line):
+        block = g.dates[i:i + per_line]
+        lines.append(f"{'':{width}}{block[0]} .. {block[-1]}")
+        for fam in g.families:
+            lines.append(f"{fam:{width}}" + "".join(SYMBOL[g.cells[(fam, d)]] for d in block))
+    lines.append("totals:")
     for fam in g.families:
-        row = "".join(SYMBOL[g.cells[(fam, d)]] for d in g.dates)
         totals = " ".join(f"{k}={v}" for k, v in sorted(g.counts(fam).items()))
-        lines.append(f"{fam:{width}}{row}  {totals}")
+        lines.append(f"{fam:{width}}{totals or 'no business dates'}")
     return "\n".join(lines)
 
 

@@ -164,7 +164,8 @@ def upgrade() -> None:
     sa.Column('run_id', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('proposal_id', name=op.f('pk_proposals'))
+    sa.PrimaryKeyConstraint('proposal_id', name=op.f('pk_proposals')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_proposals_business_date'), ['business_date'], unique=False)
@@ -237,7 +238,8 @@ def upgrade() -> None:
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.proposal_id'], name=op.f('fk_decision_journal_proposal_id_proposals')),
     sa.PrimaryKeyConstraint('entry_id', name=op.f('pk_decision_journal')),
-    sa.UniqueConstraint('hash', name=op.f('uq_decision_journal_hash'))
+    sa.UniqueConstraint('hash', name=op.f('uq_decision_journal_hash')),
+    sqlite_autoincrement=True
     )
     op.create_table('instrument_aliases',
     sa.Column('alias', sa.String(length=40), nullable=False),

