@@ -49,6 +49,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pms_luigi.tasks.base import forget_fund
 
     _ensure_schema()
+    if not args.verbose:  # a year of Luigi INFO lines drowns the progress bar
+        logging.getLogger("luigi-interface").setLevel(logging.WARNING)
     end = args.end or calendar.previous_business_day(calendar.today_brt())
     data = demo.generate(seed=args.seed, end=end, n_days=args.days)
     counts = load_inputs(get_engine(cfg.database_url()), data.frames())
@@ -205,18 +207,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from pms_luigi.store.engine import get_engine
-    from pms_luigi.store.loader import load_inputs
+    from pms_luigi.store.loader import load_inputs, read_csv
 
     _ensure_schema()
-    try:
-        frame = pd.read_csv(args.file, dtype=str, keep_default_na=False, na_values=[""],
-                            encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        print(f"error: {args.file} is not UTF-8 text: {exc}", file=sys.stderr)
-        return 3
+    frame = read_csv(args.file, args.table)
     as_of = args.as_of or calendar.today_brt()
     counts = load_inputs(get_engine(cfg.database_url()), {args.table: frame}, as_of=as_of)
     print(f"loaded {counts[args.table]} row(s) into {args.table}")
@@ -258,6 +253,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=int, default=260, help="business days of history")
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--chunk", type=int, default=25)
+    s.add_argument("--verbose", action="store_true", help="show Luigi's own log")
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("run", help="run one cron kind for a date")
@@ -314,8 +310,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--date", type=_date)
     s.set_defaults(fn=cmd_check)
 
-    # Subcommands owned by other modules register here (each module: ``register(sub)``):
-    # e.g. ``from pms_luigi import proposals_cli; proposals_cli.register(sub)``.
+    # Subcommands owned by other modules register here (each module: ``register(sub)``).
+    from pms_luigi import cli_pack, cli_proposals
+
+    cli_proposals.register(sub)
+    cli_pack.register(sub)
     return p
 
 

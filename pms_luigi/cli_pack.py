@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pms_luigi import config as cfg
-from pms_luigi.errors import PmsError
 
 EXIT_OK = 0
 EXIT_NO_PACK = 3
@@ -138,16 +136,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point with the same exit codes as ``pms-luigi``."""
-    logging.basicConfig(level=logging.WARNING)
-    parser = argparse.ArgumentParser(prog="pms-luigi", description=__doc__.splitlines()[0])
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.fn(args)
-    except PmsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    """``python -m pms_luigi.cli_pack pack …``: the same as ``pms-luigi pack …``."""
+    from pms_luigi import cli
+
+    return cli.main(argv)
 
 
 if __name__ == "__main__":

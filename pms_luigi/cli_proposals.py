@@ -14,7 +14,6 @@ from datetime import date
 from typing import Any
 
 from pms_luigi import config as cfg
-from pms_luigi.errors import PmsError
 
 EXIT_OK, EXIT_BROKEN = 0, 1
 
@@ -202,14 +201,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pms-luigi")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["proposals", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.fn(args)
-    except PmsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    """``python -m pms_luigi.cli_proposals …``: the same as ``pms-luigi proposals …``."""
+    from pms_luigi import cli
+
+    return cli.main(["proposals", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import socketserver
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 

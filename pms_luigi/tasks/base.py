@@ -16,6 +16,7 @@ attempt counted in the marker metadata and the run history.
 from __future__ import annotations
 
 import hashlib
+import os
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -58,11 +59,17 @@ class Stores:
         return cfg.data_dir() / "locks"
 
 
+_STORES: dict[tuple[str, str, str, int], Stores] = {}
+
+
 def get_stores() -> Stores:
-    store_cfg = cfg.pms_store()
-    client = get_redis(cfg.redis_url())
-    cache = Cache(client, cfg.namespace(), store_cfg.cache_ttl_days * 86_400)
-    return Stores(get_engine(cfg.database_url()), cache, store_cfg.cache_window_bd)
+    """The stores for the current environment, built once per (URLs, namespace, process)."""
+    key = (cfg.database_url(), cfg.redis_url(), cfg.namespace(), os.getpid())
+    if key not in _STORES:
+        store_cfg = cfg.pms_store()
+        cache = Cache(get_redis(key[1]), key[2], store_cfg.cache_ttl_days * 86_400)
+        _STORES[key] = Stores(get_engine(key[0]), cache, store_cfg.cache_window_bd)
+    return _STORES[key]
 
 
 def retrying(what: str):  # noqa: ANN201 - tenacity Retrying
@@ -97,6 +104,20 @@ class StatusMemo:
     def clear(self) -> None:
         self.own.clear()
         self.deep.clear()
+
+    def forget_negative(self) -> None:
+        """Drop missing/stale/not-deep-valid entries, keep positive ones.
+
+        Called when a step starts: another process (a second worker against luigid, or a
+        ``workers > 1`` sibling) may have built an upstream step since scheduling, and a step
+        that then finds itself done under its lock must not fail Luigi's
+        ``check_complete_on_run`` on a stale "missing". Positive entries stay: only an
+        invalidation revokes them, and that clears the memo.
+        """
+        for key in [k for k, st in self.own.items() if not st.db_valid]:
+            del self.own[key]
+        for key in [k for k, ok in self.deep.items() if not ok]:
+            del self.deep[key]
 
     def forget_from(self, on: date) -> None:
         for memo in (self.own, self.deep):
@@ -184,7 +205,9 @@ def fund() -> Fund:
 
 
 def forget_fund() -> None:
+    """Drop the per-process fund and stores caches (tests, or after loading a new fund)."""
     _FUNDS.clear()
+    _STORES.clear()
 
 
 @dataclass
@@ -286,6 +309,7 @@ class PmsTask(luigi.Task):
         raise NotImplementedError
 
     def run(self) -> None:
+        MEMO.forget_negative()
         stores = self.stores
         with step_lock(stores.engine, stores.lock_dir, self.family(), self.date):
             self._close_dead_runs()

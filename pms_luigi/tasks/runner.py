@@ -109,23 +109,6 @@ def _worker_config(remote: bool) -> Iterator[None]:
                 conf.set("worker", key, value)
 
 
-@PmsTask.event_handler(luigi.Event.START)
-def _forget_negative_statuses(task: PmsTask) -> None:
-    """Before a step runs, drop the memo's *negative* entries (missing/stale/not deep-valid).
-
-    The per-build memo is filled at scheduling time. When another process — a second
-    worker against luigid, or a ``workers > 1`` sibling — builds an upstream step, this
-    process's memo still says "missing"; a step whose ``run()`` then finds itself already
-    done (under its lock) would fail Luigi's ``check_complete_on_run``. Positive entries
-    stay (only an invalidation can revoke them, and that clears the memo), so the refresh
-    costs one small bulk query for the few steps still in flight.
-    """
-    for key in [k for k, st in MEMO.own.items() if not st.db_valid]:
-        del MEMO.own[key]
-    for key in [k for k, ok in MEMO.deep.items() if not ok]:
-        del MEMO.deep[key]
-
-
 def _failure_kinds(since: datetime) -> set[str]:
     with get_stores().engine.connect() as conn:
         errors = conn.execute(sa.select(task_runs.c.error).where(
@@ -298,7 +281,7 @@ def backfill(start: date, end: date, families: Sequence[str] | None = None, chun
               file=stream, flush=True)
     for n_pass in range(1, max_passes + 1):
         if not any(todo.values()):
-            break
+            break  # the no-op case costs one bulk status call per family, nothing more
         if n_pass > 1 and stream is not None:
             print(f"backfill pass {n_pass}: {sum(map(len, todo.values()))} step(s) became "
                   "stale while their upstream was rebuilt", file=stream, flush=True)
