@@ -309,7 +309,6 @@ class PmsTask(luigi.Task):
         raise NotImplementedError
 
     def run(self) -> None:
-        MEMO.forget_negative()
         stores = self.stores
         with step_lock(stores.engine, stores.lock_dir, self.family(), self.date):
             self._close_dead_runs()
@@ -453,6 +452,14 @@ class PmsTask(luigi.Task):
             mk.finish_run(conn, run_id=rid, status="REPUBLISHED")
         log.info("%s %s re-published from DB (run %s), nothing recomputed", self.family(),
                  self.date, marker.run_id)
+
+
+@PmsTask.event_handler(luigi.Event.START)
+def _refresh_memo_on_start(_task: PmsTask) -> None:
+    """Luigi fires START before it re-checks a step's dependencies in the worker: drop the
+    memo's negative entries there, so a dependency another worker finished meanwhile is seen
+    as done (see ``StatusMemo.forget_negative``)."""
+    MEMO.forget_negative()
 
 
 def payload_digest(texts: dict[str, str]) -> str:
