@@ -248,10 +248,11 @@ def _to_date(x: Any) -> date | None:
     if isinstance(x, str):
         return date.fromisoformat(x[:10])
     try:
-        if pd.isna(x):
-            return None
-    except (TypeError, ValueError):
-        pass
+        missing = bool(pd.isna(x))
+    except (TypeError, ValueError):  # array-likes and other objects are not a missing scalar
+        missing = False
+    if missing:
+        return None
     raise TypeError(f"not a date: {x!r}")
 
 

@@ -15,6 +15,7 @@ attempt counted in the marker metadata and the run history.
 """
 from __future__ import annotations
 
+import abc
 import hashlib
 import os
 import logging
@@ -289,11 +290,13 @@ class PmsTask(luigi.Task):
                 if done[d].state is State.DONE and deep_valid(cls(date=d))]
 
     # ---------------------------------------------------------------- the step
+    @abc.abstractmethod
     def read_inputs(self, conn: sa.Connection) -> Any:
-        raise NotImplementedError
+        """Read everything the step needs for ``self.date`` on one connection (as-of reads)."""
 
+    @abc.abstractmethod
     def compute(self, inputs: Any) -> StepResult:
-        raise NotImplementedError
+        """Call the pure code; validation errors raise here, before anything is written."""
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
         """Default: replace exactly this step's rows for the date in each of its tables."""
@@ -304,9 +307,9 @@ class PmsTask(luigi.Task):
             total += replace_on(conn, tbl, self.date, frame.assign(run_id=run_id))
         return total
 
+    @abc.abstractmethod
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
         """The JSON-able payload per Redis kind, built from the rows in the database."""
-        raise NotImplementedError
 
     def run(self) -> None:
         stores = self.stores
