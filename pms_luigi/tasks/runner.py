@@ -137,7 +137,8 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
         return EXIT_FAILED
     if status is LuigiStatusCode.NOT_RUN:
         text = result.summary_text.lower()
-        return EXIT_RUNNING if ("already running" in text or "other workers" in text) \
+        return EXIT_RUNNING if any(k in text for k in ("already running", "other workers",
+                                                         "another worker")) \
             else EXIT_FAILED
     return EXIT_FAILED
 
@@ -288,8 +289,10 @@ def backfill(start: date, end: date, families: Sequence[str] | None = None, chun
         code, chunks = run_chunks(todo, chunk=chunk, workers=workers,
                                   local_scheduler=local_scheduler, progress=stream, **kwargs)
         rep.chunk_codes.extend(chunks)
-        rep.code = rep.code or code
         left = missing(families, dates)
+        if code == EXIT_RUNNING and left != todo:
+            code = EXIT_OK  # another worker held some steps and built them: re-plan
+        rep.code = rep.code or code
         if code != EXIT_OK or left == todo:
             todo = left
             break
