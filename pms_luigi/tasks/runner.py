@@ -136,10 +136,13 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
             return EXIT_CACHE
         return EXIT_FAILED
     if status is LuigiStatusCode.NOT_RUN:
+        # Against luigid, "not granted run permission" means another worker holds (or held
+        # until a moment ago) the step: Luigi only lists it under "being run by another
+        # worker" if that worker is still running it when the summary is made. Locally,
+        # nobody else can hold it, so only Luigi's own words count.
         text = result.summary_text.lower()
-        return EXIT_RUNNING if any(k in text for k in ("already running", "other workers",
-                                                         "another worker")) \
-            else EXIT_FAILED
+        held = any(k in text for k in ("already running", "other workers", "another worker"))
+        return EXIT_RUNNING if held or not local_scheduler else EXIT_FAILED
     return EXIT_FAILED
 
 
