@@ -1033,6 +1033,16 @@ def _front(panel: pd.DataFrame, s0: date) -> pd.Series | None:
     return p.iloc[0]
 
 
+def _front_of(families: Iterable[str], prices: pd.DataFrame, ins: pd.DataFrame,
+              sessions: dict[str, date]) -> pd.Series | None:
+    """The front contract of the first family (full contract before mini) settled on S0."""
+    for family in families:
+        front = _front(_price_panel(prices, ins, [family], sessions), sessions["s0"])
+        if front is not None:
+            return front
+    return None
+
+
 def _price_move(row: pd.Series | None, unit: str) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -1131,17 +1141,13 @@ def _market(inp: PackInputs) -> tuple[dict[str, Any], dict[str, Any]]:
             if ntnb
             else _unavailable(f"no NTN-B real yields on {s0.isoformat()}")
         )
-        ind = _front(_price_panel(prices, ins, ["IND"], sessions), s0)
-        if ind is None:
-            ind = _front(_price_panel(prices, ins, ["WIN"], sessions), s0)
+        ind = _front_of(("IND", "WIN"), prices, ins, sessions)
         blocks["ibov"] = (
             {"status": "ok", **_price_move(ind, "index points")}
             if ind is not None
             else _unavailable(f"no IND/WIN settlement on {s0.isoformat()}")
         )
-        dol = _front(_price_panel(prices, ins, ["DOL"], sessions), s0)
-        if dol is None:
-            dol = _front(_price_panel(prices, ins, ["WDO"], sessions), s0)
+        dol = _front_of(("DOL", "WDO"), prices, ins, sessions)
         blocks["dol"] = (
             {"status": "ok", **_price_move(dol, "R$ per US$1,000")}
             if dol is not None
