@@ -14,6 +14,7 @@ when the date published is older, so a backfill never replaces today's book.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -21,6 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from json.encoder import encode_basestring_ascii as _encode_str
+from typing import Any
+
+import numpy as np
+import pandas as pd
 import redis
 
 from pms_luigi.faults import fault_point
@@ -55,6 +61,57 @@ def forget_clients() -> None:
 def canonical_json(payload: object) -> str:
     """Deterministic JSON (sorted keys, no spaces): the digest is taken over this text."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _json_column(values: np.ndarray) -> list[str]:
+    """JSON text of every value of one typed column, as :func:`canonical_json` writes it.
+
+    float → ``float.__repr__`` (NaN → null: a NULL; ±inf → ±Infinity as ``json`` does),
+    int → decimal, bool → true/false, text → ``json``'s own C string encoder, None → null.
+    Column-wise C loops (map over builtins), no Python code per value.
+    """
+    kind = values.dtype.kind
+    if kind == "f":
+        out = np.array(list(map(float.__repr__, values.tolist())), dtype=object)
+        out[np.isnan(values)] = "null"
+        out[np.isposinf(values)] = "Infinity"
+        out[np.isneginf(values)] = "-Infinity"
+        return out.tolist()
+    if kind == "b":
+        return np.where(values, "true", "false").tolist()
+    if kind in "iu":
+        return values.astype(str).tolist()
+    out = values.astype(object, copy=True)
+    nulls = pd.isna(out)
+    out[nulls] = None
+    vals = out.tolist()
+    if any(not isinstance(v, str) for v in vals if v is not None):
+        return [canonical_json(v) for v in vals]  # rare: non-text objects (dates, JSON values)
+    enc = np.array(list(map(_encode_str, [v if v is not None else "" for v in vals])),
+                   dtype=object)
+    enc[nulls] = "null"
+    return enc.tolist()
+
+
+def records_json(frame: pd.DataFrame) -> str:
+    """``canonical_json(frame.to_dict("records"))`` — keys sorted, no spaces — built column
+    by column as text (10⁵ rows in tens of ms instead of seconds).
+
+    ``frame`` should be a typed frame (``store.writers.typed_frame``): float64 / int64 / bool /
+    text (dates as ISO text) columns. NaN in a float column is written as ``null`` (a NULL).
+    """
+    names = sorted(str(c) for c in frame.columns)
+    if not len(frame):
+        return "[]"
+    parts: list[Any] = []
+    for i, name in enumerate(names):
+        key = _encode_str(name) + ":"
+        parts.append(itertools.repeat(("{" if i == 0 else ",") + key))
+        parts.append(_json_column(frame[name].to_numpy()))
+    if not names:
+        return "[" + ",".join(["{}"] * len(frame)) + "]"
+    parts.append(itertools.repeat("}"))
+    return "[" + ",".join(map("".join, zip(*parts))) + "]"
 
 
 @dataclass(frozen=True)

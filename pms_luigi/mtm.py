@@ -579,6 +579,20 @@ def _rate_at(prices: pd.DataFrame, iid: np.ndarray, days: np.ndarray) -> np.ndar
 # ====================================================================== bond helpers
 
 
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, first) for the distinct rows of aligned columns: ``codes[i]`` numbers row i's
+    combination, ``first[k]`` is a row holding combination k. Each column is factorized on
+    its own (hash tables, NaN/NaT as one value), then the integer code rows are uniqued —
+    no tuple per row."""
+    n = len(columns[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    codes = np.column_stack([pd.factorize(pd.Series(c), use_na_sentinel=False)[0]
+                             for c in columns])
+    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), first
+
+
 def _bond_values(itype: np.ndarray, mat: np.ndarray, settle: np.ndarray, rate: np.ndarray,
                  vna: np.ndarray, what: str) -> np.ndarray:
     """Per row: ANBIMA PU ('pu') or DV01 magnitude per bond ('dv01') of LTN/NTN-F/NTN-B at
@@ -587,9 +601,9 @@ def _bond_values(itype: np.ndarray, mat: np.ndarray, settle: np.ndarray, rate: n
     out = np.full(len(itype), np.nan)
     if len(itype) == 0:
         return out
-    combos = pd.DataFrame({"t": itype, "m": mat, "s": settle, "r": rate, "v": vna})
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(combos.fillna({"v": -1.0})))
-    vals = np.empty(len(uniq))
+    codes, first = _distinct_rows(itype, mat, settle, rate, vna)
+    uniq = zip(itype[first], mat[first], settle[first], rate[first], vna[first], strict=True)
+    vals = np.empty(len(first))
     for k, (t, m, s, r, v) in enumerate(uniq):
         md, sd = pd.Timestamp(m).date(), pd.Timestamp(s).date()
         if t == "LTN":
@@ -611,9 +625,9 @@ def _bond_yields(itype: np.ndarray, mat: np.ndarray, settle: np.ndarray, price: 
     out = np.full(len(itype), np.nan)
     if len(itype) == 0:
         return out
-    combos = pd.DataFrame({"t": itype, "m": mat, "s": settle, "p": price, "v": vna})
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(combos.fillna({"v": -1.0})))
-    vals = np.empty(len(uniq))
+    codes, first = _distinct_rows(itype, mat, settle, price, vna)
+    uniq = zip(itype[first], mat[first], settle[first], price[first], vna[first], strict=True)
+    vals = np.empty(len(first))
     for k, (t, m, s, p, v) in enumerate(uniq):
         md, sd = pd.Timestamp(m).date(), pd.Timestamp(s).date()
         if t == "LTN":
@@ -865,10 +879,9 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     fc_di = np.ones(n)
     m = advanced & _isin(itype, {"DI1", "DDI"})
     if m.any():
-        pairs = pd.DataFrame({"a": r_p[m], "b": r_d[m]})
-        codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs))
+        codes, first = _distinct_rows(r_p[m], r_d[m])
         vals = np.array([mkt.fc_di(np.datetime64(a, "D"), np.datetime64(b, "D"))
-                         for a, b in uniq])
+                         for a, b in zip(r_p[m][first], r_d[m][first], strict=True)])
         fc_di[m] = vals[codes]
     fc = fc_di.copy()
     conv = np.ones(n)

@@ -280,8 +280,9 @@ def _factor_vector(exposures: pd.DataFrame) -> pd.Series:
     _require(exposures, EXPOSURE_COLUMNS, "exposures")
     if exposures.empty:
         return pd.Series(dtype=float, name="sensitivity_brl")
-    kinds = exposures["factor"].map(factor_kind)
-    wrong = kinds != exposures["shock_kind"]
+    codes, uniq = pd.factorize(exposures["factor"])  # factor_kind once per distinct factor
+    kinds = np.array([factor_kind(f) for f in uniq], dtype=object)[codes]
+    wrong = kinds != exposures["shock_kind"].to_numpy(dtype=object)
     if wrong.any():
         x = exposures[wrong].iloc[0]
         raise InvalidInput(f"factor {x['factor']} has shock_kind {x['shock_kind']!r}, expected "
@@ -995,15 +996,21 @@ def risk_snapshot(
         var95, _ = historical_var_es(pnl, 0.95)
         var99, _ = historical_var_es(pnl, 0.99)
         _, es975 = historical_var_es(pnl, 0.975)
-        pv95 = parametric_var(exposures, complete, 0.95)
-        pv99 = parametric_var(exposures, complete, 0.99)
+        # parametric_var(exposures, complete, α) for three α, sharing one covariance: the
+        # same s, the same complete rows (every exposed factor present), the same arithmetic.
+        cov = factor_covariance(complete[list(s.index)])
+        pv95 = parametric_var_from_cov(s, cov, 0.95)
+        pv99 = parametric_var_from_cov(s, cov, 0.99)
         pvar95, pvar99 = pv95.var_brl, pv99.var_brl
         worst = pnl.sort_values(kind="stable").head(tail_count(len(pnl), 0.975))
         details["worst_scenarios"] = [{"date": d, "pnl_brl": v} for d, v in worst.items()]
-        details["param_es975_brl"] = parametric_var(exposures, complete, 0.975).es_brl
+        details["param_es975_brl"] = parametric_var_from_cov(s, cov, 0.975).es_brl
         details["component_var99_by_factor"] = pv99.component.to_dict()
         details["marginal_var99_by_factor"] = pv99.marginal.to_dict()
-        details["component_var99_by_strategy"] = pv99.component_by_exposure \
+        by_row = pd.Series(exposures["sensitivity_brl"].to_numpy(dtype=float)
+                           * exposures["factor"].map(pv99.marginal).to_numpy(dtype=float),
+                           index=exposures.index, name="component_var_brl")
+        details["component_var99_by_strategy"] = by_row \
             .groupby(exposures["strategy_id"]).sum().sort_index().to_dict()
 
     stress = stress_table(exposures, scs, nav=nav, changes=changes)
@@ -1016,12 +1023,18 @@ def risk_snapshot(
 
     rate_s = s[[factor_kind(f) == ABS_BP for f in s.index]]
     open_pos = marks[marks["quantity"].astype(float) != 0]
-    modelled = set(zip(exposures["instrument_id"], exposures["strategy_id"]))
-    unmodelled = sorted(set(zip(open_pos["instrument_id"], open_pos["strategy_id"])) - modelled)
+    # (instrument, strategy) pairs as one "iid\0sid" text: set difference and tuple order
+    # vectorized (\0 sorts before any character, so text order == tuple order)
+    def _pairs(df: pd.DataFrame) -> pd.Index:
+        return pd.Index(df["instrument_id"].astype(str).to_numpy(dtype=object) + "\0"
+                        + df["strategy_id"].astype(str).to_numpy(dtype=object), dtype=object)
+
+    unmodelled = [p.split("\0") for p in
+                  _pairs(open_pos).unique().difference(_pairs(exposures)).sort_values()]
     details.update({
         "n_positions": int(len(open_pos)),
         # open positions with no DV01/delta at all: their risk is NOT in the VaR (data issue)
-        "unmodelled_positions": [list(p) for p in unmodelled],
+        "unmodelled_positions": unmodelled,
         "exposures_by_factor": [{"factor": f, "shock_kind": factor_kind(f), "sensitivity_brl": v}
                                 for f, v in s.items()],
         "dv01_by_bucket": rate_s.to_dict(),

@@ -60,3 +60,55 @@ def test_replace_on_touches_only_that_date(world) -> None:  # noqa: ANN001
         counts = dict(conn.execute(sa.select(s.position_marks.c.business_date, sa.func.count())
                                    .group_by(s.position_marks.c.business_date)).all())
     assert counts == {d1: 4, d2: 2}
+
+
+def test_typed_rows_read_back_byte_identical_on_every_path(world) -> None:  # noqa: ANN001
+    """The MTM payload contract: a typed frame written (COPY, executemany or Core INSERT) reads
+    back — numerics as floats — to the same canonical JSON text, so a payload built from the
+    frame just written equals a republish from the DB."""
+    from pms_luigi.cache import records_json
+    from pms_luigi.store.writers import insert_typed, replace_typed, typed_frame
+
+    on = date(2026, 11, 26)
+    for n in (3, COPY_THRESHOLD + 100):
+        frame = _marks(n, on)
+        rng = np.random.default_rng(n)
+        frame["price"] = rng.uniform(0.5, 150_000, n) + 1e-9 / 3  # more decimals than scale 8
+        frame["avg_cost"] = np.where(np.arange(n) % 3 == 0, np.nan, frame["price"] * 1.0000000037)
+        frame["fx_rate"] = np.where(np.arange(n) % 2 == 0, None, 5.123456789)
+        frame["quantity"] = rng.integers(-5, 5, n) * 1e5 + 1e-7  # below the qty scale (6)
+        frame["pnl_brl"] = rng.normal(0, 1e9, n)
+        frame.loc[0, "pnl_brl"] = -0.0
+        frame.loc[1, "pnl_brl"] = 1.0e12 + 0.005
+        frame["pnl_bps"] = rng.normal(0, 1, n) / 7.0
+        frame["staleness_bd"] = np.arange(n) % 4
+        typed = typed_frame(s.position_marks, frame).sort_values(
+            ["instrument_id", "strategy_id"], kind="mergesort").reset_index(drop=True)
+        with world.engine.begin() as conn:
+            assert replace_typed(conn, s.position_marks, on, typed) == n
+        with world.engine.connect() as conn:
+            back = typed_frame(s.position_marks, rd.marks_typed(conn, on)).sort_values(
+                ["instrument_id", "strategy_id"], kind="mergesort").reset_index(drop=True)
+        assert records_json(back) == records_json(typed)
+        assert back["avg_cost"].isna().sum() == typed["avg_cost"].isna().sum() > 0
+    with world.engine.begin() as conn:  # the generic fallback (Core INSERT) keeps it too
+        conn.execute(sa.delete(s.position_marks))
+        tiny = typed.iloc[:2]
+        from pms_luigi.store.writers import insert_frame
+        dates = {c: pd.to_datetime(tiny[c]).dt.date for c in ("business_date", "price_date")}
+        insert_frame(conn, s.position_marks, tiny.assign(**dates))
+    with world.engine.connect() as conn:
+        back = typed_frame(s.position_marks, rd.marks_typed(conn, on)).sort_values(
+            ["instrument_id", "strategy_id"], kind="mergesort").reset_index(drop=True)
+    assert records_json(back) == records_json(tiny)
+    assert insert_typed is not None
+
+
+def test_records_json_is_canonical_json_of_the_records() -> None:
+    from pms_luigi.cache import canonical_json, records_json
+    from pms_luigi.store.writers import typed_frame
+
+    frame = typed_frame(s.position_marks, _marks(50, date(2026, 11, 26)))
+    expected = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+                for r in frame.astype(object).to_dict("records")]
+    assert records_json(frame) == canonical_json(expected)

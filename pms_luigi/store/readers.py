@@ -23,6 +23,41 @@ def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(keys, (list(col) for col in zip(*rows)), strict=True)))
 
 
+def typed_columns(tbl: sa.Table, names: list[str] | None = None) -> list[sa.ColumnElement]:
+    """The table's columns (or ``names``) with every NUMERIC cast to double precision in SQL.
+
+    The driver then hands over floats directly — no Decimal per value, no Python conversion —
+    and SQLite returns REAL even where it stored an integral value as INTEGER. PostgreSQL's
+    numeric → float8 goes through the decimal text (strtod), i.e. the same double as
+    ``float(Decimal)``; its float8 output is shortest-exact (``extra_float_digits`` ≥ 1,
+    the default since PostgreSQL 12), so nothing is lost on the way.
+    """
+    cols = [tbl.c[n] for n in names] if names is not None else list(tbl.columns)
+    return [sa.cast(c, sa.Float(asdecimal=False)).label(c.name)
+            if isinstance(c.type, sa.Numeric) and not isinstance(c.type, sa.Float) else c
+            for c in cols]
+
+
+def marks_typed(conn: Connection, on: date, names: list[str] | None = None) -> pd.DataFrame:
+    """position_marks of ``on`` (optionally only ``names``), numerics as floats (unordered)."""
+    m = s.position_marks
+    return fetch(conn, sa.select(*typed_columns(m, names)).where(m.c.business_date == on))
+
+
+def trades_upto_typed(conn: Connection, on: date) -> pd.DataFrame:
+    """:func:`trades_upto` with numerics as floats (the MTM hot path)."""
+    t = s.trades
+    return fetch(conn, sa.select(*typed_columns(t)).where(t.c.trade_date <= on)
+                 .order_by(t.c.trade_date, t.c.trade_id))
+
+
+def prices_between_typed(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    """:func:`prices_between` with numerics as floats."""
+    p = s.market_prices
+    return fetch(conn, sa.select(*typed_columns(p)).where(p.c.price_date.between(start, end))
+                 .order_by(p.c.price_date, p.c.instrument_id))
+
+
 def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:
     return fetch(conn, sa.select(tbl))
 

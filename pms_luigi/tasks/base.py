@@ -7,7 +7,8 @@ A step's ``run()`` is always the same four moves (DESIGN.md §4–§6):
 2. ``read_inputs`` (one connection) and ``compute`` (pure code; validation happens here, so a
    bad input fails before anything is written);
 3. ``write`` the rows, build the payload from what the transaction wrote, upsert the marker —
-   all in one transaction;
+   all in one transaction (``payload_texts``: by default read back from the DB; a step that
+   writes typed frames builds it from them, byte-identical to a later republish-from-DB);
 4. publish payload + cache marker to Redis in one MULTI/EXEC.
 
 Transient DB/Redis errors are retried in-process with tenacity (``[pms_retry]``), every
@@ -217,6 +218,9 @@ class StepResult:
 
     frames: dict[sa.Table, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: what ``write`` stored, per table, exactly as the database holds it (typed frames):
+    #: a step may build its payload from these instead of reading the rows back.
+    written: dict[sa.Table, Any] = field(default_factory=dict)
 
 
 class PmsTask(luigi.Task):
@@ -310,6 +314,17 @@ class PmsTask(luigi.Task):
     @abc.abstractmethod
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
         """The JSON-able payload per Redis kind, built from the rows in the database."""
+
+    def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
+                      ) -> dict[str, str]:
+        """The published text per kind. ``result`` is the step's just-written result (inside
+        the write transaction), None when re-publishing a committed run from the DB.
+
+        Contract: for the same committed rows both calls return the same texts byte for byte
+        (the marker's digest covers them). Default: canonical JSON of :meth:`payloads`, read
+        back from the DB in both cases.
+        """
+        return {kind: canonical_json(body) for kind, body in self.payloads(conn).items()}
 
     def run(self) -> None:
         stores = self.stores
@@ -413,7 +428,7 @@ class PmsTask(luigi.Task):
             publish = cache_required(self.date, latest_price_date(conn),
                                      self.stores.cache_window_bd)
             rows = self.write(conn, result, run_id)
-            texts = {kind: canonical_json(body) for kind, body in self.payloads(conn).items()}
+            texts = self.payload_texts(conn, result)
             digest = payload_digest(texts)
             metadata = {**result.metadata, "attempts": dict(attempts)}
             mk.upsert_marker(conn, family=self.family(), business_date=self.date,
@@ -436,7 +451,7 @@ class PmsTask(luigi.Task):
     def republish(self, marker: mk.Marker) -> None:
         """Cache lost (expired, flushed, Redis was down): publish again from the DB rows."""
         with self.stores.engine.connect() as conn:
-            texts = {kind: canonical_json(body) for kind, body in self.payloads(conn).items()}
+            texts = self.payload_texts(conn)
         if payload_digest(texts) != marker.payload_digest:
             log.warning("%s %s: payload rebuilt from DB differs from the marker's digest",
                         self.family(), self.date)

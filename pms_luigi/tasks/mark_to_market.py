@@ -1,6 +1,7 @@
 """``pms.MarkToMarket(D)``: marks, book snapshot (NAV, exposures, P&L) and risk snapshot."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,9 +15,22 @@ from pms_luigi import config as cfg
 from pms_luigi.store import files
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
-from pms_luigi.store.writers import insert_frame
+from pms_luigi.cache import canonical_json, records_json
+from pms_luigi.store.writers import insert_frame, replace_typed, typed_frame
 from pms_luigi.tasks.base import PmsTask, StepResult, fund
 from pms_luigi.tasks.inputs import MarketDataReady
+
+
+#: The columns of yesterday's marks the engine reads (see ``mtm._prep_prev_marks``).
+PREV_MARK_COLUMNS = ["instrument_id", "strategy_id", "quantity", "price", "price_date",
+                     "is_stale", "staleness_bd"]
+_MARK_ORDER = ["instrument_id", "strategy_id"]
+_POSITIONS = "\0positions\0"  # placeholder for the positions text in the book payload
+
+
+def _ordered(typed: pd.DataFrame) -> pd.DataFrame:
+    """Marks in payload order: (instrument_id, strategy_id) by code point, collation-free."""
+    return typed.sort_values(_MARK_ORDER, kind="mergesort").reset_index(drop=True)
 
 
 @dataclass
@@ -49,7 +63,7 @@ class MarkToMarket(PmsTask):
         conf = cfg.pms_mtm()
         d, p = self.date, self.prev_date()
         hist_start = calendar.add_business_days(d, -(conf.var_window + 5))
-        prices = rd.prices_between(conn, hist_start, d)
+        prices = rd.prices_between_typed(conn, hist_start, d)
         fx = rd.fx_between(conn, hist_start, d)
         prev_book = rd.row_on(conn, s.book_snapshots, p) if p else None
         cdi_start = calendar.add_business_days(d, -10)
@@ -57,8 +71,9 @@ class MarkToMarket(PmsTask):
             business_date=d,
             prev_date=p,
             instruments=rd.instruments(conn),
-            trades=rd.trades_upto(conn, d),
-            prev_marks=rd.marks_on(conn, p) if p else rd.marks_on(conn, d).iloc[0:0],
+            trades=rd.trades_upto_typed(conn, d),
+            prev_marks=(rd.marks_typed(conn, p, PREV_MARK_COLUMNS) if p
+                        else pd.DataFrame(columns=PREV_MARK_COLUMNS)),
             prices=prices,
             fx=fx,
             cdi=rd.cdi_between(conn, cdi_start, d),
@@ -100,19 +115,40 @@ class MarkToMarket(PmsTask):
         )
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
-        dq = result.frames.pop(s.data_quality_issues)
-        rows = super().write(conn, result, run_id)
+        """Replace the date's marks, book and risk rows (typed: stored exactly as framed, kept
+        in ``result.written`` for the payload) and this step's data-quality rows."""
+        rows = 0
+        for tbl in (s.position_marks, s.book_snapshots, s.risk_snapshots):
+            typed = typed_frame(tbl, result.frames[tbl].assign(run_id=run_id))
+            if tbl is s.position_marks:
+                typed = _ordered(typed)
+            rows += replace_typed(conn, tbl, self.date, typed)
+            result.written[tbl] = typed
         conn.execute(sa.delete(s.data_quality_issues).where(
             s.data_quality_issues.c.business_date == self.date,
             s.data_quality_issues.c.step == self.family()))
+        dq = result.frames[s.data_quality_issues]
         return rows + insert_frame(conn, s.data_quality_issues, dq.assign(run_id=run_id))
 
-    def payloads(self, conn: sa.Connection) -> dict[str, Any]:
-        book = rd.row_on(conn, s.book_snapshots, self.date)
-        marks = rd.marks_on(conn, self.date)
-        risk_row = rd.row_on(conn, s.risk_snapshots, self.date)
-        return {
-            "book": {**book, "positions": marks.drop(columns=["run_id"]).to_dict("records")},
-            "risk": risk_row,
-        }
+    def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
+                      ) -> dict[str, str]:
+        """book = the book_snapshots row + its positions; risk = the risk_snapshots row.
 
+        The positions (the bulk) come from the typed marks just written when ``result`` is
+        given, else from the DB read as floats and typed the same way: the database holds
+        exactly the typed values (see ``writers.typed_frame``), so both texts are identical.
+        The two single rows are read back in both cases.
+        """
+        if result is not None and s.position_marks in result.written:
+            marks = result.written[s.position_marks]
+        else:
+            marks = _ordered(typed_frame(s.position_marks, rd.marks_typed(conn, self.date)))
+        positions = records_json(marks.drop(columns=["run_id"]))
+        book = rd.row_on(conn, s.book_snapshots, self.date)
+        book_text = canonical_json({**(book or {}), "positions": _POSITIONS}).replace(
+            canonical_json(_POSITIONS), positions, 1)
+        return {"book": book_text, "risk": canonical_json(rd.row_on(conn, s.risk_snapshots,
+                                                                      self.date))}
+
+    def payloads(self, conn: sa.Connection) -> dict[str, Any]:
+        return {kind: json.loads(text) for kind, text in self.payload_texts(conn).items()}
