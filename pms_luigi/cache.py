@@ -63,7 +63,7 @@ def canonical_json(payload: object) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _json_column(values: np.ndarray) -> list[str]:
+def _json_column(values: np.ndarray, reprs: np.ndarray | None = None) -> list[str]:
     """JSON text of every value of one typed column, as :func:`canonical_json` writes it.
 
     float → ``float.__repr__`` (NaN → null: a NULL; ±inf → ±Infinity as ``json`` does),
@@ -72,7 +72,8 @@ def _json_column(values: np.ndarray) -> list[str]:
     """
     kind = values.dtype.kind
     if kind == "f":
-        out = np.array(list(map(float.__repr__, values.tolist())), dtype=object)
+        out = reprs.copy() if reprs is not None else np.array(
+            list(map(float.__repr__, values.tolist())), dtype=object)
         out[np.isnan(values)] = "null"
         out[np.isposinf(values)] = "Infinity"
         out[np.isneginf(values)] = "-Infinity"
@@ -93,12 +94,13 @@ def _json_column(values: np.ndarray) -> list[str]:
     return enc.tolist()
 
 
-def records_json(frame: pd.DataFrame) -> str:
+def records_json(frame: pd.DataFrame, reprs: dict[str, np.ndarray] | None = None) -> str:
     """``canonical_json(frame.to_dict("records"))`` — keys sorted, no spaces — built column
     by column as text (10⁵ rows in tens of ms instead of seconds).
 
     ``frame`` should be a typed frame (``store.writers.typed_frame``): float64 / int64 / bool /
     text (dates as ISO text) columns. NaN in a float column is written as ``null`` (a NULL).
+    ``reprs``: ``float.__repr__`` texts of float columns already made (``writers.float_texts``).
     """
     names = sorted(str(c) for c in frame.columns)
     if not len(frame):
@@ -107,7 +109,7 @@ def records_json(frame: pd.DataFrame) -> str:
     for i, name in enumerate(names):
         key = _encode_str(name) + ":"
         parts.append(itertools.repeat(("{" if i == 0 else ",") + key))
-        parts.append(_json_column(frame[name].to_numpy()))
+        parts.append(_json_column(frame[name].to_numpy(), (reprs or {}).get(name)))
     if not names:
         return "[" + ",".join(["{}"] * len(frame)) + "]"
     parts.append(itertools.repeat("}"))

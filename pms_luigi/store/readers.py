@@ -44,10 +44,11 @@ def marks_typed(conn: Connection, on: date, names: list[str] | None = None) -> p
     return fetch(conn, sa.select(*typed_columns(m, names)).where(m.c.business_date == on))
 
 
-def trades_upto_typed(conn: Connection, on: date) -> pd.DataFrame:
-    """:func:`trades_upto` with numerics as floats (the MTM hot path)."""
+def trades_upto_typed(conn: Connection, on: date, names: list[str] | None = None
+                      ) -> pd.DataFrame:
+    """:func:`trades_upto` (optionally only ``names``) with numerics as floats (MTM hot path)."""
     t = s.trades
-    return fetch(conn, sa.select(*typed_columns(t)).where(t.c.trade_date <= on)
+    return fetch(conn, sa.select(*typed_columns(t, names)).where(t.c.trade_date <= on)
                  .order_by(t.c.trade_date, t.c.trade_id))
 
 

@@ -193,14 +193,24 @@ def typed_frame(tbl: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
 
 
-def _csv_text(typed: pd.DataFrame) -> str | None:
+def float_texts(typed: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``float.__repr__`` of every value of each float column (object arrays; NaN rows hold
+    'nan'). The shortest text that reads back as the same double: valid both as COPY input
+    and as JSON number, so a step formats its floats once for both (the dominant cost)."""
+    return {name: np.array(list(map(float.__repr__, typed[name].to_numpy().tolist())),
+                           dtype=object)
+            for name in typed.columns if typed[name].dtype.kind == "f"}
+
+
+def _csv_text(typed: pd.DataFrame, reprs: dict[str, np.ndarray] | None = None) -> str | None:
     """CSV for COPY (NULL = unquoted empty field); None when a text value would need quoting
     rules this fast path does not implement (empty strings, commas, quotes, newlines)."""
     cols = []
     for name in typed.columns:
         arr = typed[name].to_numpy()
         if arr.dtype.kind == "f":
-            txt = np.array(list(map(float.__repr__, arr.tolist())), dtype=object)
+            txt = reprs[name].copy() if reprs and name in reprs else np.array(
+                list(map(float.__repr__, arr.tolist())), dtype=object)
             txt[np.isnan(arr)] = ""
             if np.isinf(arr).any():
                 return None
@@ -218,13 +228,14 @@ def _csv_text(typed: pd.DataFrame) -> str | None:
                 return None
             txt = arr.astype(object, copy=True)
             txt[nulls] = ""
-        cols.append(txt)
+        cols.append(txt.tolist())
     if not cols:
         return ""
     return "\n".join(map(",".join, zip(*cols, strict=True))) + "\n"
 
 
-def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame) -> int:
+def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame,
+                 reprs: dict[str, np.ndarray] | None = None) -> int:
     """Bulk insert of a :func:`typed_frame` on the caller's connection (inside its transaction).
 
     PostgreSQL (≥ ``COPY_THRESHOLD`` rows): ``COPY … FROM STDIN (FORMAT csv)`` of text built
@@ -239,7 +250,7 @@ def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame) -> int:
     dialect = conn.dialect.name
     has_json = any(isinstance(tbl.c[c].type, sa.JSON) for c in names)
     if dialect == "postgresql" and n >= COPY_THRESHOLD and not has_json:
-        text = _csv_text(typed)
+        text = _csv_text(typed, reprs)
         if text is not None:
             cols = ", ".join(f'"{c}"' for c in names)
             cursor = conn.connection.dbapi_connection.cursor()
@@ -272,7 +283,9 @@ def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame) -> int:
 
 
 def replace_typed(conn: Connection, tbl: sa.Table, on: date, typed: pd.DataFrame,
-                  column: str = "business_date") -> int:
-    """:func:`replace_on` for a :func:`typed_frame`: DELETE the date, bulk INSERT/COPY."""
+                  column: str = "business_date",
+                  reprs: dict[str, np.ndarray] | None = None) -> int:
+    """:func:`replace_on` for a :func:`typed_frame`: DELETE the date, bulk INSERT/COPY
+    (``reprs``: :func:`float_texts` of ``typed`` when the caller already has them)."""
     conn.execute(sa.delete(tbl).where(tbl.c[column] == on))
-    return insert_typed(conn, tbl, typed)
+    return insert_typed(conn, tbl, typed, reprs)

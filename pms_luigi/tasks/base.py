@@ -220,7 +220,7 @@ class StepResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: what ``write`` stored, per table, exactly as the database holds it (typed frames):
     #: a step may build its payload from these instead of reading the rows back.
-    written: dict[sa.Table, Any] = field(default_factory=dict)
+    written: dict[Any, Any] = field(default_factory=dict)
 
 
 class PmsTask(luigi.Task):

@@ -16,7 +16,7 @@ from pms_luigi.store import files
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.cache import canonical_json, records_json
-from pms_luigi.store.writers import insert_frame, replace_typed, typed_frame
+from pms_luigi.store.writers import float_texts, insert_frame, replace_typed, typed_frame
 from pms_luigi.tasks.base import PmsTask, StepResult, fund
 from pms_luigi.tasks.inputs import MarketDataReady
 
@@ -24,8 +24,12 @@ from pms_luigi.tasks.inputs import MarketDataReady
 #: The columns of yesterday's marks the engine reads (see ``mtm._prep_prev_marks``).
 PREV_MARK_COLUMNS = ["instrument_id", "strategy_id", "quantity", "price", "price_date",
                      "is_stale", "staleness_bd"]
+#: The trade columns the engine reads (see ``mtm._norm_trades``).
+TRADE_COLUMNS = ["trade_id", "trade_date", "instrument_id", "strategy_id", "quantity", "price",
+                 "cost_brl"]
 _MARK_ORDER = ["instrument_id", "strategy_id"]
 _POSITIONS = "\0positions\0"  # placeholder for the positions text in the book payload
+_REPRS = "position_marks:float_texts"  # result.written key: float texts of the typed marks
 
 
 def _ordered(typed: pd.DataFrame) -> pd.DataFrame:
@@ -71,7 +75,7 @@ class MarkToMarket(PmsTask):
             business_date=d,
             prev_date=p,
             instruments=rd.instruments(conn),
-            trades=rd.trades_upto_typed(conn, d),
+            trades=rd.trades_upto_typed(conn, d, TRADE_COLUMNS),
             prev_marks=(rd.marks_typed(conn, p, PREV_MARK_COLUMNS) if p
                         else pd.DataFrame(columns=PREV_MARK_COLUMNS)),
             prices=prices,
@@ -120,9 +124,11 @@ class MarkToMarket(PmsTask):
         rows = 0
         for tbl in (s.position_marks, s.book_snapshots, s.risk_snapshots):
             typed = typed_frame(tbl, result.frames[tbl].assign(run_id=run_id))
-            if tbl is s.position_marks:
+            reprs = None
+            if tbl is s.position_marks:  # floats formatted once, for the COPY and the payload
                 typed = _ordered(typed)
-            rows += replace_typed(conn, tbl, self.date, typed)
+                reprs = result.written[_REPRS] = float_texts(typed)
+            rows += replace_typed(conn, tbl, self.date, typed, reprs=reprs)
             result.written[tbl] = typed
         conn.execute(sa.delete(s.data_quality_issues).where(
             s.data_quality_issues.c.business_date == self.date,
@@ -140,10 +146,11 @@ class MarkToMarket(PmsTask):
         The two single rows are read back in both cases.
         """
         if result is not None and s.position_marks in result.written:
-            marks = result.written[s.position_marks]
+            marks, reprs = result.written[s.position_marks], result.written.get(_REPRS)
         else:
             marks = _ordered(typed_frame(s.position_marks, rd.marks_typed(conn, self.date)))
-        positions = records_json(marks.drop(columns=["run_id"]))
+            reprs = None
+        positions = records_json(marks.drop(columns=["run_id"]), reprs)
         book = rd.row_on(conn, s.book_snapshots, self.date)
         book_text = canonical_json({**(book or {}), "positions": _POSITIONS}).replace(
             canonical_json(_POSITIONS), positions, 1)
