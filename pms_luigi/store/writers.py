@@ -138,12 +138,14 @@ def _round_scale(values: np.ndarray, scale: int) -> np.ndarray:
 def _iso_dates(series: pd.Series) -> np.ndarray:
     """Dates (date/datetime/Timestamp/ISO text/datetime64) → object array of 'YYYY-MM-DD' | None."""
     arr = series.to_numpy()
-    if arr.dtype.kind != "M":
-        arr = pd.to_datetime(pd.Series(arr, dtype=object)).to_numpy()
+    codes = None
+    if arr.dtype.kind != "M":  # distinct values only (a date column repeats one or two days)
+        codes, uniq = pd.factorize(arr, use_na_sentinel=False)
+        arr = pd.to_datetime(pd.Series(np.asarray(uniq, dtype=object), dtype=object)).to_numpy()
     days = arr.astype("datetime64[D]")
     out = days.astype(str).astype(object)
     out[np.isnat(days)] = None
-    return out
+    return out if codes is None else out[codes]
 
 
 def typed_frame(tbl: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
@@ -193,27 +195,43 @@ def typed_frame(tbl: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
 
 
-def float_texts(typed: pd.DataFrame) -> dict[str, np.ndarray]:
-    """``float.__repr__`` of every value of each float column (object arrays; NaN rows hold
-    'nan'). The shortest text that reads back as the same double: valid both as COPY input
-    and as JSON number, so a step formats its floats once for both (the dominant cost)."""
-    return {name: np.array(list(map(float.__repr__, typed[name].to_numpy().tolist())),
-                           dtype=object)
-            for name in typed.columns if typed[name].dtype.kind == "f"}
+def float_texts(typed: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per float column: (codes, texts) with ``texts[codes[i]]`` the ``float.__repr__`` of row i
+    ('nan' for NULL). The shortest text that reads back as the same double — valid both as
+    COPY input and as a JSON number — made once per *distinct* value (a book repeats prices,
+    quantities and zeros), and shared by the COPY text and the payload JSON.
+    A column holding −0.0 (never the case after :func:`typed_frame`) is formatted value by
+    value, since factorizing would merge −0.0 with 0.0.
+    """
+    out = {}
+    for name in typed.columns:
+        arr = typed[name].to_numpy()
+        if arr.dtype.kind != "f":
+            continue
+        if np.signbit(arr[arr == 0]).any():
+            codes, uniq = np.arange(len(arr)), arr
+        else:
+            codes, uniq = pd.factorize(arr, use_na_sentinel=False)
+        out[name] = (codes, np.array(list(map(float.__repr__, np.asarray(uniq).tolist())),
+                                     dtype=object))
+    return out
 
 
-def _csv_text(typed: pd.DataFrame, reprs: dict[str, np.ndarray] | None = None) -> str | None:
+def _csv_text(typed: pd.DataFrame,
+              reprs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> str | None:
     """CSV for COPY (NULL = unquoted empty field); None when a text value would need quoting
     rules this fast path does not implement (empty strings, commas, quotes, newlines)."""
     cols = []
     for name in typed.columns:
         arr = typed[name].to_numpy()
         if arr.dtype.kind == "f":
-            txt = reprs[name].copy() if reprs and name in reprs else np.array(
-                list(map(float.__repr__, arr.tolist())), dtype=object)
-            txt[np.isnan(arr)] = ""
             if np.isinf(arr).any():
                 return None
+            codes, uniq = reprs[name] if reprs and name in reprs else float_texts(
+                typed[[name]])[name]
+            uniq = uniq.copy()
+            uniq[uniq == "nan"] = ""
+            txt = uniq[codes]
         elif arr.dtype.kind == "b":
             txt = np.where(arr, "t", "f").astype(object)
         elif arr.dtype.kind in "iu":
@@ -235,7 +253,7 @@ def _csv_text(typed: pd.DataFrame, reprs: dict[str, np.ndarray] | None = None) -
 
 
 def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame,
-                 reprs: dict[str, np.ndarray] | None = None) -> int:
+                 reprs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> int:
     """Bulk insert of a :func:`typed_frame` on the caller's connection (inside its transaction).
 
     PostgreSQL (≥ ``COPY_THRESHOLD`` rows): ``COPY … FROM STDIN (FORMAT csv)`` of text built
@@ -284,7 +302,7 @@ def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame,
 
 def replace_typed(conn: Connection, tbl: sa.Table, on: date, typed: pd.DataFrame,
                   column: str = "business_date",
-                  reprs: dict[str, np.ndarray] | None = None) -> int:
+                  reprs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> int:
     """:func:`replace_on` for a :func:`typed_frame`: DELETE the date, bulk INSERT/COPY
     (``reprs``: :func:`float_texts` of ``typed`` when the caller already has them)."""
     conn.execute(sa.delete(tbl).where(tbl.c[column] == on))
