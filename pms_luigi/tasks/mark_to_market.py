@@ -50,6 +50,7 @@ class MarkToMarket(PmsTask):
 
     version = 1
     kinds = ("book", "risk")
+    pause_gc = True
 
     def requires(self) -> list[luigi.Task]:
         first = fund().inception
