@@ -82,6 +82,8 @@ Rounding: pure float64; money is rounded to centavos (half-even) by the writer o
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -107,12 +109,14 @@ __all__ = [
     "STATS_PERIODS",
     "AttributionResult",
     "attribute",
+    "attribute_incremental",
     "cdi_daily_returns",
     "drawdown",
     "link",
     "linking_multipliers",
     "performance_stats",
     "period_start",
+    "reference_digest",
 ]
 
 PERIODS: Final = ("DAY", "WTD", "MTD", "QTD", "YTD", "ITD")
@@ -402,10 +406,211 @@ def attribute(
     fact = _prepare_facts(facts, days, asset_class, set(style.index))
     if weights is not None:
         fact = _apply_weights(fact, weights, set(style.index))
+    daily = _daily_buckets(fact, book["pnl_brl"].to_numpy(), tags, style, asset_class)
+    return _assemble(days, book, fact, daily, 0, None, on, inception, linking)
 
+
+def attribute_incremental(
+    base_rows: pd.DataFrame,
+    base: date,
+    facts: pd.DataFrame,
+    books: pd.DataFrame,
+    strategies: pd.DataFrame,
+    instruments: pd.DataFrame,
+    on: date,
+    inception: date,
+    *,
+    base_state: Mapping[str, Any] | None = None,
+    weights: pd.DataFrame | None = None,
+) -> AttributionResult:
+    """:func:`attribute` of ``on``, chained on the attribution rows of an earlier date ``base``.
+
+    The same result as the full computation, from ``base``'s rows plus the facts of the
+    business days in (base, on] only — O(days since base) instead of O(days since inception).
+    With ``base_state`` (``base``'s ``metadata["chain_state"]``: the unrounded running sums
+    behind its rows) the result is identical bit for bit: every period sum is the same
+    left-to-right float fold over the days as in :func:`attribute`, resumed where ``base``
+    stopped. Without it the chain starts from the rows as stored (R$ in centavos, bps to the
+    column's 10 decimals): R$ still equal to the centavo, bps within ~1e-10 per chained day.
+
+    * every daily bucket is a function of that day's facts, book and the reference data
+      alone, so the days in (base, on] give the same daily buckets as in the full pass;
+    * a period that started after ``base`` (always DAY; WTD/MTD/... on a boundary) lies
+      inside (base, on]: computed exactly as :func:`attribute` does;
+    * a period that started on or before ``base`` started on the same day for ``base`` (same
+      calendar week/month/quarter/year, same inception), so its sums are ``base``'s row plus
+      the new days: R$ = R$(base) + Σ P&L; Frongello bps = bps(base) + 10⁴·Σ c_t·Π_{s<t}(1+r_s)
+      over the period — the multipliers of the new days depend only on the returns before
+      them (the book series, read in full: one row per day), which is why Frongello chains
+      and Carino (K depends on the whole period) does not;
+    * a bucket is listed when it is listed in ``base``'s rows of that period or has a fact
+      row in the new days — the same "has a fact row in the period" rule.
+
+    Args:
+        base_rows: the persisted ``attribution`` rows of ``base`` (period, dimension, bucket,
+            pnl_brl, contribution_bps; business_date if present must be ``base``), computed
+            with the same reference data (the caller checks :func:`reference_digest`).
+        base: a business day in [inception, on).
+        facts: ``position_marks`` rows for the business days in (base, on]; others ignored.
+        books, strategies, instruments, on, inception, weights: as :func:`attribute`.
+        base_state: ``metadata["chain_state"]`` of ``base``'s result, or None.
+
+    Raises:
+        InvalidInput: as :func:`attribute`, or when ``base_rows`` lack a period to chain on,
+            list a bucket twice or hold a non-number, or ``base_state`` does not match
+            ``base_rows``.
+    """
+    on, inception = _as_date(on, "on"), _as_date(inception, "inception")
+    base = _as_date(base, "base")
+    if not cal.is_business_day(on):
+        raise NotBusinessDay(on, cal.holiday_name(on) or "not a business day")
+    if not (inception <= base < on) or not cal.is_business_day(base):
+        raise InvalidInput(f"base {base} must be a business day in [{inception}, {on})",
+                           field="base")
+    days = np.array(cal.business_days(inception, on), dtype="datetime64[D]")
+    k = int(np.searchsorted(days, np.datetime64(base, "D")))
+    book = _prepare_books(books, days)
+    tags, style = _prepare_strategies(strategies)
+    asset_class = _prepare_instruments(instruments)
+    fact = _prepare_facts(facts, days[k + 1:], asset_class, set(style.index))
+    if weights is not None:
+        fact = _apply_weights(fact, weights, set(style.index))
+    daily = _daily_buckets(fact, book["pnl_brl"].to_numpy()[k + 1:], tags, style, asset_class)
+    prior = _prepare_base_rows(base_rows, base, base_state)
+    return _assemble(days, book, fact, daily, k + 1, prior, on, inception, "frongello",
+                     base=base)
+
+
+def reference_digest(strategies: pd.DataFrame, instruments: pd.DataFrame) -> str:
+    """SHA-256 of what attribution reads from the reference data: asset class per instrument,
+    factor-tag weights and style per strategy. Rows chained by :func:`attribute_incremental`
+    must come from the same digest, so a reclassification restates history (full pass)."""
+    tags, style = _prepare_strategies(strategies)
+    asset_class = _prepare_instruments(instruments)
+    body = {
+        "asset_class": sorted(asset_class.items()),
+        "tags": sorted((str(s), str(t), float(w)) for s, t, w in tags.itertuples(index=False)),
+        "style": sorted(style.items()),
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _canonical_order(period: pd.Series, dimension: pd.Series, bucket: pd.Series) -> npt.NDArray[np.int64]:
+    """Positions that sort rows as :func:`attribute` lists them: period, dimension (both in
+    declaration order), ``residual`` last, then bucket name."""
+    order = pd.DataFrame({
+        "p": period.map({name: i for i, name in enumerate(PERIODS)}).to_numpy(),
+        "d": dimension.map({name: i for i, name in enumerate(DIMENSIONS)}).to_numpy(),
+        "last": (bucket == RESIDUAL).to_numpy(),
+        "label": bucket.to_numpy(dtype=object),
+    })
+    return order.sort_values(["p", "d", "last", "label"], kind="stable").index.to_numpy()
+
+
+def encode_state(values: npt.NDArray[np.float64]) -> str:
+    """float64 array -> base64 of its little-endian bytes (exact, compact, JSON-able)."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def decode_state(text: Any) -> npt.NDArray[np.float64]:
+    """Inverse of :func:`encode_state`."""
+    try:
+        raw = base64.b64decode(str(text).encode("ascii"), validate=True)
+    except ValueError as exc:
+        raise InvalidInput(f"chain_state is not base64: {exc}", field="chain_state") from exc
+    if len(raw) % 8:
+        raise InvalidInput("chain_state is not an array of float64", field="chain_state")
+    return np.frombuffer(raw, dtype="<f8").astype(np.float64)
+
+
+def _prepare_base_rows(rows: pd.DataFrame, base: date,
+                       state: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The base date's rows in :func:`attribute`'s order, with the running sums to resume
+    from: ``pnl_sum`` (R$) and ``contrib_sum`` (the linked contribution as a fraction)."""
+    table = "attribution"
+    _require(rows, ("period", "dimension", "bucket", "pnl_brl", "contribution_bps"), table)
+    if "business_date" in rows.columns and len(rows):
+        when = _to_days(rows["business_date"], table)
+        if (when != np.datetime64(base, "D")).any():
+            raise InvalidInput(f"{table}: base rows must all be dated {base}", table=table,
+                               field="business_date")
+    out = pd.DataFrame({
+        "period": rows["period"].astype(str).to_numpy(dtype=object),
+        "dimension": rows["dimension"].astype(str).to_numpy(dtype=object),
+        "bucket": rows["bucket"].astype(str).to_numpy(dtype=object),
+        "pnl_sum": _numbers(rows["pnl_brl"]),
+        "contrib_sum": _numbers(rows["contribution_bps"]) / 10_000.0,
+    })
+    bad = ~np.isfinite(out["pnl_sum"].to_numpy()) | ~np.isfinite(out["contrib_sum"].to_numpy())
+    if bad.any():
+        row = out.loc[bad].iloc[0]
+        raise InvalidInput(f"{table} on {base}: {row['period']} {row['dimension']} "
+                           f"{row['bucket']} is not a number", table=table, field="pnl_brl")
+    unknown = ~out["dimension"].isin(list(DIMENSIONS)).to_numpy() | \
+        ~out["period"].isin(list(PERIODS)).to_numpy()
+    if unknown.any():
+        row = out.loc[unknown].iloc[0]
+        raise InvalidInput(f"{table} on {base}: unknown period/dimension "
+                           f"{row['period']}/{row['dimension']}", table=table, field="dimension")
+    if out.duplicated(["period", "dimension", "bucket"]).any():
+        raise InvalidInput(f"{table} on {base}: a bucket listed twice", table=table,
+                           field="bucket")
+    out = out.iloc[_canonical_order(out["period"], out["dimension"], out["bucket"])] \
+        .reset_index(drop=True)
+    if state is not None:
+        pnl = decode_state(state.get("pnl_sum", ""))
+        contrib = decode_state(state.get("contrib_sum", ""))
+        if pnl.size != len(out) or contrib.size != len(out):
+            raise InvalidInput(f"{table} on {base}: chain_state has {pnl.size}/{contrib.size} "
+                               f"values for {len(out)} rows", table=table, field="chain_state")
+        # the state is exact; the stored rows are its rounding (R$ to centavos, bps to 1e-10)
+        off = (np.abs(pnl - out["pnl_sum"].to_numpy()) > _HALF_CENTAVO) | \
+            (np.abs(contrib - out["contrib_sum"].to_numpy()) * 10_000.0 > 1e-9)
+        if off.any():
+            row = out.loc[off].iloc[0]
+            raise InvalidInput(f"{table} on {base}: chain_state does not match the row "
+                               f"{row['period']} {row['dimension']} {row['bucket']}",
+                               table=table, field="chain_state")
+        out["pnl_sum"], out["contrib_sum"] = pnl, contrib
+    return out
+
+
+def _chain_sums(daily: _Daily, bucket: npt.NDArray[np.int64], pnl: npt.NDArray[np.float64],
+                contrib: npt.NDArray[np.float64], prior: pd.DataFrame,
+                ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_],
+                           npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per (dimension, bucket) of base's rows ∪ the new days: the running sums resumed.
+
+    The base sums come first in the arrays handed to ``np.bincount``, then the new days in
+    day order: bincount adds in array order, so each sum is the same left fold over the
+    days as the single pass of :func:`attribute` (bit for bit when the base sums are exact).
+    """
+    keys = pd.MultiIndex.from_arrays([prior["dimension"].to_numpy(dtype=object),
+                                      prior["bucket"].to_numpy(dtype=object)])
+    window = pd.MultiIndex.from_arrays([daily.dimensions, daily.labels])
+    union = keys.append(window).unique()
+    ids = np.concatenate([union.get_indexer(keys), union.get_indexer(window)[bucket]])
+    n = len(union)
+    pnl_sum = np.bincount(ids, weights=np.concatenate([prior["pnl_sum"].to_numpy(), pnl]),
+                          minlength=n)
+    contrib_sum = np.bincount(ids, weights=np.concatenate([prior["contrib_sum"].to_numpy(),
+                                                           contrib]), minlength=n)
+    present = np.bincount(ids, minlength=n) > 0
+    dims = union.get_level_values(0).to_numpy(dtype=object)[present]
+    labels = union.get_level_values(1).to_numpy(dtype=object)[present]
+    return dims, labels, pnl_sum[present], contrib_sum[present]
+
+
+def _assemble(days: npt.NDArray[np.datetime64], book: pd.DataFrame, fact: _Facts,
+              daily: _Daily, offset: int, prior: pd.DataFrame | None, on: date,
+              inception: date, linking: str, base: date | None = None) -> AttributionResult:
+    """Rows, stats, equity curve and metadata from the daily buckets of days[offset:].
+
+    ``offset`` > 0 (incremental): ``daily.d`` and ``fact.d`` index days[offset:], and the
+    periods that began before days[offset] are chained on ``prior`` (the rows of
+    days[offset − 1]).
+    """
     book_pnl = book["pnl_brl"].to_numpy()
-    daily = _daily_buckets(fact, book_pnl, tags, style, asset_class)
-
     r = book["r"].to_numpy()
     nav_prev = book["nav_prev_brl"].to_numpy()
     day_dates: list[date] = days.tolist()
@@ -415,21 +620,36 @@ def attribute(
     frames = []
     for period in PERIODS:  # six windows, each one vectorized pass over the daily buckets
         i0 = first[period]
-        keep = daily.d >= i0
-        d, bucket, pnl = daily.d[keep], daily.bucket[keep], daily.pnl[keep]
+        keep = daily.d + offset >= i0
+        d, bucket, pnl = daily.d[keep] + offset, daily.bucket[keep], daily.pnl[keep]
         contrib = pnl / nav_prev[d] * linking_multipliers(r[i0:], linking)[d - i0]
-        present = np.bincount(bucket, minlength=n_buckets) > 0
-        sel = daily.order[present[daily.order]]
-        frames.append(pd.DataFrame({
-            "period": period,
-            "dimension": daily.dimensions[sel],
-            "bucket": daily.labels[sel],
-            "pnl_brl": np.bincount(bucket, weights=pnl, minlength=n_buckets)[sel],
-            "contribution_bps": np.bincount(bucket, weights=contrib, minlength=n_buckets)[sel]
-                                * 10_000.0,
-        }))
+        if prior is not None and i0 < offset:  # began on or before the base date: chain
+            base_rows = prior[prior["period"] == period]
+            if base_rows.empty:
+                raise InvalidInput(f"attribution on {base}: no {period} rows to chain on",
+                                   table="attribution", field="period")
+            dims, labels, pnl_sum, contrib_sum = _chain_sums(daily, bucket, pnl, contrib,
+                                                             base_rows)
+            frame = pd.DataFrame({"period": period, "dimension": dims, "bucket": labels,
+                                  "pnl_brl": pnl_sum, "contrib_sum": contrib_sum})
+            frame = frame.iloc[_canonical_order(frame["period"], frame["dimension"],
+                                                frame["bucket"])]
+        else:
+            present = np.bincount(bucket, minlength=n_buckets) > 0
+            sel = daily.order[present[daily.order]]
+            frame = pd.DataFrame({
+                "period": period,
+                "dimension": daily.dimensions[sel],
+                "bucket": daily.labels[sel],
+                "pnl_brl": np.bincount(bucket, weights=pnl, minlength=n_buckets)[sel],
+                "contrib_sum": np.bincount(bucket, weights=contrib, minlength=n_buckets)[sel],
+            })
+        frames.append(frame)
     rows = pd.concat(frames, ignore_index=True)
     rows.insert(0, "business_date", on)
+    chain_state = {"pnl_sum": encode_state(rows["pnl_brl"].to_numpy()),
+                   "contrib_sum": encode_state(rows["contrib_sum"].to_numpy())}
+    rows["contribution_bps"] = rows.pop("contrib_sum") * 10_000.0
 
     cdi = book["cdi_rate"].to_numpy()
     stats_rows = []
@@ -447,7 +667,7 @@ def attribute(
     })
 
     last = days.size - 1
-    on_facts = fact.d == last
+    on_facts = fact.d + offset == last
     total_pnl = float(book_pnl[last])
     metadata = {
         "business_date": on.isoformat(),
@@ -462,6 +682,9 @@ def attribute(
         "n_days_itd": int(days.size),
         "n_facts_on_date": int(on_facts.sum()),
         "n_rows": len(rows),
+        "method": "full" if prior is None else "incremental",
+        "base_date": None if base is None else base.isoformat(),
+        "chain_state": chain_state,
     }
     return AttributionResult(rows, stats_frame, equity, metadata)
 

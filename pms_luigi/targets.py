@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import luigi
+import numpy as np
 
 from pms_luigi import calendar
 from pms_luigi.cache import Cache
@@ -61,18 +62,35 @@ def cache_required(on: date, reference: date | None, window_bd: int) -> bool:
     return int(calendar.du(on, reference)) <= window_bd
 
 
+def cache_required_many(dates: Sequence[date], reference: date | None,
+                        window_bd: int) -> list[bool]:
+    """:func:`cache_required` of many dates with one vectorised business-day count."""
+    if reference is None or not dates:
+        return [True] * len(dates)
+    days = np.array(dates, dtype="datetime64[D]")
+    ref = np.datetime64(reference, "D")
+    late = days >= ref
+    counts = calendar.du(np.where(late, ref, days), ref)
+    return (late | (counts <= window_bd)).tolist()
+
+
 def step_status(engine, cache: Cache, spec: StepSpec, dates: Sequence[date],  # noqa: ANN001
                 window_bd: int) -> dict[date, StepStatus]:
-    """Status of one family over many dates: 3 SELECTs and 1 Redis pipeline in total."""
+    """Status of one family over many dates: 3 SELECTs and 1 Redis pipeline in total.
+
+    The markers are read without their metadata column (``StepStatus.marker.metadata`` is
+    empty here; :func:`pms_luigi.store.markers.read_markers` has it).
+    """
     dates = list(dates)
     with engine.connect() as conn:
-        found = mk.read_markers(conn, spec.family, dates)
+        found = mk.read_marker_states(conn, spec.family, dates)
         recorded = [k for m in found.values() for k in m.upstream]
         current = mk.current_run_ids(conn, recorded)
         reference = latest_price_date(conn)
     out: dict[date, StepStatus] = {}
     need_cache: list[date] = []
-    for on in dates:
+    for on, required in zip(dates, cache_required_many(dates, reference, window_bd),
+                            strict=True):
         marker = found.get(on)
         if marker is None:
             out[on] = StepStatus(State.MISSING, None, "no marker")
@@ -83,7 +101,7 @@ def step_status(engine, cache: Cache, spec: StepSpec, dates: Sequence[date],  # 
         elif any(current.get(k) != rid for k, rid in marker.upstream.items()):
             changed = sorted(k for k, rid in marker.upstream.items() if current.get(k) != rid)
             out[on] = StepStatus(State.STALE, marker, "upstream rerun: " + ", ".join(changed))
-        elif cache_required(on, reference, window_bd):
+        elif required:
             need_cache.append(on)
         else:
             out[on] = StepStatus(State.DONE, marker, "outside cache window")

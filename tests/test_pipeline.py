@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -187,3 +188,105 @@ def test_nav_path_equals_initial_nav_plus_daily_pnl_plus_flows(built) -> None:  
         assert b["nav_brl"] == pytest.approx(nav, abs=0.005), b["business_date"]
         assert b["pnl_brl"] == pytest.approx(marks_pnl[b["business_date"]], abs=0.005)
     assert len(books) == len(calendar.business_days(data.start, END))
+
+
+# ============================================================================================
+# incremental attribution == full recomputation, on both store pairs
+
+YEAR_END = date(2026, 1, 20)  # 40 business days back: Nov 2025 .. Jan 2026 (month, quarter, year)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def year_end(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
+    with make_world(request.param, tmp_path_factory.mktemp("year_end")) as w:
+        data = demo.generate(seed=5, end=YEAR_END, n_days=40)
+        load_inputs(w.engine, data.frames())
+        forget_fund()
+        assert runner.backfill(data.start, YEAR_END, chunk=15) == runner.EXIT_OK
+        yield w, data
+
+
+def _methods(w: World, days: list[date]) -> dict[date, str | None]:
+    with w.engine.connect() as conn:
+        found = mk.read_markers(conn, "pms.PerformanceAttribution", days)
+    return {d: found[d].metadata.get("method") for d in days}
+
+
+def _assert_persisted_equals_full(w: World, start: date, days: list[date]) -> None:
+    """Every persisted attribution equals attribution.attribute over all marks since start."""
+    from pms_luigi import attribution
+    from pms_luigi.store import readers as rd
+
+    keys = ["period", "dimension", "bucket"]
+    with w.engine.connect() as conn:
+        marks = rd.marks_between(conn, start, days[-1])
+        books = rd.books_between(conn, start, days[-1])
+        strategies, instruments = rd.strategies(conn), rd.instruments(conn)
+        stored = rd.fetch(conn, sa.select(s.attribution).where(
+            s.attribution.c.business_date.in_(days)))
+        stats = rd.fetch(conn, sa.select(s.performance_stats).where(
+            s.performance_stats.c.business_date.in_(days)))
+    for on in days:
+        full = attribution.attribute(marks, books, strategies, instruments, on, start).rows
+        got = stored[stored["business_date"] == on].sort_values(keys).reset_index(drop=True)
+        full = full.sort_values(keys).reset_index(drop=True)
+        assert got[keys].to_dict("records") == full[keys].to_dict("records"), on
+        assert (np.round(got["pnl_brl"].to_numpy() * 100) ==
+                np.round(full["pnl_brl"].to_numpy() * 100)).all(), on  # to the centavo
+        np.testing.assert_allclose(got["contribution_bps"], full["contribution_bps"], rtol=0,
+                                   atol=1e-9, err_msg=str(on))
+        assert len(stats[stats["business_date"] == on]) == 3
+
+
+def test_incremental_attribution_equals_full_recomputation(year_end) -> None:  # noqa: ANN001
+    w, data = year_end
+    days = calendar.business_days(data.start, YEAR_END)
+    assert days[0] < date(2025, 12, 1) and days[-1] > date(2026, 1, 2)
+    methods = _methods(w, days)
+    assert methods[days[0]] == "full"
+    assert {d: m for d, m in methods.items() if m != "incremental"} == {days[0]: "full"}
+    _assert_persisted_equals_full(w, data.start, days)
+
+
+def test_mtm_rerun_restates_later_attributions_by_chaining(year_end) -> None:  # noqa: ANN001
+    w, data = year_end
+    days = calendar.business_days(data.start, YEAR_END)
+    mid = days[len(days) // 2]
+    before = _run_ids(w, ["pms.PerformanceAttribution"], days[-1])
+    # an MTM rerun without --downstream: later MTMs and every attribution from mid on go stale
+    runner.invalidate("pms.MarkToMarket", mid, downstream=False)
+    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=mid)]) == runner.EXIT_OK
+    later = [d for d in days if d >= mid]
+    # planned at once: MTM(mid) is done again, but every later MTM chains on it, and every
+    # attribution from mid on consumed an MTM that is (or will be) rebuilt
+    assert runner.missing(EOD, later) == {"pms.MarkToMarket": later[1:],
+                                         "pms.PerformanceAttribution": later}
+    report: list[runner.BackfillReport] = []
+    assert runner.backfill(data.start, YEAR_END, chunk=15, report=report) == runner.EXIT_OK
+    assert len(report[0].chunk_codes) == 2  # one pass: 20 dates in chunks of 15
+    assert _run_ids(w, ["pms.PerformanceAttribution"], days[-1]) != before
+    assert {_methods(w, later)[d] for d in later} == {"incremental"}
+    _assert_persisted_equals_full(w, data.start, later)
+
+
+def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) -> None:  # noqa: ANN001
+    w, data = year_end
+    last = YEAR_END
+    with w.engine.begin() as conn:
+        inst = conn.execute(sa.select(s.instruments.c.instrument_id, s.instruments.c.asset_class)
+                            .where(s.instruments.c.asset_class == "CUPOM")).first()
+        assert inst is not None
+        conn.execute(sa.update(s.instruments).where(
+            s.instruments.c.instrument_id == inst.instrument_id).values(asset_class="FX"))
+    try:
+        runner.invalidate("pms.PerformanceAttribution", last, downstream=False)
+        assert runner.run_kind("eod", last) == runner.EXIT_OK
+        assert _methods(w, [last])[last] == "full"  # the base rows used the old taxonomy
+        _assert_persisted_equals_full(w, data.start, [last])
+    finally:
+        with w.engine.begin() as conn:
+            conn.execute(sa.update(s.instruments).where(
+                s.instruments.c.instrument_id == inst.instrument_id).values(asset_class="CUPOM"))
+        runner.invalidate("pms.PerformanceAttribution", last, downstream=False)
+        assert runner.run_kind("eod", last) == runner.EXIT_OK

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -117,10 +118,14 @@ def _failure_kinds(since: datetime) -> set[str]:
 
 
 def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool = True,
-          **kwargs: object) -> int:
-    """``luigi.build`` with a detailed summary, mapped to our exit codes."""
+          clear_memo: bool = True, **kwargs: object) -> int:
+    """``luigi.build`` with a detailed summary, mapped to our exit codes.
+
+    ``clear_memo=False`` keeps the process's status memo (``run_chunks`` refreshes it with
+    one bulk call per family and chunk instead of one query per step)."""
     started = datetime.now(timezone.utc)
-    MEMO.clear()
+    if clear_memo:
+        MEMO.clear()
     with _worker_config(remote=not local_scheduler):
         result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
                              detailed_summary=True, **kwargs)
@@ -153,13 +158,30 @@ def run_kind(kind: str, on: date, workers: int = 1, local_scheduler: bool = True
 
 
 def missing(families: Sequence[str], dates: Sequence[date]) -> dict[str, list[date]]:
-    """Per family, the dates whose step is not DONE: one bulk status call per family."""
+    """Per family, the dates whose step must be built: not DONE, or consuming (transitively)
+    a step that will be rebuilt — an MTM rerun makes every later MTM and its attribution
+    stale once it is rebuilt, so they are planned now, not one date per pass.
+
+    One bulk status call per family (and per family they consume) over the dates and the
+    business day before; the propagation is one pass over the recorded upstream keys.
+    """
+    dates = sorted(set(dates))
+    if not dates:
+        return {fam: [] for fam in families}
     stores = get_stores()
-    out: dict[str, list[date]] = {}
-    for fam in families:
-        statuses = FAMILIES[fam].statuses(list(dates), stores)
-        out[fam] = [d for d in dates if statuses[d].state is not State.DONE]
-    return out
+    span = [calendar.previous_business_day(dates[0]), *dates]
+    statuses = {fam: FAMILIES[fam].statuses(span, stores) for fam in _upstream_families(families)}
+    rebuild: set[str] = set()  # will get a new run_id: its consumers go stale
+    todo: set[str] = set()
+    for on in span:
+        for fam in sorted(statuses, key=lambda f: FAMILIES[f].rank):
+            st, key = statuses[fam][on], mk.upstream_key(fam, on)
+            if not st.db_valid or not rebuild.isdisjoint(st.marker.upstream):
+                rebuild.add(key)
+                todo.add(key)
+            elif st.state is not State.DONE:
+                todo.add(key)  # cache missing: re-published with the same run_id
+    return {fam: [d for d in dates if mk.upstream_key(fam, d) in todo] for fam in families}
 
 
 @dataclass
@@ -208,6 +230,55 @@ def _fmt_s(seconds: float) -> str:
     return f"{h:d}:{m:02d}:{s:02d}"
 
 
+class BackfillChunk(luigi.WrapperTask):
+    """One chunk of a backfill as a single root for ``luigi.build``.
+
+    Luigi's worker walks the dependencies of every root passed to ``build`` separately (the
+    ``seen`` set is per root), so passing the chunk's K dates as K roots walks the MTM chain
+    K times: O(K²) completeness checks and scheduler calls per chunk. One root walks each
+    step once. ``nonce`` makes the task id unique per backfill process, so two backfills of
+    one range against luigid share the steps, never the wrapper.
+    """
+
+    task_namespace = "pms"
+    steps = luigi.ListParameter(description="family@date keys of the steps to build")
+    nonce = luigi.Parameter(description="unique per backfill process")
+
+    def requires(self) -> list[PmsTask]:
+        out = []
+        for key in self.steps:
+            fam, on = mk.parse_upstream_key(key)
+            out.append(FAMILIES[fam](date=on))
+        return out
+
+
+_NONCE = uuid.uuid4().hex[:12]
+
+
+def _upstream_families(families: Sequence[str]) -> list[str]:
+    """The families given and every family they consume (transitively), in FAMILIES order."""
+    wanted, todo = set(families), list(families)
+    while todo:
+        fam = todo.pop()
+        for producer, consumers in CONSUMERS.items():
+            if fam in consumers and producer not in wanted:
+                wanted.add(producer)
+                todo.append(producer)
+    return [f for f in FAMILIES if f in wanted]
+
+
+def prefetch_statuses(families: Sequence[str], dates: Sequence[date]) -> None:
+    """Fill the status memo for ``dates`` (and the business day before the first) with one
+    bulk status call per family and upstream family: Luigi's completeness checks of the
+    chunk then cost no query each."""
+    if not dates:
+        return
+    span = [calendar.previous_business_day(min(dates)), *sorted(dates)]
+    stores = get_stores()
+    for fam in _upstream_families(families):
+        FAMILIES[fam].statuses(span, stores)
+
+
 def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
                local_scheduler: bool = True, progress: IO[str] | str | None = STDERR,
                **kwargs: object) -> tuple[int, list[tuple[date, date, int]]]:
@@ -224,11 +295,16 @@ def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
     total, done, code = len(pending), 0, EXIT_OK
     codes: list[tuple[date, date, int]] = []
     t0 = time.monotonic()
+    MEMO.clear()  # then refreshed per chunk, and kept between chunks (positive deep entries)
     for i in range(0, total, max(1, chunk)):
         batch = pending[i:i + chunk]
-        tasks = [FAMILIES[f](date=d) for f in todo for d in batch if d in wanted[f]]
+        steps = [mk.upstream_key(f, d) for d in batch for f in todo if d in wanted[f]]
+        root = BackfillChunk(steps=steps, nonce=_NONCE)
         for attempt in range(1, 6):
-            rc = build(tasks, workers=workers, local_scheduler=local_scheduler, **kwargs)
+            MEMO.forget_negative()
+            prefetch_statuses(list(todo), batch)
+            rc = build([root], workers=workers, local_scheduler=local_scheduler,
+                       clear_memo=False, **kwargs)
             if rc == EXIT_OK:
                 break
             left = missing(list(todo), batch)
