@@ -77,6 +77,13 @@ rows outside that range are ignored); ``books`` must hold one row per business d
 a CDI rate (the fixing that accrues over the day's return, i.e. that of the previous business
 day, as MTM records it), else :class:`InvalidInput` / :class:`MissingCdi`.
 
+**Incremental** (:func:`attribute_incremental`, what the pipeline runs every day): the rows
+of an earlier date X, its ``metadata["chain_state"]`` (the unrounded running sums behind
+the rows) and the facts of (X, on] only, plus all the books (one row per day: linking and
+statistics). Daily buckets depend on their own day only and Frongello's multiplier of a
+day on the returns before it, so each period sum resumes X's float fold over the days: the
+result is identical, bit for bit, to :func:`attribute` over [inception, on].
+
 Rounding: pure float64; money is rounded to centavos (half-even) by the writer only, and
 ``contribution_bps`` to the column's 10 decimals.
 """
@@ -176,7 +183,9 @@ class AttributionResult:
         equity_curve: business_date, nav_brl, cumulative_return (time-weighted since
             inception), drawdown (same definition as the stats), one row per business day
             in [inception, on].
-        metadata: JSON-able dict for the marker: total_pnl_brl, dimensions, periods, ...
+        metadata: JSON-able dict for the marker: total_pnl_brl, dimensions, periods, ...,
+            method (full/incremental), base_date, and chain_state (base64 float64 running
+            sums per row, in row order: what the next date chains on).
     """
 
     rows: pd.DataFrame
@@ -495,16 +504,21 @@ def reference_digest(strategies: pd.DataFrame, instruments: pd.DataFrame) -> str
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+_SEP: Final = "\x1f"  # joins dimension and bucket into one key (never in a name)
+_PERIOD_RANK: Final = {name: i for i, name in enumerate(PERIODS)}
+_DIMENSION_RANK: Final = {name: i for i, name in enumerate(DIMENSIONS)}
+
+
 def _canonical_order(period: pd.Series, dimension: pd.Series, bucket: pd.Series) -> npt.NDArray[np.int64]:
     """Positions that sort rows as :func:`attribute` lists them: period, dimension (both in
-    declaration order), ``residual`` last, then bucket name."""
-    order = pd.DataFrame({
-        "p": period.map({name: i for i, name in enumerate(PERIODS)}).to_numpy(),
-        "d": dimension.map({name: i for i, name in enumerate(DIMENSIONS)}).to_numpy(),
-        "last": (bucket == RESIDUAL).to_numpy(),
-        "label": bucket.to_numpy(dtype=object),
-    })
-    return order.sort_values(["p", "d", "last", "label"], kind="stable").index.to_numpy()
+    declaration order), ``residual`` last, then bucket name (code-point order, as ``str``)."""
+    labels = bucket.to_numpy(dtype=object)
+    return np.lexsort((
+        labels.astype(str),
+        labels == RESIDUAL,
+        np.fromiter((_DIMENSION_RANK[d] for d in dimension), np.int64, len(dimension)),
+        np.fromiter((_PERIOD_RANK[p] for p in period), np.int64, len(period)),
+    ))
 
 
 def encode_state(values: npt.NDArray[np.float64]) -> str:
@@ -585,19 +599,20 @@ def _chain_sums(daily: _Daily, bucket: npt.NDArray[np.int64], pnl: npt.NDArray[n
     day order: bincount adds in array order, so each sum is the same left fold over the
     days as the single pass of :func:`attribute` (bit for bit when the base sums are exact).
     """
-    keys = pd.MultiIndex.from_arrays([prior["dimension"].to_numpy(dtype=object),
-                                      prior["bucket"].to_numpy(dtype=object)])
-    window = pd.MultiIndex.from_arrays([daily.dimensions, daily.labels])
-    union = keys.append(window).unique()
-    ids = np.concatenate([union.get_indexer(keys), union.get_indexer(window)[bucket]])
-    n = len(union)
+    base_keys = prior["dimension"].to_numpy(dtype=object) + _SEP + \
+        prior["bucket"].to_numpy(dtype=object)
+    catalogue = daily.dimensions + _SEP + daily.labels  # per bucket id of the new days
+    codes, union = pd.factorize(np.concatenate([base_keys, catalogue]))
+    n_base = base_keys.size
+    ids = np.concatenate([codes[:n_base], codes[n_base:][bucket]])
+    n = union.size
     pnl_sum = np.bincount(ids, weights=np.concatenate([prior["pnl_sum"].to_numpy(), pnl]),
                           minlength=n)
     contrib_sum = np.bincount(ids, weights=np.concatenate([prior["contrib_sum"].to_numpy(),
                                                            contrib]), minlength=n)
     present = np.bincount(ids, minlength=n) > 0
-    dims = union.get_level_values(0).to_numpy(dtype=object)[present]
-    labels = union.get_level_values(1).to_numpy(dtype=object)[present]
+    split = np.asarray([k.split(_SEP, 1) for k in union[present]], dtype=object).reshape(-1, 2)
+    dims, labels = split[:, 0], split[:, 1]
     return dims, labels, pnl_sum[present], contrib_sum[present]
 
 
