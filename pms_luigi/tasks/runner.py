@@ -11,7 +11,9 @@ Why a driver of our own rather than ``RangeDaily``: Luigi's range tools clamp th
 ``luigi.build`` costs O(pending tasks) per ``get_work`` — quadratic in the range
 (luigi-notes §2.4, §2.8). ``backfill`` plans the missing (family, date) set with one bulk
 status call per family, then builds oldest-first chunks, so each build's graph is small and
-the scheduler cost stays linear in the number of dates.
+the scheduler cost stays linear in the number of dates. Each chunk is one Luigi root
+(``BackfillChunk``: Luigi walks every root's dependencies separately, so K roots would walk
+the MTM chain K times) and its statuses come from one bulk call per family.
 """
 from __future__ import annotations
 
