@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from pms_luigi import calendar, mtm, risk
 from pms_luigi import config as cfg
+from pms_luigi.cache import canonical_json, records_json
 from pms_luigi.store import files
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
-from pms_luigi.cache import canonical_json, records_json
 from pms_luigi.store.writers import float_texts, insert_frame, replace_typed, typed_frame
 from pms_luigi.tasks.base import PmsTask, StepResult, fund
 from pms_luigi.tasks.inputs import MarketDataReady
