@@ -121,8 +121,8 @@ def records_json(frame: pd.DataFrame,
         values = frame[name].to_numpy()
         if reprs and name in reprs:
             codes, texts = reprs[name][0], _float_json(reprs[name][1])
-        elif values.dtype.kind in "fbiu" or (values.dtype.kind == "O" and all(
-                isinstance(v, str) for v in values[~pd.isna(values)].tolist())):
+        elif values.dtype.kind in "fbiu" or (values.dtype.kind == "O" and pd.api.types.infer_dtype(
+                values, skipna=True) in ("string", "empty")):
             # homogeneous column: factorize (1, 1.0 and True never meet in one column)
             if values.dtype.kind == "f" and np.signbit(values[values == 0]).any():
                 codes, texts = np.arange(len(values)), _json_column(values)
