@@ -292,12 +292,15 @@ def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) ->
         assert runner.run_kind("eod", last) == runner.EXIT_OK
 
 
-def test_attribution_upstream_keys_match_its_requires(built) -> None:  # noqa: ANN001
-    """The bulk status uses the class-level keys (no task instantiation): same as requires()."""
+def test_class_level_upstream_keys_match_requires(built) -> None:  # noqa: ANN001
+    """The bulk status uses the class-level keys (no task instantiation): same as requires(),
+    on inception (MTM has no upstream step then) and on a later date."""
     from pms_luigi.tasks.attribution import PerformanceAttribution
+    from pms_luigi.tasks.mark_to_market import MarkToMarket
 
     _, data = built
-    for on in (data.start, END):
-        steps = PerformanceAttribution(date=on).upstream_steps()
-        assert PerformanceAttribution.upstream_keys_for(on) == \
-            [mk.upstream_key(t.family(), t.date) for t in steps]
+    for cls in (MarkToMarket, PerformanceAttribution):
+        for on in (data.start, END):
+            steps = cls(date=on).upstream_steps()
+            assert cls.upstream_keys_for(on) == \
+                [mk.upstream_key(t.family(), t.date) for t in steps]
