@@ -84,6 +84,20 @@ def bench_frames(n_positions: int, seed: int = 3) -> tuple[dict[str, pd.DataFram
     return out, first, second
 
 
+def _timed_copy(engine: sa.Engine, table: str, cols: str, buf: io.StringIO) -> float:
+    """Seconds for one ``COPY table (cols) FROM STDIN`` of ``buf``, committed."""
+    raw = engine.raw_connection()
+    try:
+        t0 = time.perf_counter()
+        with raw.cursor() as cur:
+            buf.seek(0)
+            cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH CSV", buf)
+        raw.commit()
+        return time.perf_counter() - t0
+    finally:
+        raw.close()
+
+
 def raw_insert(engine: sa.Engine, marks: pd.DataFrame
                ) -> tuple[float, float | None, float | None]:
     """Seconds for an executemany INSERT (and PostgreSQL COPYs) of the same rows.
@@ -99,42 +113,23 @@ def raw_insert(engine: sa.Engine, marks: pd.DataFrame
     with engine.begin() as conn:
         conn.execute(sa.insert(scratch), rows)
     t_insert = time.perf_counter() - t0
-    t_copy = None
+    t_copy = t_copy_pk = None
     if engine.dialect.name == "postgresql":
         buf = io.StringIO()
-        pd.DataFrame(rows).to_csv(buf, index=False, header=False)
+        frame = pd.DataFrame(rows)
+        frame.to_csv(buf, index=False, header=False)
+        cols = ",".join(frame.columns)
         with engine.begin() as conn:
             conn.execute(sa.delete(scratch))
-        raw = engine.raw_connection()
-        try:
-            t0 = time.perf_counter()
-            with raw.cursor() as cur:
-                buf.seek(0)
-                cols = ",".join(pd.DataFrame(rows).columns)
-                cur.copy_expert(f"COPY bench_marks ({cols}) FROM STDIN WITH CSV", buf)
-            raw.commit()
-            t_copy = time.perf_counter() - t0
-        finally:
-            raw.close()
-    scratch.drop(engine)
-    t_copy_pk = None
-    if engine.dialect.name == "postgresql":
+        t_copy = _timed_copy(engine, "bench_marks", cols, buf)
         keyed = sa.Table("bench_marks_pk", sa.MetaData(),
                          *[sa.Column(c.name, c.type) for c in s.position_marks.columns],
                          sa.PrimaryKeyConstraint("business_date", "instrument_id", "strategy_id"))
         keyed.drop(engine, checkfirst=True)
         keyed.create(engine)
-        raw = engine.raw_connection()
-        try:
-            t0 = time.perf_counter()
-            with raw.cursor() as cur:
-                buf.seek(0)
-                cur.copy_expert(f"COPY bench_marks_pk ({cols}) FROM STDIN WITH CSV", buf)
-            raw.commit()
-            t_copy_pk = time.perf_counter() - t0
-        finally:
-            raw.close()
+        t_copy_pk = _timed_copy(engine, "bench_marks_pk", cols, buf)
         keyed.drop(engine)
+    scratch.drop(engine)
     return t_insert, t_copy, t_copy_pk
 
 

@@ -6,6 +6,7 @@ test leaves it complete again, so the tests read as an operator's day.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -30,15 +31,23 @@ END = date(2026, 11, 26)
 REPO = Path(__file__).resolve().parent.parent
 
 
+@contextlib.contextmanager
+def demo_world(backend: str, folder: Path, seed: int, end: date,
+               chunk: int) -> Iterator[tuple[World, demo.DemoData]]:
+    """A world with 40 business days of the demo fund ending on ``end``, backfilled."""
+    with make_world(backend, folder) as w:
+        data = demo.generate(seed=seed, end=end, n_days=40)
+        load_inputs(w.engine, data.frames())
+        forget_fund()
+        assert runner.backfill(data.start, end, chunk=chunk) == runner.EXIT_OK
+        yield w, data
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def built(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
-    with make_world(request.param, tmp_path_factory.mktemp("pipeline")) as w:
-        data = demo.generate(seed=11, end=END, n_days=40)
-        load_inputs(w.engine, data.frames())
-        forget_fund()
-        assert runner.backfill(data.start, END, chunk=50) == runner.EXIT_OK
-        yield w, data
+    with demo_world(request.param, tmp_path_factory.mktemp("pipeline"), 11, END, 50) as built:
+        yield built
 
 
 def _counts(w: World, on: date) -> dict[str, int]:
@@ -199,12 +208,9 @@ YEAR_END = date(2026, 1, 20)  # 40 business days back: Nov 2025 .. Jan 2026 (mon
 @pytest.fixture(scope="module", params=BACKENDS)
 def year_end(request: pytest.FixtureRequest,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
-    with make_world(request.param, tmp_path_factory.mktemp("year_end")) as w:
-        data = demo.generate(seed=5, end=YEAR_END, n_days=40)
-        load_inputs(w.engine, data.frames())
-        forget_fund()
-        assert runner.backfill(data.start, YEAR_END, chunk=15) == runner.EXIT_OK
-        yield w, data
+    with demo_world(request.param, tmp_path_factory.mktemp("year_end"), 5, YEAR_END,
+                    15) as built:
+        yield built
 
 
 def _methods(w: World, days: list[date]) -> dict[date, str | None]:
