@@ -85,5 +85,9 @@ class CacheUnavailable(PmsError):
     exit_code = 5
 
 
+class UpstreamNotDone(PmsError):
+    """A step was about to run while a step it consumes is not done (checked under its lock)."""
+
+
 class AlreadyRunning(PmsError):
     exit_code = 4

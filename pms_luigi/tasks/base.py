@@ -36,7 +36,8 @@ import tenacity
 from pms_luigi import calendar
 from pms_luigi import config as cfg
 from pms_luigi.cache import Cache, canonical_json, get_redis
-from pms_luigi.errors import CacheUnavailable, NotBusinessDay, TransientStoreError
+from pms_luigi.errors import (CacheUnavailable, NotBusinessDay, TransientStoreError,
+                              UpstreamNotDone)
 from pms_luigi.faults import fault_point
 from pms_luigi.store import markers as mk
 from pms_luigi.store.engine import get_engine, mask_url, step_lock
@@ -343,6 +344,10 @@ class PmsTask(luigi.Task):
             if status.state is State.CACHE_MISSING:
                 self.republish(status.marker)
                 return
+            MEMO.forget_negative()  # fresh statuses for what another process built meanwhile
+            if not deep_valid(self):
+                raise UpstreamNotDone(f"{self.family()} {self.date}: a step it consumes is not "
+                                      "done (missing or stale); run it first")
             self.execute()
 
     def _close_dead_runs(self) -> None:

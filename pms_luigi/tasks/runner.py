@@ -92,16 +92,23 @@ def scheduler_kwargs(use_scheduler: bool) -> dict[str, object]:
 def _worker_config(remote: bool) -> Iterator[None]:
     """Against luigid, keep the worker alive while steps it scheduled are held by another
     worker (so two backfills over one range share the work instead of one giving up), but
-    bounded by ``KEEP_ALIVE_IDLE_SECONDS``. With the local scheduler nothing changes."""
+    bounded by ``KEEP_ALIVE_IDLE_SECONDS``. With the local scheduler nothing changes.
+
+    Luigi's own ``check_unfulfilled_deps`` is turned off there: in 3.8.1 it runs *before* the
+    START event, on this process's memo, so a dependency the other worker finished a moment
+    ago reads as missing and the step fails. ``PmsTask.run`` makes the same check under the
+    step's lock with fresh statuses instead (``UpstreamNotDone``)."""
     if not remote:
         yield
         return
     conf = luigi.configuration.get_config()
-    saved = {k: conf.get("worker", k, None) for k in ("keep_alive", "max_keep_alive_idle_duration")}
+    wanted = {"keep_alive": "true", "check_unfulfilled_deps": "false",
+              "max_keep_alive_idle_duration": f"{KEEP_ALIVE_IDLE_SECONDS} seconds"}
+    saved = {k: conf.get("worker", k, None) for k in wanted}
     if not conf.has_section("worker"):
         conf.add_section("worker")
-    conf.set("worker", "keep_alive", "true")
-    conf.set("worker", "max_keep_alive_idle_duration", f"{KEEP_ALIVE_IDLE_SECONDS} seconds")
+    for key, value in wanted.items():
+        conf.set("worker", key, value)
     try:
         yield
     finally:
