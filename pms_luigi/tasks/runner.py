@@ -36,7 +36,7 @@ from pms_luigi import config as cfg
 from pms_luigi.errors import NotBusinessDay
 from pms_luigi.store import markers as mk
 from pms_luigi.store.schema import task_runs
-from pms_luigi.targets import State
+from pms_luigi.targets import State, StepStatus
 from pms_luigi.tasks.attribution import PerformanceAttribution
 from pms_luigi.tasks.base import MEMO, PmsTask, get_stores
 from pms_luigi.tasks.mark_to_market import MarkToMarket
@@ -177,9 +177,7 @@ def missing(families: Sequence[str], dates: Sequence[date]) -> dict[str, list[da
     dates = sorted(set(dates))
     if not dates:
         return {fam: [] for fam in families}
-    stores = get_stores()
-    span = [calendar.previous_business_day(dates[0]), *dates]
-    statuses = {fam: FAMILIES[fam].statuses(span, stores) for fam in _upstream_families(families)}
+    span, statuses = _span_statuses(families, dates)
     rebuild: set[str] = set()  # will get a new run_id: its consumers go stale
     todo: set[str] = set()
     for on in span:
@@ -276,16 +274,22 @@ def _upstream_families(families: Sequence[str]) -> list[str]:
     return [f for f in FAMILIES if f in wanted]
 
 
-def prefetch_statuses(families: Sequence[str], dates: Sequence[date]) -> None:
-    """Fill the status memo for ``dates`` (and the business day before the first) with one
-    bulk status call per family and upstream family: Luigi's completeness checks of the
-    chunk then cost no query each."""
-    if not dates:
-        return
+def _span_statuses(families: Sequence[str], dates: Sequence[date]
+                   ) -> tuple[list[date], dict[str, dict[date, StepStatus]]]:
+    """Sorted ``dates`` with the business day before the first, and the statuses of the
+    families and every family they consume over them: one bulk call per family, which also
+    fills the process's status memo."""
     span = [calendar.previous_business_day(min(dates)), *sorted(dates)]
     stores = get_stores()
-    for fam in _upstream_families(families):
-        FAMILIES[fam].statuses(span, stores)
+    return span, {fam: FAMILIES[fam].statuses(span, stores)
+                  for fam in _upstream_families(families)}
+
+
+def prefetch_statuses(families: Sequence[str], dates: Sequence[date]) -> None:
+    """Fill the status memo for the chunk's dates (see :func:`_span_statuses`), so Luigi's
+    completeness checks of the chunk then cost no query each."""
+    if dates:
+        _span_statuses(families, dates)
 
 
 def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
