@@ -44,6 +44,7 @@ import pandas as pd
 
 from pms_luigi import calendar
 from pms_luigi.errors import InvalidInput, MissingFxFixing
+from pms_luigi.mtm import to_days
 
 # ------------------------------------------------------------------------------- constants
 
@@ -113,11 +114,6 @@ def _require(df: pd.DataFrame, cols: list[str], table: str) -> None:
         raise InvalidInput(f"{table} is missing column(s) {missing}", table=table, field=missing[0])
 
 
-def _days(values: Any) -> np.ndarray:
-    """Dates (python ``date``, Timestamp, datetime64, ISO strings) as a datetime64[D] array."""
-    return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy().astype("datetime64[D]")
-
-
 def _day(d: date) -> np.datetime64:
     if isinstance(d, datetime):
         d = d.date()
@@ -128,7 +124,7 @@ def _day(d: date) -> np.datetime64:
 
 def _as_dates(days: np.ndarray) -> pd.Index:
     """A datetime64[D] array as an Index of ``datetime.date`` (the schema's Date type)."""
-    return pd.Index(pd.DatetimeIndex(days).date, name="date")
+    return pd.Index(days.astype("datetime64[D]").astype(object), dtype=object, name="date")
 
 
 def _finite_or_none(x: Any) -> float | None:
@@ -224,7 +220,7 @@ def factor_exposures(
             raise InvalidInput(f"{x['instrument_id']} has dv01_brl but no maturity_date, needed "
                                f"for its du bucket", table="instruments",
                                row=x["instrument_id"], field="maturity_date")
-        du = calendar.du(_days(r["business_date"]), _days(r["maturity_date"]))
+        du = calendar.du(to_days(r["business_date"]), to_days(r["maturity_date"]))
         vert = np.asarray(VERTICES)
         bucket = vert[np.abs(np.asarray(du)[:, None] - vert[None, :]).argmin(axis=1)]
         frames.append(pd.DataFrame({
@@ -309,8 +305,8 @@ def _curve_levels(h: pd.DataFrame, family: str) -> pd.DataFrame:
     cols = [rate_factor(family, v) for v in VERTICES]
     if src.empty:
         return pd.DataFrame(columns=cols, dtype=float)
-    d = _days(src["price_date"])
-    du = np.asarray(calendar.du(d, _days(src["maturity_date"])), dtype=np.int64)
+    d = to_days(src["price_date"])
+    du = np.asarray(calendar.du(d, to_days(src["maturity_date"])), dtype=np.int64)
     rate = pd.to_numeric(src["rate"], errors="coerce").to_numpy(dtype=float)
     price = src["price"].to_numpy(dtype=float)
     if family == "DI":
@@ -354,7 +350,7 @@ def _equity_returns(h: pd.DataFrame) -> pd.Series:
     if x.empty:
         return pd.Series(dtype=float)
     x = pd.DataFrame({
-        "d": _days(x["price_date"]), "mat": _days(x["maturity_date"]),
+        "d": to_days(x["price_date"]), "mat": to_days(x["maturity_date"]),
         "id": x["instrument_id"].to_numpy(), "p": x["price"].to_numpy(dtype=float),
         "rank": x["instrument_type"].map({t: i for i, t in enumerate(EQUITY_INDEX_TYPES)})
                  .to_numpy(),
@@ -427,7 +423,7 @@ def factor_changes(
     _require(instruments, ["instrument_id", "instrument_type", "maturity_date"], "instruments")
     _require(fx_history, ["fixing_date", "pair", "kind", "rate"], "fx_fixings")
     on_d = _day(on)
-    h = history.loc[_days(history["price_date"]) <= on_d] if len(history) else history
+    h = history.loc[to_days(history["price_date"]) <= on_d] if len(history) else history
     if h.duplicated(["price_date", "instrument_id"]).any():
         x = h[h.duplicated(["price_date", "instrument_id"])].iloc[0]
         raise InvalidInput(f"duplicate market_prices row for {x['instrument_id']} on "
@@ -438,8 +434,8 @@ def factor_changes(
     fx = fx_history
     if len(fx):
         fx = fx[(fx["pair"] == FX_FACTOR) & (fx["kind"] == fx_kind)]
-        fx = fx.loc[_days(fx["fixing_date"]) <= on_d]
-    usd = pd.Series(fx["rate"].to_numpy(dtype=float), index=_days(fx["fixing_date"])) \
+        fx = fx.loc[to_days(fx["fixing_date"]) <= on_d]
+    usd = pd.Series(fx["rate"].to_numpy(dtype=float), index=to_days(fx["fixing_date"])) \
         .sort_index() if len(fx) else pd.Series(dtype=float)
     if usd.index.has_duplicates:
         raise InvalidInput(f"duplicate fx_fixings {FX_FACTOR} {fx_kind} rows",
@@ -867,7 +863,7 @@ def _spot_on(fx_history: pd.DataFrame, on: date, kind: str) -> float | None:
     """USDBRL fixing of ``kind`` dated exactly ``on`` (None if absent: no stale spot)."""
     if not len(fx_history):
         return None
-    same_day = _days(fx_history["fixing_date"]) == _day(on)
+    same_day = to_days(fx_history["fixing_date"]) == _day(on)
     x = fx_history.loc[(fx_history["pair"] == FX_FACTOR) & (fx_history["kind"] == kind)
                        & same_day, "rate"]
     return float(x.iloc[0]) if len(x) else None
@@ -916,8 +912,8 @@ def risk_snapshot(
     _require(marks, ["business_date", "instrument_id", "strategy_id", "asset_class", "quantity",
                      "notional_brl", "dv01_brl", "fx_delta_usd", "equity_delta_brl"],
              "position_marks")
-    if len(marks) and (_days(marks["business_date"]) != on_d).any():
-        bad = marks.loc[_days(marks["business_date"]) != on_d].iloc[0]
+    if len(marks) and (to_days(marks["business_date"]) != on_d).any():
+        bad = marks.loc[to_days(marks["business_date"]) != on_d].iloc[0]
         raise InvalidInput(f"position_marks row {bad['instrument_id']}/{bad['strategy_id']} is "
                            f"dated {bad['business_date']}, not {on}", table="position_marks",
                            row=(bad["instrument_id"], bad["strategy_id"]), field="business_date")
@@ -934,7 +930,7 @@ def risk_snapshot(
         if drawdown is not None:
             raise InvalidInput("pass drawdown or nav_history, not both", field="drawdown")
         _require(nav_history, ["business_date", "nav_brl"], "book_snapshots")
-        navs = nav_history.assign(_d=_days(nav_history["business_date"]))
+        navs = nav_history.assign(_d=to_days(nav_history["business_date"]))
         navs = navs[navs["_d"] <= on_d].sort_values("_d", kind="stable")
         if len(navs):
             if navs["_d"].duplicated().any():
