@@ -165,7 +165,7 @@ def _step_growth(families: list[str]) -> list[tuple[str, float, float]]:
 
 
 def measure(years: float, positions: int, plain: bool, preopen_days: int,
-            profile: str | None, naive_max: int = 400) -> None:
+            profile: str | None, naive_max: int = 400, workers: int = 1) -> None:
     import logging
 
     import luigi
@@ -196,11 +196,12 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         t0 = time.perf_counter()
         if prof:
             prof.enable()
-        rc = runner.backfill(data.start, end, eod, chunk=20, progress=None)
+        rc = runner.backfill(data.start, end, eod, chunk=20, workers=workers, progress=None)
         if prof:
             prof.disable()
         ours = time.perf_counter() - t0
-        print(f"EOD backfill     : {ours:8.1f}s  {len(dates) / ours:6.2f} dates/s  rc={rc}")
+        print(f"EOD backfill     : {ours:8.1f}s  {len(dates) / ours:6.2f} dates/s  rc={rc}  "
+              f"({workers} worker{'s' if workers > 1 else ''})")
         print(f"  positions marked per date: {_marks_per_date():.0f} on average")
         print("  step time, first vs last fifth of the dates (linear growth = flat):")
         for fam, first, last in _step_growth(eod):
@@ -273,12 +274,13 @@ def main() -> None:
     p.add_argument("--no-plain", action="store_true", help="skip the plain luigi.build run")
     p.add_argument("--preopen-days", type=int, default=10)
     p.add_argument("--profile", help="write cProfile stats to <PROFILE>-<years>y.prof")
+    p.add_argument("--workers", type=int, default=1, help="Luigi worker processes")
     p.add_argument("--naive-max", type=int, default=400,
                    help="at most this many per-task complete() calls (then extrapolated)")
     args = p.parse_args()
     for years in args.years:
         measure(years, args.positions, not args.no_plain, args.preopen_days, args.profile,
-                args.naive_max)
+                args.naive_max, args.workers)
 
 
 if __name__ == "__main__":

@@ -505,11 +505,22 @@ def gc_paused(enabled: bool = True) -> Iterator[None]:
         gc.enable()
 
 
+class PmsWrapperTask(luigi.WrapperTask):
+    """A root that only groups steps (EndOfDay, PreOpen, a backfill chunk).
+
+    Its own START handler matters with several local workers: each task then runs in a
+    forked child whose memo is the parent's copy from fork time, and Luigi's check that a
+    finished wrapper is complete would read its steps' stale "missing" entries."""
+
+    task_namespace = "pms"
+
+
 @PmsTask.event_handler(luigi.Event.START)
-def _refresh_memo_on_start(_task: PmsTask) -> None:
-    """Luigi fires START before it re-checks a step's dependencies in the worker: drop the
-    memo's negative entries there, so a dependency another worker finished meanwhile is seen
-    as done (see ``StatusMemo.forget_negative``)."""
+@PmsWrapperTask.event_handler(luigi.Event.START)
+def _refresh_memo_on_start(_task: luigi.Task) -> None:
+    """Luigi fires START before it re-checks a task's dependencies (or, for a wrapper, its
+    completeness) in the worker: drop the memo's negative entries there, so a step another
+    process finished meanwhile is seen as done (see ``StatusMemo.forget_negative``)."""
     MEMO.forget_negative()
 
 

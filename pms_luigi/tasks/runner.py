@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import sys
 import time
 import uuid
@@ -38,7 +39,7 @@ from pms_luigi.store import markers as mk
 from pms_luigi.store.schema import task_runs
 from pms_luigi.targets import State, StepStatus
 from pms_luigi.tasks.attribution import PerformanceAttribution
-from pms_luigi.tasks.base import MEMO, PmsTask, get_stores
+from pms_luigi.tasks.base import MEMO, PmsTask, PmsWrapperTask, get_stores
 from pms_luigi.tasks.mark_to_market import MarkToMarket
 from pms_luigi.tasks.morning_pack import MorningPack
 from pms_luigi.tasks.proposals import TradeProposals
@@ -89,21 +90,29 @@ def scheduler_kwargs(use_scheduler: bool) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def _worker_config(remote: bool) -> Iterator[None]:
-    """Against luigid, keep the worker alive while steps it scheduled are held by another
-    worker (so two backfills over one range share the work instead of one giving up), but
-    bounded by ``KEEP_ALIVE_IDLE_SECONDS``. With the local scheduler nothing changes.
+def _worker_config(remote: bool, workers: int = 1) -> Iterator[None]:
+    """Worker settings for builds where another process may finish a step's dependency.
 
-    Luigi's own ``check_unfulfilled_deps`` is turned off there: in 3.8.1 it runs *before* the
-    START event, on this process's memo, so a dependency the other worker finished a moment
-    ago reads as missing and the step fails. ``PmsTask.run`` makes the same check under the
-    step's lock with fresh statuses instead (``UpstreamNotDone``)."""
-    if not remote:
+    Against luigid, keep the worker alive while steps it scheduled are held by another
+    worker (so two backfills over one range share the work instead of one giving up), but
+    bounded by ``KEEP_ALIVE_IDLE_SECONDS``.
+
+    Against luigid or with ``workers > 1`` (each step then runs in a forked child, whose
+    status memo is the parent's copy from fork time), Luigi's own ``check_unfulfilled_deps``
+    is turned off: in 3.8.1 it runs *before* the START event, on that memo, so a dependency
+    finished a moment ago by another process reads as missing and the step fails.
+    ``PmsTask.run`` makes the same check under the step's lock with fresh statuses instead
+    (``UpstreamNotDone``). One local worker changes nothing."""
+    wanted: dict[str, str] = {}
+    if remote or workers > 1:
+        wanted["check_unfulfilled_deps"] = "false"
+    if remote:
+        wanted.update(keep_alive="true",
+                      max_keep_alive_idle_duration=f"{KEEP_ALIVE_IDLE_SECONDS} seconds")
+    if not wanted:
         yield
         return
     conf = luigi.configuration.get_config()
-    wanted = {"keep_alive": "true", "check_unfulfilled_deps": "false",
-              "max_keep_alive_idle_duration": f"{KEEP_ALIVE_IDLE_SECONDS} seconds"}
     saved = {k: conf.get("worker", k, None) for k in wanted}
     if not conf.has_section("worker"):
         conf.add_section("worker")
@@ -135,7 +144,7 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
     started = datetime.now(timezone.utc)
     if clear_memo:
         MEMO.clear()
-    with _worker_config(remote=not local_scheduler):
+    with _worker_config(remote=not local_scheduler, workers=workers):
         result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
                              detailed_summary=True, **kwargs)
     status = result.status
@@ -237,7 +246,7 @@ def _fmt_s(seconds: float) -> str:
     return f"{h:d}:{m:02d}:{s:02d}"
 
 
-class BackfillChunk(luigi.WrapperTask):
+class BackfillChunk(PmsWrapperTask):
     """One chunk of a backfill as a single root for ``luigi.build``.
 
     Luigi's worker walks the dependencies of every root passed to ``build`` separately (the
@@ -247,7 +256,6 @@ class BackfillChunk(luigi.WrapperTask):
     one range against luigid share the steps, never the wrapper.
     """
 
-    task_namespace = "pms"
     steps = luigi.ListParameter(description="family@date keys of the steps to build")
     nonce = luigi.Parameter(description="unique per backfill process")
 
@@ -292,57 +300,150 @@ def prefetch_statuses(families: Sequence[str], dates: Sequence[date]) -> None:
         _span_statuses(families, dates)
 
 
+def _build_chunk(todo: dict[str, list[date]], batch: list[date], workers: int,
+                 local_scheduler: bool, **kwargs: object) -> int:
+    """Build the steps of ``todo`` on the dates of ``batch`` as one ``BackfillChunk`` root.
+
+    When the build says "run by another worker" (several backfills against one luigid), the
+    chunk's markers are re-read: if another worker finished them, that counts as done;
+    otherwise the chunk is retried a few times before giving up with exit 4.
+    """
+    wanted = {fam: set(ds) for fam, ds in todo.items()}
+    steps = [mk.upstream_key(f, d) for d in batch for f in todo if d in wanted[f]]
+    if not steps:
+        return EXIT_OK
+    root = BackfillChunk(steps=steps, nonce=_NONCE)
+    rc = EXIT_OK
+    for attempt in range(1, 6):
+        MEMO.forget_negative()
+        prefetch_statuses(list(todo), batch)
+        rc = build([root], workers=workers, local_scheduler=local_scheduler,
+                   clear_memo=False, **kwargs)
+        if rc == EXIT_OK:
+            return rc
+        left = missing(list(todo), batch)
+        if not any(d in wanted[f] for f, ds in left.items() for d in ds):
+            return EXIT_OK  # another worker built what this build could not claim
+        if rc != EXIT_RUNNING:
+            return rc
+        log.info("chunk %s..%s held by another worker; waiting (attempt %d)",
+                 batch[0], batch[-1], attempt)
+        time.sleep(2.0 * attempt)
+    return rc
+
+
+def _split_stages(todo: dict[str, list[date]]
+                  ) -> tuple[dict[str, list[date]], dict[str, list[date]]]:
+    """(MTM, its consumers): the MTM chain must run date after date; the rest of a date's
+    steps only need that date's MTM, so they can run one chunk behind it."""
+    head = {f: ds for f, ds in todo.items() if FAMILIES[f].rank == 0 and ds}
+    rest = {f: ds for f, ds in todo.items() if FAMILIES[f].rank > 0 and ds}
+    return head, rest
+
+
+def _build_chunk_in_child(todo: dict[str, list[date]], batch: list[date], workers: int,
+                          **kwargs: object) -> None:
+    """Process target of the pipelined backfill: the exit code is the chunk's."""
+    sys.exit(_build_chunk(todo, batch, workers, True, **kwargs))
+
+
+class _Progress:
+    """The progress line: dates done / total, elapsed, ETA."""
+
+    def __init__(self, total: int, stream: IO[str] | None) -> None:
+        self.total, self.done, self.stream, self.t0 = total, 0, stream, time.monotonic()
+
+    def chunk_done(self, batch: list[date], rc: int) -> None:
+        self.done += len(batch)
+        elapsed = time.monotonic() - self.t0
+        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        if self.stream is not None:
+            width = 30
+            full = int(width * self.done / self.total)
+            print(f"backfill [{'#' * full}{'-' * (width - full)}] {self.done}/{self.total} dates"
+                  f"  elapsed {_fmt_s(elapsed)}  eta {_fmt_s(eta)}  last={batch[-1]} rc={rc}",
+                  file=self.stream, flush=True)
+
+
 def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
                local_scheduler: bool = True, progress: IO[str] | str | None = STDERR,
                **kwargs: object) -> tuple[int, list[tuple[date, date, int]]]:
     """Build the given (family, dates) oldest-first, ``chunk`` dates per ``luigi.build``.
 
     Stops at the first chunk that fails (later dates chain on earlier MTMs, so they would
-    fail too). When the build says "run by another worker" (several backfills against one
-    luigid), the chunk's markers are re-read: if another worker finished them, that counts
-    as done; otherwise the chunk is retried a few times before giving up with exit 4.
+    fail too). With ``workers > 1`` on the local scheduler the chunks are pipelined over two
+    processes (see :func:`_run_pipelined`); otherwise each chunk is one build with
+    ``workers`` Luigi workers (against luigid, several backfills share the range).
     """
-    progress = _stream(progress)
     pending = sorted({d for ds in todo.values() for d in ds})
-    wanted = {fam: set(ds) for fam, ds in todo.items()}
-    total, done, code = len(pending), 0, EXIT_OK
-    codes: list[tuple[date, date, int]] = []
-    t0 = time.monotonic()
+    batches = [pending[i:i + max(1, chunk)] for i in range(0, len(pending), max(1, chunk))]
+    meter = _Progress(len(pending), _stream(progress))
     MEMO.clear()  # then refreshed per chunk, and kept between chunks (positive deep entries)
-    for i in range(0, total, max(1, chunk)):
-        batch = pending[i:i + chunk]
-        steps = [mk.upstream_key(f, d) for d in batch for f in todo if d in wanted[f]]
-        root = BackfillChunk(steps=steps, nonce=_NONCE)
-        for attempt in range(1, 6):
-            MEMO.forget_negative()
-            prefetch_statuses(list(todo), batch)
-            rc = build([root], workers=workers, local_scheduler=local_scheduler,
-                       clear_memo=False, **kwargs)
-            if rc == EXIT_OK:
-                break
-            left = missing(list(todo), batch)
-            if not any(d in wanted[f] for f, ds in left.items() for d in ds):
-                rc = EXIT_OK  # another worker built what this build could not claim
-                break
-            if rc != EXIT_RUNNING:
-                break
-            log.info("chunk %s..%s held by another worker; waiting (attempt %d)",
-                     batch[0], batch[-1], attempt)
-            time.sleep(2.0 * attempt)
+    head, rest = _split_stages(todo)
+    if workers > 1 and local_scheduler and head and rest:
+        return _run_pipelined(head, rest, batches, workers, meter, **kwargs)
+    code, codes = EXIT_OK, []
+    for batch in batches:
+        rc = _build_chunk(todo, batch, workers, local_scheduler, **kwargs)
         codes.append((batch[0], batch[-1], rc))
-        done += len(batch)
-        elapsed = time.monotonic() - t0
-        eta = elapsed / done * (total - done) if done else 0.0
-        if progress is not None:
-            width = 30
-            bar = "#" * int(width * done / total) + "-" * (width - int(width * done / total))
-            print(f"backfill [{bar}] {done}/{total} dates  elapsed {_fmt_s(elapsed)}  "
-                  f"eta {_fmt_s(eta)}  last={batch[-1]} rc={rc}", file=progress, flush=True)
+        meter.chunk_done(batch, rc)
         if rc != EXIT_OK:
             code = rc
             if rc != EXIT_CACHE:
                 break
     return code, codes
+
+
+def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
+                   batches: list[list[date]], workers: int, meter: _Progress,
+                   **kwargs: object) -> tuple[int, list[tuple[date, date, int]]]:
+    """MTM of chunk k+1 in this process while a forked child builds the other steps of
+    chunk k (attribution, proposals, packs; ``workers − 1`` Luigi workers): on two cores a
+    date then costs about max(MTM, the rest) instead of their sum.
+
+    Ordering: a chunk's consumers start only once its MTMs are done and the previous chunk's
+    consumers have finished (attribution of D chains on D−1's). One long-lived child per
+    chunk, not one fork per step, so per-process memos stay warm for the whole chunk. Both
+    processes take the same (family, date) locks and write their own steps' rows: no step
+    runs twice. A failure in either stage stops the pipeline after the running child ends
+    (exit 5, Redis unavailable, goes on as in the sequential run). The parent's status memo
+    only ever concerns MTM, which the child never writes.
+    """
+    ctx = multiprocessing.get_context("fork")
+    code, codes = EXIT_OK, []
+    child: tuple[multiprocessing.process.BaseProcess, list[date]] | None = None
+
+    def settle() -> int:
+        nonlocal child
+        if child is None:
+            return EXIT_OK
+        proc, batch = child
+        proc.join()
+        child = None
+        rc = proc.exitcode if proc.exitcode is not None and proc.exitcode >= 0 else EXIT_FAILED
+        codes.append((batch[0], batch[-1], rc))
+        meter.chunk_done(batch, rc)
+        return rc
+
+    try:
+        for batch in batches:
+            rc = _build_chunk(head, batch, 1, True, **kwargs)
+            crc = settle()
+            code = code or crc
+            if crc not in (EXIT_OK, EXIT_CACHE):
+                break
+            code = code or rc
+            # Even when an MTM of the chunk failed: its consumers that can run (the dates
+            # before the failure) are built, as one sequential build of the chunk would.
+            proc = ctx.Process(target=_build_chunk_in_child, args=(rest, batch, workers - 1),
+                               kwargs=kwargs, name=f"pms-backfill-{batch[0]}")
+            proc.start()
+            child = (proc, batch)
+            if rc not in (EXIT_OK, EXIT_CACHE):
+                break
+    finally:
+        crc = settle()  # also on an exception: never leave a child holding locks
+    return code or crc, codes
 
 
 def backfill(start: date, end: date, families: Sequence[str] | None = None, chunk: int = 20,

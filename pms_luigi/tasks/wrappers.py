@@ -11,22 +11,20 @@ import luigi
 
 from pms_luigi import calendar
 from pms_luigi.tasks.attribution import PerformanceAttribution
-from pms_luigi.tasks.base import BusinessDateParameter
+from pms_luigi.tasks.base import BusinessDateParameter, PmsWrapperTask
 from pms_luigi.tasks.mark_to_market import MarkToMarket
 from pms_luigi.tasks.morning_pack import MorningPack
 from pms_luigi.tasks.proposals import TradeProposals
 
 
-class EndOfDay(luigi.WrapperTask):
-    task_namespace = "pms"
+class EndOfDay(PmsWrapperTask):
     date = BusinessDateParameter()
 
     def requires(self) -> list[luigi.Task]:
         return [MarkToMarket(date=self.date), PerformanceAttribution(date=self.date)]
 
 
-class PreOpen(luigi.WrapperTask):
-    task_namespace = "pms"
+class PreOpen(PmsWrapperTask):
     date = BusinessDateParameter()
 
     def requires(self) -> list[luigi.Task]:
