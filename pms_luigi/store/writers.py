@@ -141,11 +141,22 @@ def _iso_dates(series: pd.Series) -> np.ndarray:
     codes = None
     if arr.dtype.kind != "M":  # distinct values only (a date column repeats one or two days)
         codes, uniq = pd.factorize(arr, use_na_sentinel=False)
-        arr = pd.to_datetime(pd.Series(np.asarray(uniq, dtype=object), dtype=object)).to_numpy()
+        uniq = np.asarray(uniq, dtype=object)
+        try:  # date / datetime / ISO text / None: numpy converts them in C
+            arr = np.array(uniq, dtype="datetime64[D]")
+        except (TypeError, ValueError):  # anything else (Timestamp with NaT, other formats)
+            arr = pd.to_datetime(pd.Series(uniq, dtype=object)).to_numpy()
     days = arr.astype("datetime64[D]")
     out = days.astype(str).astype(object)
     out[np.isnat(days)] = None
     return out if codes is None else out[codes]
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for NULL (float64 columns as they are: most are)."""
+    if series.dtype == np.float64:
+        return series.to_numpy()
+    return pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def typed_frame(tbl: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
@@ -166,11 +177,11 @@ def typed_frame(tbl: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
         series = frame[col.name]
         typ = col.type
         if isinstance(typ, sa.Numeric) and not isinstance(typ, sa.Float):
-            values = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+            values = _floats(series)
             out[col.name] = _round_scale(values, typ.scale or 0) if typ.scale is not None \
                 else values + 0.0
         elif isinstance(typ, sa.Float):
-            out[col.name] = pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan) + 0.0
+            out[col.name] = _floats(series) + 0.0
         elif isinstance(typ, sa.Boolean | sa.Integer):
             nulls = series.isna().to_numpy()
             if nulls.any():
