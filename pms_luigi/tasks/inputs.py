@@ -17,23 +17,20 @@ from pms_luigi.tasks.base import BusinessDateParameter, get_stores
 def market_data_missing(conn: sa.Connection, on: sa.Date) -> list[str]:
     """What MarkToMarket(on) needs and does not find: settlement prices on a B3 session,
     the PTAX of the day, and the CDI fixing of the previous business day (the last one
-    the correction factor compounds)."""
-    missing = []
-    if calendar.is_b3_session(on):
-        n = conn.execute(sa.select(sa.func.count()).select_from(s.market_prices)
-                         .where(s.market_prices.c.price_date == on)).scalar_one()
-        if not n:
-            missing.append(f"market_prices.price on {on}")
-    ptax = conn.execute(sa.select(sa.func.count()).select_from(s.fx_fixings).where(
-        s.fx_fixings.c.fixing_date == on, s.fx_fixings.c.kind == "PTAX")).scalar_one()
-    if not ptax:
-        missing.append(f"fx_fixings PTAX on {on}")
+    the correction factor compounds). One statement of three EXISTS (Luigi asks this at
+    scheduling and again before the step runs, for every date of a backfill)."""
     prev = calendar.previous_business_day(on)
-    cdi = conn.execute(sa.select(sa.func.count()).select_from(s.cdi_fixings)
-                       .where(s.cdi_fixings.c.fixing_date == prev)).scalar_one()
-    if not cdi:
-        missing.append(f"cdi_fixings.rate on {prev}")
-    return missing
+    needs = {
+        f"fx_fixings PTAX on {on}": sa.select(s.fx_fixings.c.fixing_date).where(
+            s.fx_fixings.c.fixing_date == on, s.fx_fixings.c.kind == "PTAX"),
+        f"cdi_fixings.rate on {prev}": sa.select(s.cdi_fixings.c.fixing_date).where(
+            s.cdi_fixings.c.fixing_date == prev),
+    }
+    if calendar.is_b3_session(on):
+        needs = {f"market_prices.price on {on}": sa.select(s.market_prices.c.price_date).where(
+            s.market_prices.c.price_date == on), **needs}
+    found = conn.execute(sa.select(*(q.exists() for q in needs.values()))).one()
+    return [what for what, ok in zip(needs, found, strict=True) if not ok]
 
 
 class MarketDataReady(luigi.ExternalTask):
