@@ -82,6 +82,7 @@ SNAPSHOT_STATUS_OK: Final[str] = "OK"
 SNAPSHOT_STATUS_INSUFFICIENT: Final[str] = "INSUFFICIENT_HISTORY"
 
 _NORMAL = NormalDist()
+_NAT: Final = np.datetime64("NaT", "D")
 _KEY_STRIDE = 1_000_000  # > any du: composite (date, du) sort key for vectorized interpolation
 
 
@@ -180,95 +181,119 @@ def factor_exposures(
                      "fx_delta_usd", "equity_delta_brl"], "position_marks")
     _require(instruments, ["instrument_id", "instrument_type", "maturity_date"], "instruments")
     if marks.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float if c == "sensitivity_brl" else object)
-                             for c in EXPOSURE_COLUMNS})
-    dup = marks.duplicated(["instrument_id", "strategy_id"], keep=False)
-    if dup.any():
-        row = marks.loc[dup, ["instrument_id", "strategy_id"]].iloc[0].tolist()
-        raise InvalidInput(f"duplicate position {row} in position_marks",
-                           table="position_marks", row=tuple(row), field="instrument_id")
+        return _no_exposures()
+    iid = marks["instrument_id"].to_numpy(dtype=object)
+    sid = marks["strategy_id"].to_numpy(dtype=object)
+    _check_unique_positions(iid, sid)
     sens_cols = ["dv01_brl", "fx_delta_usd", "equity_delta_brl"]
-    bad = marks[sens_cols].isna().any(axis=1)
-    if bad.any():
-        r = marks.loc[bad].iloc[0]
-        field = next(c for c in sens_cols if pd.isna(r[c]))
+    dv01, fx_delta, eq_delta = (marks[c].to_numpy(dtype=float) for c in sens_cols)
+    null = np.isnan(np.column_stack([dv01, fx_delta, eq_delta]))
+    if null.any():
+        k = int(null.any(axis=1).argmax())
+        r, field = marks.iloc[k], sens_cols[int(null[k].argmax())]
         raise InvalidInput(f"{field} is null for {r['instrument_id']}/{r['strategy_id']} on "
                            f"{r['business_date']}", table="position_marks",
                            row=(r["instrument_id"], r["strategy_id"]), field=field)
-
-    inst = instruments[["instrument_id", "instrument_type", "maturity_date"]]
-    m = marks.merge(inst, on="instrument_id", how="left", validate="many_to_one", indicator=True)
-    unknown = sorted(m.loc[m["_merge"] == "left_only", "instrument_id"].unique())
-    if unknown:
+    pos = _instrument_rows(instruments, iid)
+    if (pos < 0).any():
+        unknown = sorted(set(iid[pos < 0].tolist()))
         raise InvalidInput(f"instrument(s) {unknown} of position_marks not in instruments",
                            table="instruments", row=unknown[0], field="instrument_id")
+    itype = instruments["instrument_type"].to_numpy(dtype=object)[pos]
+    mat = to_days(instruments["maturity_date"])[pos]
 
-    frames = []
-    # --- rates / inflation / cupom
-    r = m[m["dv01_brl"].astype(float) != 0.0]
-    if not r.empty:
-        family = r["instrument_type"].map(RATE_FAMILY_BY_TYPE)
-        if family.isna().any():
-            x = r[family.isna()].iloc[0]
-            raise InvalidInput(
-                f"{x['instrument_id']} ({x['instrument_type']}) has dv01_brl {x['dv01_brl']} on "
-                f"{x['business_date']} but no rate factor for its instrument_type",
-                table="position_marks", row=(x["instrument_id"], x["strategy_id"]),
-                field="dv01_brl")
-        if r["maturity_date"].isna().any():
-            x = r[r["maturity_date"].isna()].iloc[0]
-            raise InvalidInput(f"{x['instrument_id']} has dv01_brl but no maturity_date, needed "
-                               f"for its du bucket", table="instruments",
-                               row=x["instrument_id"], field="maturity_date")
-        du = calendar.du(to_days(r["business_date"]), to_days(r["maturity_date"]))
-        vert = np.asarray(VERTICES)
-        bucket = vert[np.abs(np.asarray(du)[:, None] - vert[None, :]).argmin(axis=1)]
-        frames.append(pd.DataFrame({
-            "instrument_id": r["instrument_id"].to_numpy(),
-            "strategy_id": r["strategy_id"].to_numpy(),
-            "factor": family.to_numpy().astype(object) + "_" + bucket.astype(str).astype(object),
-            "shock_kind": ABS_BP,
-            "sensitivity_brl": r["dv01_brl"].to_numpy(dtype=float),
-        }))
-    # --- FX
-    f = m[m["fx_delta_usd"].astype(float) != 0.0]
-    if not f.empty:
-        if spot is not None:
-            s = np.full(len(f), float(spot))
-        elif "fx_rate" in f.columns:
-            s = pd.to_numeric(f["fx_rate"], errors="coerce").to_numpy(dtype=float)
-        else:
-            s = np.full(len(f), np.nan)
-        bad = ~(np.isfinite(s) & (s > 0))
-        if bad.any():
-            x = f[bad].iloc[0]
-            raise InvalidInput(
-                f"no USDBRL spot for the FX delta of {x['instrument_id']}/{x['strategy_id']} on "
-                f"{x['business_date']} (field position_marks.fx_rate); pass spot=",
-                table="position_marks", row=(x["instrument_id"], x["strategy_id"]),
-                field="fx_rate")
-        frames.append(pd.DataFrame({
-            "instrument_id": f["instrument_id"].to_numpy(),
-            "strategy_id": f["strategy_id"].to_numpy(),
-            "factor": FX_FACTOR, "shock_kind": REL,
-            "sensitivity_brl": f["fx_delta_usd"].to_numpy(dtype=float) * s,
-        }))
-    # --- equity
-    e = m[m["equity_delta_brl"].astype(float) != 0.0]
-    if not e.empty:
-        frames.append(pd.DataFrame({
-            "instrument_id": e["instrument_id"].to_numpy(),
-            "strategy_id": e["strategy_id"].to_numpy(),
-            "factor": EQUITY_FACTOR, "shock_kind": REL,
-            "sensitivity_brl": e["equity_delta_brl"].to_numpy(dtype=float),
-        }))
-    if not frames:
-        return factor_exposures(marks.iloc[0:0], instruments)
-    out = pd.concat(frames, ignore_index=True)
-    out = out.astype({"instrument_id": object, "strategy_id": object, "factor": object,
-                      "shock_kind": object})
-    return out.sort_values(["instrument_id", "strategy_id", "factor"], kind="stable") \
-              .reset_index(drop=True)[EXPOSURE_COLUMNS]
+    rr = np.flatnonzero(dv01 != 0.0)  # rates / inflation / cupom
+    ff = np.flatnonzero(fx_delta != 0.0)
+    ee = np.flatnonzero(eq_delta != 0.0)
+    rate_factors = _rate_buckets(marks, rr, itype[rr], mat[rr])
+    fx_sens = fx_delta[ff] * _fx_spot(marks, ff, spot)
+    rows = np.concatenate([rr, ff, ee])
+    if not len(rows):
+        return _no_exposures()
+    factor = np.concatenate([rate_factors, np.full(len(ff), FX_FACTOR, dtype=object),
+                             np.full(len(ee), EQUITY_FACTOR, dtype=object)])
+    kind = np.repeat(np.array([ABS_BP, REL, REL], dtype=object), [len(rr), len(ff), len(ee)])
+    value = np.concatenate([dv01[rr], fx_sens, eq_delta[ee]])
+    i, s = iid[rows], sid[rows]
+    order = np.lexsort([np.unique(x, return_inverse=True)[1] for x in (factor, s, i)])
+    out = pd.DataFrame({"instrument_id": i[order], "strategy_id": s[order],
+                        "factor": factor[order], "shock_kind": kind[order],
+                        "sensitivity_brl": value[order]}, columns=EXPOSURE_COLUMNS)
+    return out.astype({"instrument_id": object, "strategy_id": object, "factor": object,
+                       "shock_kind": object})
+
+
+def _no_exposures() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float if c == "sensitivity_brl" else object)
+                         for c in EXPOSURE_COLUMNS})
+
+
+def _instrument_rows(instruments: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+    """Row of each id in ``instruments`` (−1 when unknown); an instrument_id listed twice is
+    an error (which row would describe it?)."""
+    known = pd.Index(instruments["instrument_id"].to_numpy(dtype=object))
+    if not known.is_unique:
+        iid = known[known.duplicated()][0]
+        raise InvalidInput(f"instrument {iid} appears twice in instruments",
+                           table="instruments", row=iid, field="instrument_id")
+    return known.get_indexer(ids)
+
+
+def _check_unique_positions(iid: np.ndarray, sid: np.ndarray) -> None:
+    """One mark per (instrument_id, strategy_id): the first duplicated pair is named."""
+    ci, cs = pd.factorize(iid)[0], pd.factorize(sid)[0]
+    pair = ci.astype(np.int64) * (int(cs.max(initial=0)) + 1) + cs
+    _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
+    dup = counts[inverse.reshape(-1)] > 1
+    if dup.any():
+        k = int(dup.argmax())
+        row = [iid[k], sid[k]]
+        raise InvalidInput(f"duplicate position {row} in position_marks",
+                           table="position_marks", row=tuple(row), field="instrument_id")
+
+
+def _rate_buckets(marks: pd.DataFrame, rows: np.ndarray, itype: np.ndarray,
+                  mat: np.ndarray) -> np.ndarray:
+    """``<FAMILY>_<vertex>`` of the marks ``rows`` with a DV01 (see :func:`factor_exposures`)."""
+    fam = pd.Index(list(RATE_FAMILY_BY_TYPE)).get_indexer(itype)
+    if (fam < 0).any():
+        k = int((fam < 0).argmax())
+        x = marks.iloc[rows[k]]
+        raise InvalidInput(
+            f"{x['instrument_id']} ({itype[k]}) has dv01_brl {x['dv01_brl']} on "
+            f"{x['business_date']} but no rate factor for its instrument_type",
+            table="position_marks", row=(x["instrument_id"], x["strategy_id"]),
+            field="dv01_brl")
+    if np.isnat(mat).any():
+        x = marks.iloc[rows[int(np.isnat(mat).argmax())]]
+        raise InvalidInput(f"{x['instrument_id']} has dv01_brl but no maturity_date, needed "
+                           f"for its du bucket", table="instruments",
+                           row=x["instrument_id"], field="maturity_date")
+    du = calendar.du(to_days(marks["business_date"].to_numpy()[rows]), mat)
+    vert = np.asarray(VERTICES)
+    bucket = vert[np.abs(np.asarray(du)[:, None] - vert[None, :]).argmin(axis=1)]
+    family = np.array(list(RATE_FAMILY_BY_TYPE.values()), dtype=object)[fam]
+    return family + "_" + bucket.astype(str).astype(object)
+
+
+def _fx_spot(marks: pd.DataFrame, rows: np.ndarray, spot: float | None) -> np.ndarray:
+    """USDBRL spot for the FX delta of the marks ``rows``: ``spot`` if given, else each row's
+    ``fx_rate``; a row left without a positive spot is an error."""
+    if spot is not None:
+        s = np.full(len(rows), float(spot))
+    elif "fx_rate" in marks.columns:
+        s = pd.to_numeric(marks["fx_rate"], errors="coerce").to_numpy(dtype=float)[rows]
+    else:
+        s = np.full(len(rows), np.nan)
+    bad = ~(np.isfinite(s) & (s > 0))
+    if bad.any():
+        x = marks.iloc[rows[int(bad.argmax())]]
+        raise InvalidInput(
+            f"no USDBRL spot for the FX delta of {x['instrument_id']}/{x['strategy_id']} on "
+            f"{x['business_date']} (field position_marks.fx_rate); pass spot=",
+            table="position_marks", row=(x["instrument_id"], x["strategy_id"]),
+            field="fx_rate")
+    return s
 
 
 def _factor_vector(exposures: pd.DataFrame) -> pd.Series:
@@ -291,34 +316,64 @@ def _factor_vector(exposures: pd.DataFrame) -> pd.Series:
 
 # ------------------------------------------------------------------------------- factor history
 
+#: Curve levels already computed in this process, keyed by one date's knots: the exact bytes
+#: of its du and rate arrays in row order. A date's levels are a pure function of its knots
+#: (:func:`_interpolate_levels`), so a corrected rate or price, or a contract added or removed,
+#: is a different key and can never return a stale level. In a backfill the first date fills
+#: the whole window and every later date computes one new day per family instead of ~260.
+_LEVEL_MEMO: dict[bytes, np.ndarray] = {}
+#: Entries kept (oldest dropped first): 3 families × ~2,700 dates, a 10-year backfill window.
+_LEVEL_MEMO_MAX: Final[int] = 8192
 
-def _curve_levels(h: pd.DataFrame, family: str) -> pd.DataFrame:
-    """Constant-maturity vertex rates of one curve family for every date in ``h``.
 
-    Knots: each contract's ``rate`` at its du = calendar.du(price_date, maturity_date) > 0
-    (DI1 rows without a rate use r = (100000/PU)^(252/du) − 1, the B3 formula). Between knots,
-    flat-forward on 252: the log capitalisation y(du) = ln(1+r)·du/252 is linear in du, so
-    r_v = exp(y_v·252/v) − 1. Outside the knots the rate is held flat (shortest/longest contract).
-    Vectorized over all dates at once with a composite (date, du) sort key.
-    """
-    src = h[h["instrument_type"].isin(CURVE_SOURCE_TYPES[family]) & h["maturity_date"].notna()]
-    cols = [rate_factor(family, v) for v in VERTICES]
-    if src.empty:
-        return pd.DataFrame(columns=cols, dtype=float)
-    d = to_days(src["price_date"])
-    du = np.asarray(calendar.du(d, to_days(src["maturity_date"])), dtype=np.int64)
-    rate = pd.to_numeric(src["rate"], errors="coerce").to_numpy(dtype=float)
-    price = src["price"].to_numpy(dtype=float)
-    if family == "DI":
-        fill = np.isnan(rate) & (du > 0) & (price > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            derived = (100000.0 / price) ** (252.0 / np.where(du > 0, du, 1)) - 1.0
-        rate = np.where(fill, derived, rate)
-    ok = (du > 0) & np.isfinite(rate) & (rate > -1.0)
-    k = pd.DataFrame({"d": d[ok], "du": du[ok], "r": rate[ok]}) \
-        .groupby(["d", "du"], as_index=False)["r"].mean()
-    if k.empty:
-        return pd.DataFrame(columns=cols, dtype=float)
+@dataclass(frozen=True)
+class _History:
+    """``market_prices`` rows dated ≤ ``on`` joined to their instrument (rows of unknown
+    instruments dropped), as aligned numpy columns in the input's row order."""
+
+    day: np.ndarray  # datetime64[D]
+    iid: np.ndarray  # object
+    itype: np.ndarray  # object
+    mat: np.ndarray  # datetime64[D], NaT without maturity
+    price: np.ndarray  # float64
+    rate: np.ndarray  # float64, NaN when not published
+
+
+def _history_upto(history: pd.DataFrame, instruments: pd.DataFrame,
+                  on_d: np.datetime64) -> _History:
+    """Point-in-time rows of ``history`` joined to ``instruments``; a (price_date,
+    instrument_id) pair twice is an error (which row would be the level?)."""
+    days = to_days(history["price_date"])
+    rows = np.flatnonzero(days <= on_d)
+    ids = history["instrument_id"].to_numpy(dtype=object)[rows]
+    days = days[rows]
+    codes = pd.factorize(ids)[0].astype(np.int64)
+    pair = days.astype(np.int64) * (int(codes.max(initial=0)) + 1) + codes
+    dup = np.ones(len(pair), dtype=bool)
+    dup[np.unique(pair, return_index=True)[1]] = False
+    if dup.any():
+        k = rows[np.flatnonzero(dup)[0]]
+        x = history.iloc[k]
+        raise InvalidInput(f"duplicate market_prices row for {x['instrument_id']} on "
+                           f"{x['price_date']}", table="market_prices",
+                           row=(x["price_date"], x["instrument_id"]), field="price_date")
+    pos = _instrument_rows(instruments, ids)
+    ok = pos >= 0
+    pos, rows = pos[ok], rows[ok]
+    return _History(
+        day=days[ok], iid=ids[ok],
+        itype=instruments["instrument_type"].to_numpy(dtype=object)[pos],
+        mat=to_days(instruments["maturity_date"])[pos],
+        price=history["price"].to_numpy(dtype=float)[rows],
+        rate=pd.to_numeric(history["rate"], errors="coerce").to_numpy(dtype=float)[rows])
+
+
+def _interpolate_levels(d: np.ndarray, du: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Vertex rates (one row per distinct date of ``d``, ascending; columns :data:`VERTICES`)
+    from knots (date, du > 0, rate). Knots sharing (date, du) are averaged. Flat-forward on
+    252 between knots: y(du) = ln(1+r)·du/252 is linear in du, r_v = exp(y_v·252/v) − 1; held
+    flat outside them. Vectorized over all dates with a composite (date, du) sort key."""
+    k = pd.DataFrame({"d": d, "du": du, "r": r}).groupby(["d", "du"], as_index=False)["r"].mean()
     dates, d_idx = np.unique(k["d"].to_numpy(), return_inverse=True)
     kdu = k["du"].to_numpy(dtype=np.int64)
     kr = k["r"].to_numpy(dtype=float)
@@ -336,49 +391,86 @@ def _curve_levels(h: pd.DataFrame, family: str) -> pd.DataFrame:
     w = np.where(both, (qv - kdu[L]) / np.where(both, kdu[R] - kdu[L], 1), 0.0)
     r_interp = np.expm1((ky[L] + w * (ky[R] - ky[L])) * 252.0 / qv)
     lvl = np.select([exact, both, right_ok, left_ok], [kr[R], r_interp, kr[R], kr[L]], np.nan)
-    return pd.DataFrame(lvl.reshape(len(dates), nv), index=dates, columns=cols)
+    return lvl.reshape(len(dates), nv)
 
 
-def _equity_returns(h: pd.DataFrame) -> pd.Series:
-    """IBOV daily relative changes from IND/WIN settlement prices, free of roll jumps.
+def _curve_levels(h: _History, family: str) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, levels): constant-maturity vertex rates of one curve family on every date with
+    at least one knot (levels[i] = the :data:`VERTICES` rates of dates[i]).
 
-    On each date t the front contract (nearest maturity after t, IND before WIN) that also has a
-    price on the previous index-futures date gives r_t = P_t/P_{t−1} − 1 of that same contract.
-    Returns a series on all index-futures dates (NaN where no contract qualifies, and on the first).
+    Knots: each contract's ``rate`` at its du = calendar.du(price_date, maturity_date) > 0
+    (DI1 rows without a rate use r = (100000/PU)^(252/du) − 1, the B3 formula), interpolated by
+    :func:`_interpolate_levels` — only for dates whose knots are not in :data:`_LEVEL_MEMO`.
     """
-    x = h[h["instrument_type"].isin(EQUITY_INDEX_TYPES) & h["maturity_date"].notna()]
-    if x.empty:
-        return pd.Series(dtype=float)
-    x = pd.DataFrame({
-        "d": to_days(x["price_date"]), "mat": to_days(x["maturity_date"]),
-        "id": x["instrument_id"].to_numpy(), "p": x["price"].to_numpy(dtype=float),
-        "rank": x["instrument_type"].map({t: i for i, t in enumerate(EQUITY_INDEX_TYPES)})
-                 .to_numpy(),
-    }).sort_values(["id", "d"], kind="stable")
-    g = x.groupby("id", sort=False)
-    x["prev_p"], x["prev_d"] = g["p"].shift(), g["d"].shift()
-    all_d = np.unique(x["d"].to_numpy())
-    prev_global = pd.Series(np.concatenate([[np.datetime64("NaT")], all_d[:-1]]), index=all_d)
-    x["prev_global"] = prev_global.reindex(x["d"].to_numpy()).to_numpy()
-    ok = (x["mat"] > x["d"]) & x["prev_p"].notna() & (x["prev_d"] == x["prev_global"])
-    c = x[ok].sort_values(["d", "mat", "rank"], kind="stable").drop_duplicates("d")
-    ret = pd.Series((c["p"] / c["prev_p"] - 1.0).to_numpy(), index=c["d"].to_numpy())
-    return ret.reindex(all_d)
+    src = np.isin(h.itype, CURVE_SOURCE_TYPES[family]) & ~np.isnat(h.mat)
+    d, rate, price = h.day[src], h.rate[src], h.price[src]
+    du = np.asarray(calendar.du(d, h.mat[src]), dtype=np.int64)
+    if family == "DI":
+        fill = np.isnan(rate) & (du > 0) & (price > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derived = (100000.0 / price) ** (252.0 / np.where(du > 0, du, 1)) - 1.0
+        rate = np.where(fill, derived, rate)
+    ok = (du > 0) & np.isfinite(rate) & (rate > -1.0)
+    order = np.flatnonzero(ok)[np.argsort(d[ok], kind="stable")]  # by date, rows in input order
+    d, du, rate = d[order], du[order], rate[order]
+    dates, first = np.unique(d, return_index=True)
+    bounds = np.r_[first, len(d)]
+    keys = [du[a:b].tobytes() + rate[a:b].tobytes() for a, b in zip(bounds[:-1], bounds[1:])]
+    levels = [_LEVEL_MEMO.get(key) for key in keys]
+    todo = [i for i, lv in enumerate(levels) if lv is None]
+    if todo:
+        rows = np.isin(d, dates[todo])
+        for i, lv in zip(todo, _interpolate_levels(d[rows], du[rows], rate[rows]), strict=True):
+            levels[i] = _LEVEL_MEMO[keys[i]] = lv
+        for old in list(_LEVEL_MEMO)[:max(0, len(_LEVEL_MEMO) - _LEVEL_MEMO_MAX)]:
+            del _LEVEL_MEMO[old]
+    return dates, (np.vstack(levels) if levels else np.empty((0, len(VERTICES))))
 
 
-def _align(obs_change: pd.Series, axis: np.ndarray, max_fill: int) -> np.ndarray:
-    """Place a factor's changes (indexed by its own observation dates) on the common axis.
+def _equity_returns(h: _History) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, returns): IBOV daily relative changes from IND/WIN settlements, free of roll jumps.
+
+    On each date t the front contract (nearest maturity after t, IND before WIN, then by
+    instrument_id) that also has a price on the previous index-futures date gives
+    r_t = P_t/P_{t−1} − 1 of that same contract. Dates: every index-futures date (NaN where no
+    contract qualifies, and on the first).
+    """
+    x = np.flatnonzero(np.isin(h.itype, EQUITY_INDEX_TYPES) & ~np.isnat(h.mat))
+    if not len(x):
+        return np.array([], dtype="datetime64[D]"), np.array([], dtype=float)
+    codes = np.unique(h.iid[x], return_inverse=True)[1]  # instrument_id order
+    order = np.lexsort((h.day[x], codes))  # by (instrument_id, date)
+    x, codes = x[order], codes[order]
+    d, mat, p = h.day[x], h.mat[x], h.price[x]
+    cont = np.r_[False, codes[1:] == codes[:-1]]  # same contract as the row before
+    prev_p = np.where(cont, np.r_[np.nan, p[:-1]], np.nan)
+    prev_d = np.where(cont, np.r_[_NAT, d[:-1]], _NAT)
+    all_d = np.unique(d)
+    prev_global = np.r_[_NAT, all_d[:-1]][np.searchsorted(all_d, d)]
+    ok = np.flatnonzero((mat > d) & ~np.isnan(prev_p) & (prev_d == prev_global))
+    rank = pd.Index(EQUITY_INDEX_TYPES).get_indexer(h.itype[x[ok]])
+    ok = ok[np.lexsort((rank, mat[ok], d[ok]))]  # stable: ties keep instrument_id order
+    pick = ok[np.unique(d[ok], return_index=True)[1]]
+    out = np.full(len(all_d), np.nan)
+    out[np.searchsorted(all_d, d[pick])] = p[pick] / prev_p[pick] - 1.0
+    return all_d, out
+
+
+def _align(obs_change: np.ndarray, obs_days: np.ndarray, axis: np.ndarray,
+           max_fill: int) -> np.ndarray:
+    """Place factor changes observed on ``obs_days`` (rows of ``obs_change``, one column per
+    factor sharing those dates) on the common axis.
 
     A change observed at t covers [previous own observation, t]. Axis dates without an own
     observation get 0 (no market move: e.g. Dec 24, an ANBIMA day without a B3 session) when
     at most ``max_fill`` rows follow the last observation; a change whose own gap spans more
     than ``max_fill`` axis rows, and the rows after, are NaN (missing data → scenario dropped).
     """
-    out = np.full(len(axis), np.nan)
-    if obs_change.empty:
+    out = np.full((len(axis), obs_change.shape[1]), np.nan)
+    if not len(obs_days):
         return out
-    pos = np.searchsorted(axis, obs_change.index.to_numpy().astype("datetime64[D]"))
-    chg = obs_change.to_numpy(dtype=float).copy()
+    pos = np.searchsorted(axis, obs_days)
+    chg = obs_change.copy()
     gap = np.diff(pos, prepend=-10**9) - 1
     chg[gap > max_fill] = np.nan
     is_obs = np.zeros(len(axis), dtype=bool)
@@ -388,6 +480,22 @@ def _align(obs_change: pd.Series, axis: np.ndarray, max_fill: int) -> np.ndarray
     out[(last >= 0) & ~is_obs & (since <= max_fill)] = 0.0
     out[pos] = chg
     return out
+
+
+def _usd_levels(fx_history: pd.DataFrame, fx_kind: str,
+                on_d: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, rates) of the USDBRL ``fx_kind`` fixings dated ≤ ``on``, ascending; one per date."""
+    fx = fx_history
+    if len(fx):
+        fx = fx[(fx["pair"] == FX_FACTOR) & (fx["kind"] == fx_kind)]
+    days = to_days(fx["fixing_date"]) if len(fx) else np.array([], dtype="datetime64[D]")
+    keep = days <= on_d
+    order = np.argsort(days[keep], kind="stable")
+    days, rates = days[keep][order], fx["rate"].to_numpy(dtype=float)[keep][order]
+    if (np.diff(days) == np.timedelta64(0, "D")).any():
+        raise InvalidInput(f"duplicate fx_fixings {FX_FACTOR} {fx_kind} rows",
+                           table="fx_fixings", field="fixing_date")
+    return days, rates
 
 
 def factor_changes(
@@ -417,51 +525,38 @@ def factor_changes(
     ``history`` has ``market_prices`` columns, ``fx_history`` ``fx_fixings`` columns. The axis is
     the union of all observation dates ≤ ``on``; see :func:`_align` for dates a factor did not
     trade (zero change up to ``max_fill`` rows, NaN beyond). The first axis date (no previous
-    level) is dropped.
+    level) is dropped. A date's curve levels are computed once per process (:data:`_LEVEL_MEMO`).
     """
     _require(history, ["price_date", "instrument_id", "price", "rate"], "market_prices")
     _require(instruments, ["instrument_id", "instrument_type", "maturity_date"], "instruments")
     _require(fx_history, ["fixing_date", "pair", "kind", "rate"], "fx_fixings")
     on_d = _day(on)
-    h = history.loc[to_days(history["price_date"]) <= on_d] if len(history) else history
-    if h.duplicated(["price_date", "instrument_id"]).any():
-        x = h[h.duplicated(["price_date", "instrument_id"])].iloc[0]
-        raise InvalidInput(f"duplicate market_prices row for {x['instrument_id']} on "
-                           f"{x['price_date']}", table="market_prices",
-                           row=(x["price_date"], x["instrument_id"]), field="price_date")
-    h = h.merge(instruments[["instrument_id", "instrument_type", "maturity_date"]],
-                on="instrument_id", how="inner")
-    fx = fx_history
-    if len(fx):
-        fx = fx[(fx["pair"] == FX_FACTOR) & (fx["kind"] == fx_kind)]
-        fx = fx.loc[to_days(fx["fixing_date"]) <= on_d]
-    usd = pd.Series(fx["rate"].to_numpy(dtype=float), index=to_days(fx["fixing_date"])) \
-        .sort_index() if len(fx) else pd.Series(dtype=float)
-    if usd.index.has_duplicates:
-        raise InvalidInput(f"duplicate fx_fixings {FX_FACTOR} {fx_kind} rows",
-                           table="fx_fixings", field="fixing_date")
-
+    h = _history_upto(history, instruments, on_d)
+    usd_days, usd = _usd_levels(fx_history, fx_kind, on_d)
     curves = {fam: _curve_levels(h, fam) for fam in RATE_FAMILIES}
-    ibov = _equity_returns(h)
-    axis = np.unique(np.concatenate(
-        [c.index.to_numpy().astype("datetime64[D]") for c in curves.values()]
-        + [usd.index.to_numpy().astype("datetime64[D]"),
-           ibov.index.to_numpy().astype("datetime64[D]")]))
-    cols: dict[str, np.ndarray] = {}
-    for fam in RATE_FAMILIES:
-        lv = curves[fam]
-        lv = lv[lv.notna().any(axis=1)]
-        for col in lv.columns:
-            cols[col] = _align(lv[col].dropna().diff() * 1e4, axis, max_fill)
+    ibov_days, ibov = _equity_returns(h)
+    axis = np.unique(np.concatenate([days for days, _ in curves.values()]
+                                    + [usd_days, ibov_days]))
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
+    for fam, (days, levels) in curves.items():
+        if len(days):
+            names += [rate_factor(fam, v) for v in VERTICES]
+            blocks.append(_align(np.diff(levels, axis=0, prepend=np.nan) * 1e4, days, axis,
+                                 max_fill))
     if len(usd):
-        cols[FX_FACTOR] = _align(usd / usd.shift(1) - 1.0, axis, max_fill)
+        names.append(FX_FACTOR)
+        blocks.append(_align((np.r_[np.nan, usd[1:] / usd[:-1]] - 1.0)[:, None], usd_days,
+                             axis, max_fill))
     if len(ibov):
-        cols[EQUITY_FACTOR] = _align(ibov, axis, max_fill)
-    out = pd.DataFrame(cols, index=_as_dates(axis))
-    out.columns.name = "factor"
-    out = out.iloc[1:] if len(out) else out
-    out = out.dropna(axis=1, how="all")  # a factor with no observed change has no history
-    return out[out.notna().any(axis=1)] if out.shape[1] else out
+        names.append(EQUITY_FACTOR)
+        blocks.append(_align(ibov[:, None], ibov_days, axis, max_fill))
+    values = np.hstack(blocks)[1:] if blocks else np.empty((max(len(axis) - 1, 0), 0))
+    cols = ~np.isnan(values).all(axis=0)  # a factor with no observed change has no history
+    rows = ~np.isnan(values[:, cols]).all(axis=1) if cols.any() else np.ones(len(values), bool)
+    return pd.DataFrame(values[rows][:, cols], index=_as_dates(axis[1:][rows]),
+                        columns=pd.Index(np.array(names, dtype=object)[cols], dtype="str",
+                                         name="factor"))
 
 
 # ------------------------------------------------------------------------------- VaR / ES

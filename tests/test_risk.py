@@ -423,6 +423,28 @@ def test_factor_changes_zero_move_on_a_day_without_b3_session():
     assert ch.loc[d[2], "USDBRL"] == 0.0
 
 
+def test_factor_changes_level_memo_is_exact_and_never_stale():
+    """Curve levels are memoized by each date's knots: a warm call is bit-identical to a cold
+    one, and a corrected rate on one date changes that date's levels (no stale memo hit)."""
+    sessions, hist, fx = synthetic_market(date(2025, 11, 3), date(2025, 12, 5))
+    on = sessions[-1]
+    risk._LEVEL_MEMO.clear()
+    cold = risk.factor_changes(hist, INSTRUMENTS, fx, on)
+    assert risk._LEVEL_MEMO  # filled by the cold call
+    pd.testing.assert_frame_equal(risk.factor_changes(hist, INSTRUMENTS, fx, on), cold,
+                                  check_exact=True)
+    fixed = hist.copy()
+    row = (fixed["price_date"] == sessions[-5]) & (fixed["instrument_id"] == "DI1F28")
+    assert row.sum() == 1
+    fixed.loc[row, "rate"] += 0.0010  # a corrected settlement rate, 10 bp
+    warm = risk.factor_changes(fixed, INSTRUMENTS, fx, on)
+    risk._LEVEL_MEMO.clear()
+    pd.testing.assert_frame_equal(warm, risk.factor_changes(fixed, INSTRUMENTS, fx, on),
+                                  check_exact=True)
+    moved = (warm["DI_504"] - cold["DI_504"]).abs() > 1.0
+    assert set(warm.index[moved]) == {sessions[-5], sessions[-4]}  # into and out of the fix
+
+
 # ----------------------------------------------------------------------------- snapshot
 
 def book(on: date) -> pd.DataFrame:
