@@ -505,20 +505,29 @@ def reference_digest(strategies: pd.DataFrame, instruments: pd.DataFrame) -> str
 
 
 _SEP: Final = "\x1f"  # joins dimension and bucket into one key (never in a name)
-_PERIOD_RANK: Final = {name: i for i, name in enumerate(PERIODS)}
-_DIMENSION_RANK: Final = {name: i for i, name in enumerate(DIMENSIONS)}
 
 
-def _canonical_order(period: pd.Series, dimension: pd.Series, bucket: pd.Series) -> npt.NDArray[np.int64]:
-    """Positions that sort rows as :func:`attribute` lists them: period, dimension (both in
-    declaration order), ``residual`` last, then bucket name (code-point order, as ``str``)."""
-    labels = bucket.to_numpy(dtype=object)
-    return np.lexsort((
-        labels.astype(str),
-        labels == RESIDUAL,
-        np.fromiter((_DIMENSION_RANK[d] for d in dimension), np.int64, len(dimension)),
-        np.fromiter((_PERIOD_RANK[p] for p in period), np.int64, len(period)),
-    ))
+def _rank(names: Sequence[str], values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    """Position of each value in ``names`` (declaration order), −1 when not listed."""
+    return pd.Index(list(names)).get_indexer(values).astype(np.int64)
+
+
+def _catalogue(dimensions: npt.NDArray[np.object_], buckets: npt.NDArray[np.object_]
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """The distinct (dimension, bucket) keys in display order, and the key id of each input.
+
+    Display order (how :func:`attribute` lists rows): dimension in declaration order,
+    ``residual`` last, then bucket name by code point (as ``str`` compares). Ids are ranks in
+    that order, so rows sort by (period, id) with integer sorts only — the strings are
+    hashed once here instead of compared in every sort.
+    """
+    codes, _ = pd.factorize(dimensions + _SEP + buckets)
+    _, first = np.unique(codes, return_index=True)
+    dims, names = dimensions[first], buckets[first]
+    order = np.lexsort((names.astype(str), names == RESIDUAL, _rank(DIMENSIONS, dims)))
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    return rank[codes], dims[order], names[order]
 
 
 def encode_state(values: npt.NDArray[np.float64]) -> str:
@@ -537,10 +546,30 @@ def decode_state(text: Any) -> npt.NDArray[np.float64]:
     return np.frombuffer(raw, dtype="<f8").astype(np.float64)
 
 
+@dataclass(frozen=True)
+class _Prior:
+    """The base date's rows in display order, with the running sums to resume from.
+
+    ``key`` indexes ``dimensions``/``buckets`` (the rows' own :func:`_catalogue`), so the
+    union with the new days' buckets hashes each distinct key once, not once per period.
+    """
+
+    period: npt.NDArray[np.int64]  # index into PERIODS
+    key: npt.NDArray[np.int64]
+    dimensions: npt.NDArray[np.object_]
+    buckets: npt.NDArray[np.object_]
+    pnl_sum: npt.NDArray[np.float64]  # R$
+    contrib_sum: npt.NDArray[np.float64]  # linked contribution, as a fraction
+
+
+def _text(values: pd.Series) -> npt.NDArray[np.object_]:
+    return values.astype(str).to_numpy(dtype=object)
+
+
 def _prepare_base_rows(rows: pd.DataFrame, base: date,
-                       state: Mapping[str, Any] | None) -> pd.DataFrame:
-    """The base date's rows in :func:`attribute`'s order, with the running sums to resume
-    from: ``pnl_sum`` (R$) and ``contrib_sum`` (the linked contribution as a fraction)."""
+                       state: Mapping[str, Any] | None) -> _Prior:
+    """The base date's rows in :func:`attribute`'s order, validated, with the running sums
+    to resume from (the exact ``state`` when given, else the stored values)."""
     table = "attribution"
     _require(rows, ("period", "dimension", "bucket", "pnl_brl", "contribution_bps"), table)
     if "business_date" in rows.columns and len(rows):
@@ -548,76 +577,99 @@ def _prepare_base_rows(rows: pd.DataFrame, base: date,
         if (when != np.datetime64(base, "D")).any():
             raise InvalidInput(f"{table}: base rows must all be dated {base}", table=table,
                                field="business_date")
-    out = pd.DataFrame({
-        "period": rows["period"].astype(str).to_numpy(dtype=object),
-        "dimension": rows["dimension"].astype(str).to_numpy(dtype=object),
-        "bucket": rows["bucket"].astype(str).to_numpy(dtype=object),
-        "pnl_sum": _numbers(rows["pnl_brl"]),
-        "contrib_sum": _numbers(rows["contribution_bps"]) / 10_000.0,
-    })
-    bad = ~np.isfinite(out["pnl_sum"].to_numpy()) | ~np.isfinite(out["contrib_sum"].to_numpy())
+    period, dimension, bucket = _text(rows["period"]), _text(rows["dimension"]), \
+        _text(rows["bucket"])
+    pnl = _numbers(rows["pnl_brl"])
+    contrib = _numbers(rows["contribution_bps"]) / 10_000.0
+
+    def fail(mask: npt.NDArray[np.bool_], what: str, field_name: str) -> InvalidInput:
+        i = int(np.argmax(mask))
+        return InvalidInput(f"{table} on {base}: {what.format(period[i], dimension[i], bucket[i])}",
+                            table=table, field=field_name)
+
+    bad = ~np.isfinite(pnl) | ~np.isfinite(contrib)
     if bad.any():
-        row = out.loc[bad].iloc[0]
-        raise InvalidInput(f"{table} on {base}: {row['period']} {row['dimension']} "
-                           f"{row['bucket']} is not a number", table=table, field="pnl_brl")
-    unknown = ~out["dimension"].isin(list(DIMENSIONS)).to_numpy() | \
-        ~out["period"].isin(list(PERIODS)).to_numpy()
+        raise fail(bad, "{} {} {} is not a number", "pnl_brl")
+    p = _rank(PERIODS, period)
+    unknown = (p < 0) | (_rank(DIMENSIONS, dimension) < 0)
     if unknown.any():
-        row = out.loc[unknown].iloc[0]
-        raise InvalidInput(f"{table} on {base}: unknown period/dimension "
-                           f"{row['period']}/{row['dimension']}", table=table, field="dimension")
-    if out.duplicated(["period", "dimension", "bucket"]).any():
+        raise fail(unknown, "unknown period/dimension {}/{}", "dimension")
+    key, dims, names = _catalogue(dimension, bucket)
+    row_id = p * max(dims.size, 1) + key
+    order = np.argsort(row_id, kind="stable")
+    if (np.diff(row_id[order]) == 0).any():
         raise InvalidInput(f"{table} on {base}: a bucket listed twice", table=table,
                            field="bucket")
-    out = out.iloc[_canonical_order(out["period"], out["dimension"], out["bucket"])] \
-        .reset_index(drop=True)
+    p, key, period, dimension, bucket = p[order], key[order], period[order], \
+        dimension[order], bucket[order]
+    pnl, contrib = pnl[order], contrib[order]
     if state is not None:
-        pnl = decode_state(state.get("pnl_sum", ""))
-        contrib = decode_state(state.get("contrib_sum", ""))
-        if pnl.size != len(out) or contrib.size != len(out):
-            raise InvalidInput(f"{table} on {base}: chain_state has {pnl.size}/{contrib.size} "
-                               f"values for {len(out)} rows", table=table, field="chain_state")
+        pnl_state = decode_state(state.get("pnl_sum", ""))
+        contrib_state = decode_state(state.get("contrib_sum", ""))
+        if pnl_state.size != pnl.size or contrib_state.size != pnl.size:
+            raise InvalidInput(f"{table} on {base}: chain_state has {pnl_state.size}/"
+                               f"{contrib_state.size} values for {pnl.size} rows", table=table,
+                               field="chain_state")
         # the state is exact; the stored rows are its rounding (R$ to centavos, bps to 1e-10)
-        off = (np.abs(pnl - out["pnl_sum"].to_numpy()) > _HALF_CENTAVO) | \
-            (np.abs(contrib - out["contrib_sum"].to_numpy()) * 10_000.0 > 1e-9)
+        off = (np.abs(pnl_state - pnl) > _HALF_CENTAVO) | \
+            (np.abs(contrib_state - contrib) * 10_000.0 > 1e-9)
         if off.any():
-            row = out.loc[off].iloc[0]
-            raise InvalidInput(f"{table} on {base}: chain_state does not match the row "
-                               f"{row['period']} {row['dimension']} {row['bucket']}",
-                               table=table, field="chain_state")
-        out["pnl_sum"], out["contrib_sum"] = pnl, contrib
-    return out
+            raise fail(off, "chain_state does not match the row {} {} {}", "chain_state")
+        pnl, contrib = pnl_state, contrib_state
+    return _Prior(p, key, dims, names, pnl, contrib)
 
 
-def _chain_sums(daily: _Daily, bucket: npt.NDArray[np.int64], pnl: npt.NDArray[np.float64],
-                contrib: npt.NDArray[np.float64], prior: pd.DataFrame,
-                ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_],
-                           npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Per (dimension, bucket) of base's rows ∪ the new days: the running sums resumed.
+def _period_rows(daily: _Daily, offset: int, first: Mapping[str, int],
+                 r: npt.NDArray[np.float64], nav_prev: npt.NDArray[np.float64], linking: str,
+                 prior: _Prior | None, base: date | None) -> pd.DataFrame:
+    """period, dimension, bucket, pnl_brl and contrib_sum (a fraction) of every period, in
+    display order, from the daily buckets of days[offset:] (and ``prior``, the rows of
+    days[offset − 1], for the periods that began on or before it).
 
-    The base sums come first in the arrays handed to ``np.bincount``, then the new days in
-    day order: bincount adds in array order, so each sum is the same left fold over the
-    days as the single pass of :func:`attribute` (bit for bit when the base sums are exact).
+    All periods are bins (period, key) of one ``np.bincount`` per sum. Bincount adds in array
+    order, and the arrays hold the base sums first, then each period's days in day order: so
+    every bin is the same left fold over the days as a period-by-period pass — chained or
+    not, bit for bit.
     """
-    base_keys = prior["dimension"].to_numpy(dtype=object) + _SEP + \
-        prior["bucket"].to_numpy(dtype=object)
-    catalogue = daily.dimensions + _SEP + daily.labels  # per bucket id of the new days
-    codes, union = pd.factorize(np.concatenate([base_keys, catalogue]))
-    n_base = base_keys.size
-    ids = np.concatenate([codes[:n_base], codes[n_base:][bucket]])
-    n = union.size
-    pnl_sum = np.bincount(ids, weights=np.concatenate([prior["pnl_sum"].to_numpy(), pnl]),
-                          minlength=n)
-    contrib_sum = np.bincount(ids, weights=np.concatenate([prior["contrib_sum"].to_numpy(),
-                                                           contrib]), minlength=n)
-    present = np.bincount(ids, minlength=n) > 0
-    split = np.asarray([k.split(_SEP, 1) for k in union[present]], dtype=object).reshape(-1, 2)
-    dims, labels = split[:, 0], split[:, 1]
-    return dims, labels, pnl_sum[present], contrib_sum[present]
+    n_prior = 0 if prior is None else prior.dimensions.size
+    key, dims, names = _catalogue(daily.dimensions, daily.labels) if prior is None else \
+        _catalogue(np.concatenate([prior.dimensions, daily.dimensions]),
+                   np.concatenate([prior.buckets, daily.labels]))
+    n_keys = max(dims.size, 1)
+    ids, pnl, contrib = [], [], []
+    if prior is not None:
+        chained = np.array([first[p] < offset for p in PERIODS])
+        lacking = chained & (np.bincount(prior.period, minlength=len(PERIODS)) == 0)
+        if lacking.any():
+            raise InvalidInput(f"attribution on {base}: no {PERIODS[int(np.argmax(lacking))]} "
+                               "rows to chain on", table="attribution", field="period")
+        take = chained[prior.period]
+        ids.append(prior.period[take] * n_keys + key[:n_prior][prior.key[take]])
+        pnl.append(prior.pnl_sum[take])
+        contrib.append(prior.contrib_sum[take])
+    bucket_key = key[n_prior:]
+    for p, period in enumerate(PERIODS):  # six windows over the same daily buckets
+        i0 = first[period]
+        keep = daily.d + offset >= i0
+        d, day_pnl = daily.d[keep] + offset, daily.pnl[keep]
+        ids.append(p * n_keys + bucket_key[daily.bucket[keep]])
+        pnl.append(day_pnl)
+        contrib.append(day_pnl / nav_prev[d] * linking_multipliers(r[i0:], linking)[d - i0])
+    bins = np.concatenate(ids)
+    n_bins = len(PERIODS) * n_keys
+    sel = np.flatnonzero(np.bincount(bins, minlength=n_bins))
+    period_of, key_of = np.divmod(sel, n_keys)
+    return pd.DataFrame({
+        "period": np.asarray(PERIODS, dtype=object)[period_of],
+        "dimension": dims[key_of],
+        "bucket": names[key_of],
+        "pnl_brl": np.bincount(bins, weights=np.concatenate(pnl), minlength=n_bins)[sel],
+        "contrib_sum": np.bincount(bins, weights=np.concatenate(contrib), minlength=n_bins)[sel],
+    })
 
 
 def _assemble(days: npt.NDArray[np.datetime64], book: pd.DataFrame, fact: _Facts,
-              daily: _Daily, offset: int, prior: pd.DataFrame | None, on: date,
+              daily: _Daily, offset: int, prior: _Prior | None, on: date,
               inception: date, linking: str, base: date | None = None) -> AttributionResult:
     """Rows, stats, equity curve and metadata from the daily buckets of days[offset:].
 
@@ -631,36 +683,7 @@ def _assemble(days: npt.NDArray[np.datetime64], book: pd.DataFrame, fact: _Facts
     day_dates: list[date] = days.tolist()
     starts = {p: period_start(p, on, inception) for p in PERIODS}
     first = {p: int(np.searchsorted(days, np.datetime64(s, "D"))) for p, s in starts.items()}
-    n_buckets = daily.labels.size
-    frames = []
-    for period in PERIODS:  # six windows, each one vectorized pass over the daily buckets
-        i0 = first[period]
-        keep = daily.d + offset >= i0
-        d, bucket, pnl = daily.d[keep] + offset, daily.bucket[keep], daily.pnl[keep]
-        contrib = pnl / nav_prev[d] * linking_multipliers(r[i0:], linking)[d - i0]
-        if prior is not None and i0 < offset:  # began on or before the base date: chain
-            base_rows = prior[prior["period"] == period]
-            if base_rows.empty:
-                raise InvalidInput(f"attribution on {base}: no {period} rows to chain on",
-                                   table="attribution", field="period")
-            dims, labels, pnl_sum, contrib_sum = _chain_sums(daily, bucket, pnl, contrib,
-                                                             base_rows)
-            frame = pd.DataFrame({"period": period, "dimension": dims, "bucket": labels,
-                                  "pnl_brl": pnl_sum, "contrib_sum": contrib_sum})
-            frame = frame.iloc[_canonical_order(frame["period"], frame["dimension"],
-                                                frame["bucket"])]
-        else:
-            present = np.bincount(bucket, minlength=n_buckets) > 0
-            sel = daily.order[present[daily.order]]
-            frame = pd.DataFrame({
-                "period": period,
-                "dimension": daily.dimensions[sel],
-                "bucket": daily.labels[sel],
-                "pnl_brl": np.bincount(bucket, weights=pnl, minlength=n_buckets)[sel],
-                "contrib_sum": np.bincount(bucket, weights=contrib, minlength=n_buckets)[sel],
-            })
-        frames.append(frame)
-    rows = pd.concat(frames, ignore_index=True)
+    rows = _period_rows(daily, offset, first, r, nav_prev, linking, prior, base)
     rows.insert(0, "business_date", on)
     chain_state = {"pnl_sum": encode_state(rows["pnl_brl"].to_numpy()),
                    "contrib_sum": encode_state(rows["contrib_sum"].to_numpy())}
@@ -853,6 +876,32 @@ def _parse_tags(raw: Any, strategy_id: str) -> dict[str, float]:
     return {t: w / total for t, w in pairs}
 
 
+def _content_key(value: Any) -> str:
+    """Equal for equal factor_tags values, distinct otherwise: ``repr`` keeps a JSON text
+    apart from the list it spells; a numpy array's repr abbreviates, so it is listed first."""
+    return repr(value.tolist() if isinstance(value, np.ndarray) else value)
+
+
+def _tag_weights(ids: npt.NDArray[np.object_], raw: npt.NDArray[np.object_]) -> pd.DataFrame:
+    """(strategy_id, tag, weight) rows: strategies in row order, each one's tags in its order.
+
+    Each distinct factor_tags value is parsed once and its rows repeated: a book of hundreds
+    of strategies repeats a handful of tag sets, and parsing was the bulk of the cost. Values
+    are parsed in order of first appearance, so a bad value is named by its first strategy.
+    """
+    codes, _ = pd.factorize(np.asarray(list(map(_content_key, raw)), dtype=object))
+    _, first = np.unique(codes, return_index=True)
+    parsed = [_parse_tags(raw[i], ids[i]) for i in first]  # one per distinct tag set
+    size = np.asarray([len(tags) for tags in parsed], dtype=np.int64)
+    tag = np.asarray([t for tags in parsed for t in tags], dtype=object)
+    weight = np.asarray([w for tags in parsed for w in tags.values()], dtype=np.float64)
+    per_row = size[codes]
+    row_start = np.repeat(np.cumsum(per_row) - per_row, per_row)
+    flat = np.repeat((np.cumsum(size) - size)[codes], per_row) + np.arange(row_start.size) - row_start
+    return pd.DataFrame({"strategy_id": np.repeat(ids, per_row), "tag": tag[flat],
+                         "weight": weight[flat]})
+
+
 def _prepare_strategies(strategies: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """(tag weights: strategy_id, tag, weight) and style per strategy_id."""
     table = "strategies"
@@ -862,11 +911,7 @@ def _prepare_strategies(strategies: pd.DataFrame) -> tuple[pd.DataFrame, pd.Seri
         dup = ids[ids.duplicated()].iloc[0]
         raise InvalidInput(f"{table}: strategy {dup} listed twice", table=table, row=dup,
                            field="strategy_id")
-    # Reference data (tens of rows): a loop over strategies is clearer than any vector trick.
-    records = []
-    for sid, raw in zip(ids, strategies["factor_tags"]):
-        records.extend((sid, tag, w) for tag, w in _parse_tags(raw, sid).items())
-    tags = pd.DataFrame(records, columns=["strategy_id", "tag", "weight"])
+    tags = _tag_weights(ids.to_numpy(dtype=object), strategies["factor_tags"].to_numpy(dtype=object))
     systematic = strategies["is_systematic"]
     if systematic.isna().any():
         bad = ids[systematic.isna().to_numpy()].iloc[0]
@@ -1059,7 +1104,6 @@ class _Daily:
     pnl: npt.NDArray[np.float64]
     dimensions: npt.NDArray[np.object_]  # per bucket id
     labels: npt.NDArray[np.object_]  # per bucket id
-    order: npt.NDArray[np.int64]  # bucket ids in display order
 
 
 def _sum_by_day(d: npt.NDArray[np.int64], code: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
@@ -1150,15 +1194,8 @@ def _daily_buckets(fact: _Facts, book_pnl: npt.NDArray[np.float64], tags: pd.Dat
     d, bucket, total = _sum_by_day(np.concatenate([p[0] for p in parts]),
                                    np.concatenate([p[1] for p in parts]).astype(np.int64),
                                    np.concatenate([p[2] for p in parts]), n_buckets)
-    dims_arr = np.asarray(dims, dtype=object)
-    labels_arr = np.asarray(labels, dtype=object)
-    catalogue = pd.DataFrame({
-        "dim": pd.Series(dims_arr).map({name: i for i, name in enumerate(DIMENSIONS)}),
-        "last": labels_arr == RESIDUAL,
-        "label": labels_arr,
-    })
-    order = catalogue.sort_values(["dim", "last", "label"], kind="stable").index.to_numpy()
-    return _Daily(d, bucket, total, dims_arr, labels_arr, order)
+    return _Daily(d, bucket, total, np.asarray(dims, dtype=object),
+                  np.asarray(labels, dtype=object))
 
 
 def _jsonable(value: Any) -> Any:
