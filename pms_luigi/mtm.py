@@ -552,45 +552,77 @@ def _prep_prev_marks(prev: pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates(_KEY, keep="last")
 
 
-def _prep_prices(prices: pd.DataFrame, d64: np.datetime64) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Prices:
+    """``market_prices`` rows dated ≤ D as numpy columns sorted by (instrument_id, price date),
+    input order among equal pairs (a stable sort, as the rows' order decides which duplicate
+    wins). ``ids``: the distinct instrument_ids in sorted order; ``code``: each row's index
+    into ``ids``. Integer keys instead of a MultiIndex: the window holds ~260 days of rows."""
+
+    ids: np.ndarray
+    code: np.ndarray
+    pdate: np.ndarray
+    price: np.ndarray
+    rate: np.ndarray
+
+    def _key(self, code: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """(instrument, day) as one int64 ordered like the rows (days fit in 32 bits)."""
+        return code.astype(np.int64) * 2**32 + (_dn(days) + 2**31)
+
+    def latest(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(price, price date) of each id's latest row (the last of its run); NaN/NaT if none."""
+        price, pdate = np.full(len(ids), np.nan), np.full(len(ids), _NAT)
+        pos = pd.Index(self.ids).get_indexer(ids)
+        found = pos >= 0
+        if found.any():
+            ends = np.flatnonzero(np.r_[self.code[1:] != self.code[:-1], True])  # per id
+            rows = ends[pos[found]]
+            price[found], pdate[found] = self.price[rows], self.pdate[rows]
+        return price, pdate
+
+    def rate_at(self, iid: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Published rate of each (instrument, date) pair (the last duplicate); NaN when absent."""
+        out = np.full(len(iid), np.nan)
+        if not len(self.code) or not len(iid):
+            return out
+        key = self._key(self.code, self.pdate)
+        last = np.r_[key[1:] != key[:-1], True]
+        key, rate = key[last], self.rate[last]
+        code = pd.Index(self.ids).get_indexer(np.asarray(iid, dtype=object))
+        q = self._key(code, days)
+        at = np.minimum(np.searchsorted(key, q), len(key) - 1)
+        hit = (code >= 0) & ~np.isnat(np.asarray(days, dtype="datetime64[D]")) & (key[at] == q)
+        out[hit] = rate[at[hit]]
+        return out
+
+
+def _prep_prices(prices: pd.DataFrame | None, d64: np.datetime64) -> _Prices:
+    """Validated ``market_prices`` rows dated ≤ D (every row of the window is checked, used by
+    this mark or not): price > 0 and a rate, when published, in (−0.5, 1) — rates are decimals."""
     if prices is None or len(prices) == 0:
-        return pd.DataFrame({"instrument_id": pd.Series(dtype=object),
-                             "pdate": pd.Series(dtype="datetime64[s]"),
-                             "price": pd.Series(dtype=float), "rate": pd.Series(dtype=float)})
+        return _Prices(np.array([], dtype=object), np.zeros(0, dtype=np.int64),
+                       np.array([], dtype="datetime64[D]"), np.zeros(0), np.zeros(0))
     _require(prices, ["price_date", "instrument_id", "price"], "market_prices")
-    p = pd.DataFrame({
-        "instrument_id": prices["instrument_id"].astype(str).to_numpy(),
-        "pdate": to_days(prices["price_date"]),
-        "price": _num(prices, "price"),
-        "rate": (_num(prices, "rate") if "rate" in prices.columns
-                 else np.full(len(prices), np.nan)),
-    })
-    p = p.loc[p["pdate"].to_numpy() <= d64]
-    bad = ~(p["price"].to_numpy() > 0)
+    pdate = to_days(prices["price_date"])
+    keep = pdate <= d64
+    iid = prices["instrument_id"].astype(str).to_numpy(dtype=object)[keep]
+    pdate, price = pdate[keep], _num(prices, "price")[keep]
+    rate = (_num(prices, "rate")[keep] if "rate" in prices.columns
+            else np.full(len(iid), np.nan))
+    bad = ~(price > 0)
     if bad.any():
-        row = p.loc[bad].iloc[0]
-        raise InvalidInput(f"market_prices: {row['instrument_id']} on {row['pdate'].date()} has "
-                           f"price {row['price']}", table="market_prices",
-                           row=row["instrument_id"], field="price")
-    r = p["rate"].to_numpy()
-    bad = np.isfinite(r) & ((r >= 1.0) | (r <= -0.5))
+        k = int(bad.argmax())
+        raise InvalidInput(f"market_prices: {iid[k]} on {pdate[k].item()} has price "
+                           f"{price[k]}", table="market_prices", row=iid[k], field="price")
+    bad = np.isfinite(rate) & ((rate >= 1.0) | (rate <= -0.5))
     if bad.any():
-        row = p.loc[bad].iloc[0]
-        raise InvalidInput(f"market_prices: {row['instrument_id']} on {row['pdate'].date()} has "
-                           f"rate {row['rate']} (rates are decimals: 0.1105 = 11.05%)",
-                           table="market_prices", row=row["instrument_id"], field="rate")
-    return p.sort_values(["instrument_id", "pdate"], kind="mergesort").reset_index(drop=True)
-
-
-def _rate_at(prices: pd.DataFrame, iid: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """Published rate of each (instrument, date) pair; NaN when absent."""
-    if len(prices) == 0 or len(iid) == 0:
-        return np.full(len(iid), np.nan)
-    p = prices.drop_duplicates(["instrument_id", "pdate"], keep="last")
-    s = pd.Series(p["rate"].to_numpy(dtype=np.float64), index=pd.MultiIndex.from_arrays(
-        [p["instrument_id"].to_numpy(dtype=object), _dn(p["pdate"].to_numpy())]))
-    idx = pd.MultiIndex.from_arrays([np.asarray(iid, dtype=object), _dn(days)])
-    return s.reindex(idx).to_numpy(dtype=np.float64)
+        k = int(bad.argmax())
+        raise InvalidInput(f"market_prices: {iid[k]} on {pdate[k].item()} has rate {rate[k]} "
+                           f"(rates are decimals: 0.1105 = 11.05%)", table="market_prices",
+                           row=iid[k], field="rate")
+    ids, code = np.unique(iid, return_inverse=True)
+    order = np.lexsort((pdate.astype(np.int64), code))
+    return _Prices(ids, code[order].astype(np.int64), pdate[order], price[order], rate[order])
 
 
 # ====================================================================== bond helpers
@@ -797,10 +829,7 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
 
     if resolve.any():
         need_ids = np.unique(iid[resolve])
-        last = prices.loc[prices["instrument_id"].isin(need_ids)].drop_duplicates(
-            "instrument_id", keep="last").set_index("instrument_id")
-        lp = last["price"].reindex(need_ids).to_numpy(dtype=np.float64)
-        ld = last["pdate"].reindex(need_ids).to_numpy().astype("datetime64[D]")
+        lp, ld = prices.latest(need_ids)
         is_b3 = (inst.set_index("instrument_id")["exchange"].reindex(need_ids).to_numpy() == "B3")
         la = np.full(len(need_ids), np.iinfo(np.int64).max)
         ok = ~np.isnat(ld)
@@ -847,9 +876,9 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     rate_d = np.full(n, np.nan)
     rate_pp = np.full(n, np.nan)
     mask = rate_types & ~settling
-    rate_d[mask] = _rate_at(prices, iid[mask], r_d[mask])
+    rate_d[mask] = prices.rate_at(iid[mask], r_d[mask])
     mask_p = rate_types & held & ~settling
-    rate_pp[mask_p] = _rate_at(prices, iid[mask_p], r_p[mask_p])
+    rate_pp[mask_p] = prices.rate_at(iid[mask_p], r_p[mask_p])
 
     def implied(rows: np.ndarray, price: np.ndarray, when: np.ndarray) -> np.ndarray:
         out = np.full(n, np.nan)
