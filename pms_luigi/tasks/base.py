@@ -124,10 +124,20 @@ class StatusMemo:
         for key in [k for k, ok in self.deep.items() if not ok]:
             del self.deep[key]
 
-    def forget_from(self, on: date) -> None:
-        for memo in (self.own, self.deep):
-            for key in [k for k in memo if k[1] >= on]:
-                del memo[key]
+    def forget_from(self, on: date, family: str | None = None) -> None:
+        """Forget what writing ``family`` on ``on`` (or invalidating from ``on``) can change.
+
+        Dropped: the step's own entry, every *valid* own entry from ``on`` on (a consumer of
+        the rewritten step is stale now) and every deep entry from ``on`` on. Kept: the
+        missing/stale own entries of other steps — a write elsewhere never makes them valid
+        (a rerun gets a new run_id) — so a backfill chunk's prefetched statuses of its later
+        dates survive each step it runs instead of being queried again one by one.
+        """
+        for key in [k for k, st in self.own.items()
+                    if k[1] >= on and (st.db_valid or k == (family, on))]:
+            del self.own[key]
+        for key in [k for k in self.deep if k[1] >= on]:
+            del self.deep[key]
 
 
 MEMO = StatusMemo()
@@ -413,14 +423,14 @@ class PmsTask(luigi.Task):
                 log.info("%s %s is older than the cache window: not published", self.family(),
                          self.date)
         except BaseException as exc:
-            MEMO.forget_from(self.date)
+            MEMO.forget_from(self.date, self.family())
             with stores.engine.begin() as conn:
                 # "<ErrorClass>: message": runner.build maps the class onto an exit code.
                 mk.finish_run(conn, run_id=run_id, status="FAILED",
                               attempts=max(attempts.values()) or 1,
                               error=f"{type(exc).__name__}: {exc}"[:4000])
             raise
-        MEMO.forget_from(self.date)
+        MEMO.forget_from(self.date, self.family())
         with stores.engine.begin() as conn:
             mk.finish_run(conn, run_id=run_id, status="DONE", attempts=max(attempts.values()))
         self.set_progress_percentage(100)
@@ -492,7 +502,7 @@ class PmsTask(luigi.Task):
                 mk.finish_run(conn, run_id=rid, status="FAILED",
                               error=f"{type(exc).__name__}: {exc}"[:4000])
             raise
-        MEMO.forget_from(self.date)
+        MEMO.forget_from(self.date, self.family())
         with self.stores.engine.begin() as conn:
             mk.start_run(conn, run_id=rid, family=self.family(), business_date=self.date)
             mk.finish_run(conn, run_id=rid, status="REPUBLISHED")

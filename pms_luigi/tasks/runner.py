@@ -18,6 +18,7 @@ the MTM chain K times) and its statuses come from one bulk call per family.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import sys
@@ -260,11 +261,12 @@ class BackfillChunk(PmsWrapperTask):
     nonce = luigi.Parameter(description="unique per backfill process")
 
     def requires(self) -> list[PmsTask]:
-        out = []
-        for key in self.steps:
-            fam, on = mk.parse_upstream_key(key)
-            out.append(FAMILIES[fam](date=on))
-        return out
+        return self._steps
+
+    @functools.cached_property
+    def _steps(self) -> list[PmsTask]:
+        """Built once: Luigi asks a root for its requirements several times per build."""
+        return [FAMILIES[fam](date=on) for fam, on in map(mk.parse_upstream_key, self.steps)]
 
 
 _NONCE = uuid.uuid4().hex[:12]
