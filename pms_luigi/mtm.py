@@ -716,6 +716,55 @@ def _coupons(w: pd.DataFrame, p64: np.datetime64, d64: np.datetime64, mkt: _Mark
     return out
 
 
+def _pairs(iid: np.ndarray, sid: np.ndarray) -> np.ndarray:
+    """(instrument_id, strategy_id) as one "iid\\0sid" text per row: a single hashable key whose
+    text order is the tuple order (\\0 sorts before any character)."""
+    return np.asarray(iid, dtype=object) + "\0" + np.asarray(sid, dtype=object)
+
+
+def _at(n: int, rows: np.ndarray, values: np.ndarray, fill: Any) -> np.ndarray:
+    """An n-array holding ``values`` at ``rows`` and ``fill`` elsewhere."""
+    out = np.full(n, fill, dtype=np.result_type(values, np.asarray(fill)))
+    out[rows] = values
+    return out
+
+
+def _universe(start: pd.DataFrame, day: pd.DataFrame, inst: pd.DataFrame,
+              prev: pd.DataFrame) -> pd.DataFrame:
+    """One row per position of the day, sorted by (instrument_id, strategy_id): held at P
+    (``start``: instrument_id, strategy_id, quantity) or traded on D (``day``), with q_p, the
+    day's traded quantity / cash (Σ q·p) / costs (0 when none), the instrument's terms and
+    yesterday's mark (``prev`` one row per key; x_p/prev_qty NaN and r_p NaT when absent)."""
+    agg = pd.DataFrame({
+        "instrument_id": day["instrument_id"].to_numpy(),
+        "strategy_id": day["strategy_id"].to_numpy(),
+        "day_qty": day["quantity"].to_numpy(),
+        "day_cash": day["quantity"].to_numpy() * day["price"].to_numpy(),
+        "day_cost": day["cost_brl"].to_numpy(),
+    }).groupby(_KEY, as_index=False, sort=True).sum()
+    s_iid, s_sid = start["instrument_id"].to_numpy(), start["strategy_id"].to_numpy()
+    a_iid, a_sid = agg["instrument_id"].to_numpy(), agg["strategy_id"].to_numpy()
+    s_key, a_key = _pairs(s_iid, s_sid), _pairs(a_iid, a_sid)
+    keys = np.unique(np.concatenate([s_key, a_key]))
+    n, at_s, at_a = len(keys), np.searchsorted(keys, s_key), np.searchsorted(keys, a_key)
+    iid, sid = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    iid[at_s], sid[at_s], iid[at_a], sid[at_a] = s_iid, s_sid, a_iid, a_sid
+    w = {"instrument_id": iid, "strategy_id": sid,
+         "q_p": _at(n, at_s, start["quantity"].to_numpy(dtype=np.float64), 0.0)}
+    for c in ("day_qty", "day_cash", "day_cost"):
+        w[c] = _at(n, at_a, agg[c].to_numpy(dtype=np.float64), 0.0)
+    at_i = pd.Index(inst["instrument_id"].to_numpy()).get_indexer(iid)
+    w |= {c: inst[c].to_numpy()[at_i] for c in inst.columns if c != "instrument_id"}
+    at_p = pd.Index(_pairs(prev["instrument_id"].to_numpy(),
+                           prev["strategy_id"].to_numpy())).get_indexer(keys)
+    found, at_p = at_p >= 0, np.maximum(at_p, 0)
+    for c, fill in (("x_p", np.nan), ("r_p", _NAT), ("prev_qty", np.nan), ("prev_stale", False),
+                    ("prev_age", 0)):
+        col = prev[c].to_numpy()
+        w[c] = np.where(found, col[at_p], fill) if len(col) else np.full(n, fill)
+    return pd.DataFrame(w)
+
+
 # ====================================================================== the MTM
 
 
@@ -763,20 +812,8 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
         smat = mat_by_id.reindex(start["instrument_id"].to_numpy()).to_numpy()
         live = (start["quantity"].to_numpy() != 0) & (np.isnat(smat) | (smat > p64))
         start = start.loc[live]
-    start = start[_KEY + ["quantity"]].rename(columns={"quantity": "q_p"})
-    agg = pd.DataFrame({
-        "instrument_id": day["instrument_id"].to_numpy(),
-        "strategy_id": day["strategy_id"].to_numpy(),
-        "day_qty": day["quantity"].to_numpy(),
-        "day_cash": day["quantity"].to_numpy() * day["price"].to_numpy(),
-        "day_cost": day["cost_brl"].to_numpy(),
-    }).groupby(_KEY, as_index=False, sort=True).sum()
-    w = start.merge(agg, on=_KEY, how="outer")
-    for c in ("q_p", "day_qty", "day_cash", "day_cost"):
-        w[c] = pd.to_numeric(w[c]).fillna(0.0).astype(np.float64)
-    w = w.merge(inst, on="instrument_id", how="left")
-    w = w.merge(_prep_prev_marks(inp.prev_marks), on=_KEY, how="left")
-    w = w.sort_values(_KEY, kind="mergesort").reset_index(drop=True)
+    w = _universe(start, day, inst, _prep_prev_marks(inp.prev_marks))
+    keys = _pairs(w["instrument_id"].to_numpy(), w["strategy_id"].to_numpy())
     n = len(w)
 
     iid = w["instrument_id"].to_numpy(dtype=object)
@@ -985,19 +1022,19 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     if cash.any():
         rows = np.flatnonzero(cash)
         seed = rows[held[rows]]
-        dt = day.merge(pd.DataFrame({"instrument_id": iid[rows],
-                                     "strategy_id": w["strategy_id"].to_numpy()[rows],
-                                     "_row": rows}), on=_KEY, how="inner")
         # the day's ledger per position: q_P at X_P first, then D's trades in ledger order
-        # (``day`` is sorted by key, trade_date, trade_id and the inner merge keeps it)
-        ledger = pd.concat([
-            pd.DataFrame({"_row": seed, "_seq": -1, "quantity": q_p[seed],
-                          "price": x_p[seed], "_seed": True}),
-            pd.DataFrame({"_row": dt["_row"].to_numpy(), "_seq": np.arange(len(dt)),
-                          "quantity": dt["quantity"].to_numpy(),
-                          "price": dt["price"].to_numpy(), "_seed": False}),
-        ], ignore_index=True).sort_values(["_row", "_seq"], kind="mergesort").reset_index(
-            drop=True)
+        # (``day`` is sorted by key, trade_date, trade_id)
+        d_row = pd.Index(keys).get_indexer(_pairs(day["instrument_id"].to_numpy(),
+                                                  day["strategy_id"].to_numpy()))
+        d_cash = cash[d_row]
+        d_row = d_row[d_cash]
+        lk = np.concatenate([seed, d_row]).astype(np.int64)
+        order = np.lexsort((np.r_[np.full(len(seed), -1), np.arange(len(d_row))], lk))
+        ledger = pd.DataFrame({
+            "_row": lk[order],
+            "quantity": np.r_[q_p[seed], day["quantity"].to_numpy()[d_cash]][order],
+            "price": np.r_[x_p[seed], day["price"].to_numpy()[d_cash]][order],
+            "_seed": np.r_[np.ones(len(seed), bool), np.zeros(len(d_row), bool)][order]})
         if len(ledger):
             lk = ledger["_row"].to_numpy(dtype=np.int64)
             s = _scan(lk, ledger["quantity"].to_numpy(dtype=np.float64),
@@ -1069,9 +1106,11 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     eq_delta = np.where(live, eq_delta, 0.0)
 
     final = _positions(trades)
-    fin = w[_KEY].merge(final, on=_KEY, how="left")
-    avg_cost = fin["avg_cost"].to_numpy(dtype=np.float64)
-    realized_cum = np.nan_to_num(fin["realized_pnl"].to_numpy(dtype=np.float64))
+    f_row = pd.Index(_pairs(final["instrument_id"].to_numpy(),
+                            final["strategy_id"].to_numpy())).get_indexer(keys)
+    avg_cost = np.where(f_row >= 0, final["avg_cost"].to_numpy(dtype=np.float64)[f_row], np.nan)
+    realized_cum = np.nan_to_num(np.where(
+        f_row >= 0, final["realized_pnl"].to_numpy(dtype=np.float64)[f_row], np.nan))
     mv = np.where(fut, 0.0, exposure * fx_d)
     ndf_mv = (np.where(q_d != 0, q_d * (x_d - np.nan_to_num(avg_cost)), 0.0) + realized_cum) * cs
     mv = np.where(is_ndf, ndf_mv, mv)
