@@ -186,3 +186,13 @@ def count(conn: Connection, tbl: sa.Table, on: date | None = None,
     if on is not None:
         stmt = stmt.where(tbl.c[column] == on)
     return int(conn.execute(stmt).scalar_one())
+
+
+def columns_between(conn: Connection, tbl: sa.Table, start: date, end: date, names: list[str],
+                    order_by: tuple[str, ...] = ("business_date",)) -> pd.DataFrame:
+    """Only ``names`` of ``tbl``'s rows dated (``business_date``) in [start, end], ordered by
+    ``order_by``: a step that needs a few columns of many rows converts only those (the
+    values are those of the full-row readers, column by column)."""
+    return fetch(conn, sa.select(*(tbl.c[n] for n in names))
+                 .where(tbl.c.business_date.between(start, end))
+                 .order_by(*(tbl.c[n] for n in order_by)))

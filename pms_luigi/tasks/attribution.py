@@ -8,9 +8,14 @@ reference-data change, a broken chain) it falls back to the full recomputation o
 mark since inception. Both give the same rows bit for bit: X's marker metadata carries the
 unrounded running sums behind its rows (``chain_state``), and the chain resumes the same
 float fold (``attribution.attribute_incremental``).
+
+Only the columns the engine reads are selected, and the payload's equity curve (one row
+per date since inception, the part of the payload that grows) comes from the book series
+already read for the computation instead of a second read.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,9 +25,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pms_luigi import attribution, calendar
+from pms_luigi.cache import canonical_json, records_json
 from pms_luigi.store import markers as mk
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
+from pms_luigi.store.writers import replace_on, replace_typed
 from pms_luigi.tasks.base import PmsTask, StepResult, fund
 from pms_luigi.tasks.mark_to_market import MarkToMarket
 
@@ -30,6 +37,15 @@ _PRIORITY_EPOCH = date(2200, 1, 1).toordinal()
 
 #: How many business days back a chain base is looked for before a full recomputation.
 CHAIN_LOOKBACK_BD = 15
+
+#: What the engine reads of the marks, the books and the base rows (``attribution``).
+FACT_COLUMNS = ["business_date", "instrument_id", "strategy_id", "pnl_brl",
+                *attribution.EXPLAIN_BUCKETS]
+BOOK_COLUMNS = ["business_date", "nav_prev_brl", "pnl_brl", "nav_brl", "cdi_rate", "pnl_bps"]
+ROW_COLUMNS = ["period", "dimension", "bucket", "pnl_brl", "contribution_bps"]
+_MARK_ORDER = ("business_date", "instrument_id", "strategy_id")
+_CURVE_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
+_ROW_ORDER = ["period", "dimension", "bucket"]
 
 
 @dataclass
@@ -42,6 +58,14 @@ class AttributionInputs:
     base_rows: pd.DataFrame | None = None
     base_state: dict[str, Any] | None = None  # its exact running sums (marker metadata)
     reference_digest: str = ""
+
+
+@dataclass
+class AttributionResult(StepResult):
+    """The step's result plus the book series the payload's equity curve shows (read with
+    the inputs: the same rows a republish reads from ``book_snapshots``)."""
+
+    equity_curve: pd.DataFrame | None = None
 
 
 class PerformanceAttribution(PmsTask):
@@ -75,7 +99,9 @@ class PerformanceAttribution(PmsTask):
         (``reference_digest``), recorded the MTM(X) run that is current now,
         and the MTM chain from X to D is unbroken (each MTM(t) recorded the current run of
         MTM(t−1)). Then X's rows describe exactly the marks now in the database up to X: any
-        rerun of an MTM at or before X would have changed MTM(X)'s run. Two SELECTs.
+        rerun of an MTM at or before X would have changed MTM(X)'s run. The walk reads the
+        markers without their metadata (an attribution's carries ~40 kB of running sums);
+        only a candidate's metadata is read, normally one.
         """
         days = calendar.business_days(max(fund().inception,
                                           calendar.add_business_days(self.date,
@@ -84,42 +110,52 @@ class PerformanceAttribution(PmsTask):
         if len(days) < 2:
             return None
         mtm_fam = MarkToMarket.family()
-        mtm = mk.read_markers(conn, mtm_fam, days)
-        attr = mk.read_markers(conn, self.family(), days[:-1])
+        mtm = mk.read_marker_states(conn, mtm_fam, days)
+        attr = mk.read_marker_states(conn, self.family(), days[:-1])
         for i in range(len(days) - 1, 0, -1):  # the chain (days[i-1], days[i]] must hold
             t, prev = days[i], days[i - 1]
             m, mp = mtm.get(t), mtm.get(prev)
             if m is None or mp is None or \
                     m.upstream.get(mk.upstream_key(mtm_fam, prev)) != mp.run_id:
                 return None
-            x = attr.get(prev)
-            if x is not None and x.version == self.version \
-                    and x.metadata.get("reference_digest") == digest \
-                    and isinstance(x.metadata.get("chain_state"), dict) \
-                    and x.upstream == {mk.upstream_key(mtm_fam, prev): mp.run_id}:
-                return x
+            upstream = {mk.upstream_key(mtm_fam, prev): mp.run_id}
+            if prev in attr and self._chainable(attr[prev], upstream):
+                x = mk.read_markers(conn, self.family(), [prev]).get(prev)
+                if x is not None and self._chainable(x, upstream) \
+                        and x.metadata.get("reference_digest") == digest \
+                        and isinstance(x.metadata.get("chain_state"), dict):
+                    return x
         return None
+
+    def _chainable(self, marker: mk.Marker, upstream: dict[str, str]) -> bool:
+        return marker.version == self.version and marker.upstream == upstream
 
     def read_inputs(self, conn: sa.Connection) -> AttributionInputs:
         start = fund().inception
         strategies, instruments = rd.strategies(conn), rd.instruments(conn)
-        books = rd.books_between(conn, start, self.date)
+        books = rd.columns_between(conn, s.book_snapshots, start, self.date, BOOK_COLUMNS)
         digest = attribution.reference_digest(strategies, instruments)
         base = self.chain_base(conn, digest)
         if base is not None:
-            rows = rd.rows_on(conn, s.attribution, base.business_date)
+            rows = rd.columns_between(conn, s.attribution, base.business_date,
+                                      base.business_date, [*ROW_COLUMNS, "run_id"])
             if len(rows) and (rows["run_id"] == base.run_id).all():
                 return AttributionInputs(
-                    facts=rd.marks_between(conn, calendar.next_business_day(base.business_date),
-                                           self.date),
+                    facts=self._facts(conn, calendar.next_business_day(base.business_date)),
                     books=books, strategies=strategies, instruments=instruments,
                     base=base.business_date, base_rows=rows,
                     base_state=base.metadata.get("chain_state"), reference_digest=digest)
-        return AttributionInputs(facts=rd.marks_between(conn, start, self.date), books=books,
+        return AttributionInputs(facts=self._facts(conn, start), books=books,
                                  strategies=strategies, instruments=instruments,
                                  reference_digest=digest)
 
-    def compute(self, inputs: AttributionInputs) -> StepResult:
+    def _facts(self, conn: sa.Connection, start: date) -> pd.DataFrame:
+        """The marks of [start, D] in date, instrument, strategy order (the order the
+        engine's per-bucket sums add them in)."""
+        return rd.columns_between(conn, s.position_marks, start, self.date, FACT_COLUMNS,
+                                  order_by=_MARK_ORDER)
+
+    def compute(self, inputs: AttributionInputs) -> AttributionResult:
         if inputs.base is None:
             result = attribution.attribute(inputs.facts, inputs.books, inputs.strategies,
                                            inputs.instruments, self.date, fund().inception)
@@ -128,17 +164,53 @@ class PerformanceAttribution(PmsTask):
                 inputs.base_rows, inputs.base, inputs.facts, inputs.books, inputs.strategies,
                 inputs.instruments, self.date, fund().inception, base_state=inputs.base_state)
         metadata = {**result.metadata, "reference_digest": inputs.reference_digest}
-        return StepResult(frames={s.attribution: result.rows, s.performance_stats: result.stats},
-                          metadata=metadata)
+        return AttributionResult(
+            frames={s.attribution: result.rows, s.performance_stats: result.stats},
+            metadata=metadata, equity_curve=inputs.books[_CURVE_COLUMNS])
+
+    def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
+        """Replace the date's rows: the ~1,500 attribution rows through the bulk path (no
+        per-row dicts), the three stats rows (JSON) as before. The values bound are the
+        ones the generic writer binds (money rounded half-even to centavos, bps as computed:
+        the database applies the column's scale), so the stored rows do not change."""
+        rows = result.frames[s.attribution]
+        bulk = rows.assign(business_date=self.date.isoformat(),
+                           pnl_brl=rows["pnl_brl"].astype(float).round(2), run_id=run_id)
+        stats = result.frames[s.performance_stats].assign(run_id=run_id)
+        return replace_typed(conn, s.attribution, self.date, bulk) + \
+            replace_on(conn, s.performance_stats, self.date, stats)
+
+    def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
+                      ) -> dict[str, str]:
+        """The canonical JSON of :meth:`payloads`, built column-wise.
+
+        Rows and stats are read back (the database rounds bps to its scale). The equity
+        curve — every date since inception — comes from ``result`` when given (the book
+        series read for the computation), else from the database: the same rows either way.
+        """
+        curve = result.equity_curve if isinstance(result, AttributionResult) and \
+            result.equity_curve is not None else \
+            rd.columns_between(conn, s.book_snapshots, fund().inception, self.date,
+                               _CURVE_COLUMNS)
+        rows = rd.columns_between(conn, s.attribution, self.date, self.date, ROW_COLUMNS)
+        rows = rows.assign(business_date=self.date.isoformat()).sort_values(_ROW_ORDER)
+        stats = rd.columns_between(conn, s.performance_stats, self.date, self.date,
+                                   ["period", "stats"])
+        parts = {"equity_curve": records_json(_iso_dated(curve)), "rows": records_json(rows)}
+        body = {"date": self.date.isoformat(),
+                "stats": dict(zip(stats["period"], stats["stats"], strict=True)),
+                **{key: f"\0{key}\0" for key in parts}}
+        text = canonical_json(body)
+        for key, part in parts.items():
+            text = text.replace(canonical_json(f"\0{key}\0"), part, 1)
+        return {"attribution": text}
 
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
-        rows = rd.rows_on(conn, s.attribution, self.date).drop(columns=["run_id"])
-        stats = rd.rows_on(conn, s.performance_stats, self.date)
-        curve = rd.books_between(conn, fund().inception, self.date)[
-            ["business_date", "nav_brl", "pnl_bps"]]
-        return {"attribution": {
-            "date": self.date.isoformat(),
-            "rows": rows.sort_values(["period", "dimension", "bucket"]).to_dict("records"),
-            "stats": {r["period"]: r["stats"] for r in stats.to_dict("records")},
-            "equity_curve": curve.to_dict("records"),
-        }}
+        """{"attribution": {date, rows (sorted by period, dimension, bucket; no run_id),
+        stats per period, equity_curve (business_date, nav_brl, pnl_bps since inception)}}."""
+        return {kind: json.loads(text) for kind, text in self.payload_texts(conn).items()}
+
+
+def _iso_dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """business_date as ISO text: what the canonical JSON writes for a date (``str``)."""
+    return frame.assign(business_date=frame["business_date"].astype(str))
