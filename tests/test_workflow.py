@@ -1,9 +1,10 @@
 """The proposal workflow on both store pairs: list, approve, reject, modify, book, the
 hash-chained decision journal, reruns of TradeProposals next to human decisions, bad signals.
 
-One world per backend for the module: the demo fund's EOD history, then TradeProposals for the
-next business day D (the proposal step of PreOpen(D); the morning pack is not needed here and
-would triple the time). The tests read as a PM's morning, in file order: each leaves the world
+One world per backend for the module: a copy of the session's demo fund (``conftest.FUND_11``,
+EOD history to the day before P), then TradeProposals for the next business day D (the
+proposal step of PreOpen(D), which builds the MTM of P; the morning pack is not needed here
+and would triple the time). The tests read as a PM's morning, in file order: each leaves the world
 consistent for the next one.
 """
 from __future__ import annotations
@@ -14,14 +15,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi import calendar, demo, mtm, proposals, validation, workflow
+from pms_luigi import calendar, mtm, proposals, validation, workflow
 from pms_luigi import cli_proposals as cli
 from pms_luigi.errors import InvalidInput
 from pms_luigi.store import journal
@@ -29,22 +29,20 @@ from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.tasks import runner
-from pms_luigi.tasks.base import forget_fund
 from pms_luigi.tasks.proposals import TradeProposals
-from tests.conftest import BACKENDS, World, make_world
+from tests.conftest import BACKENDS, FUND_11, DemoWorlds, World
 
-END = date(2026, 11, 26)  # P: the last close
+END = FUND_11.end  # P: the last close
 D = calendar.next_business_day(END)  # the trading day of the proposals
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def desk(request: pytest.FixtureRequest,
+def desk(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with make_world(request.param, tmp_path_factory.mktemp("workflow")) as w:
-        data = demo.generate(seed=11, end=END, n_days=40)
-        load_inputs(w.engine, data.frames())
-        forget_fund()
+    """The shared demo fund with the proposals for D built here."""
+    with demo_worlds.copy(FUND_11, request.param,
+                          tmp_path_factory.mktemp("workflow")) as (w, _):
         # TradeProposals(D) pulls the MarkToMarket chain up to P (attribution is not needed)
         assert runner.build([TradeProposals(date=D)]) == runner.EXIT_OK
         yield w
