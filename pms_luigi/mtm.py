@@ -275,9 +275,10 @@ def _norm_trades(trades: pd.DataFrame) -> pd.DataFrame:
         "cost_brl": (np.nan_to_num(_num(trades, "cost_brl")) if "cost_brl" in trades.columns
                      else np.zeros(len(trades))),
     })
-    t = t.sort_values(["instrument_id", "strategy_id", "trade_date", "trade_id"],
-                      kind="mergesort").reset_index(drop=True)
-    return t
+    ranks = [pd.factorize(t[c].to_numpy(), sort=True)[0] for c in ("trade_id", "strategy_id",
+                                                                   "instrument_id")]
+    order = np.lexsort((ranks[0], t["trade_date"].to_numpy().astype(np.int64), *ranks[1:]))
+    return t.take(order).reset_index(drop=True)
 
 
 def _group_key(frame: pd.DataFrame) -> np.ndarray:
@@ -512,7 +513,8 @@ def _check_trades(t: pd.DataFrame, inst: pd.DataFrame, d64: np.datetime64,
                 f"{row['instrument_id']} on {pd.Timestamp(row['trade_date']).date()}",
                 table="trades", row=row["trade_id"], field=field)
 
-    known = np.isin(t["instrument_id"].to_numpy(), inst["instrument_id"].to_numpy())
+    at = pd.Index(inst["instrument_id"].to_numpy()).get_indexer(t["instrument_id"].to_numpy())
+    known = at >= 0
     fail(~known, "instrument_id", "reference an unknown instrument")
     if p64 is None:
         fail(t["trade_date"].to_numpy() < d64, "trade_date",
@@ -520,12 +522,11 @@ def _check_trades(t: pd.DataFrame, inst: pd.DataFrame, d64: np.datetime64,
     q, p = t["quantity"].to_numpy(), t["price"].to_numpy()
     fail(~np.isfinite(q) | (q == 0), "quantity", "have a zero or missing quantity")
     fail(~np.isfinite(p) | (p <= 0), "price", "have a non-positive or missing price")
-    idx = inst.set_index("instrument_id")
-    mat = idx["mat"].reindex(t["instrument_id"].to_numpy()).to_numpy()
+    mat = inst["mat"].to_numpy().astype("datetime64[D]")[at]  # every trade's is known here
     fail(~np.isnat(mat) & (t["trade_date"].to_numpy() >= mat), "trade_date",
          "are dated on or after the contract's maturity")
     if not is_b3_session:
-        exch = idx["exchange"].reindex(t["instrument_id"].to_numpy()).to_numpy()
+        exch = inst["exchange"].to_numpy()[at]
         fail((t["trade_date"].to_numpy() == d64) & (exch == "B3"), "trade_date",
              "on a B3 instrument are dated on a day without a B3 session")
 
@@ -620,9 +621,10 @@ def _prep_prices(prices: pd.DataFrame | None, d64: np.datetime64) -> _Prices:
         raise InvalidInput(f"market_prices: {iid[k]} on {pdate[k].item()} has rate {rate[k]} "
                            f"(rates are decimals: 0.1105 = 11.05%)", table="market_prices",
                            row=iid[k], field="rate")
-    ids, code = np.unique(iid, return_inverse=True)
+    code, ids = pd.factorize(iid, sort=True)  # hashing; only the distinct ids are sorted
     order = np.lexsort((pdate.astype(np.int64), code))
-    return _Prices(ids, code[order].astype(np.int64), pdate[order], price[order], rate[order])
+    return _Prices(np.asarray(ids, dtype=object), code[order].astype(np.int64), pdate[order],
+                   price[order], rate[order])
 
 
 # ====================================================================== bond helpers
