@@ -410,12 +410,11 @@ def attribute(
     days = np.array(cal.business_days(inception, on), dtype="datetime64[D]")
 
     book = _prepare_books(books, days)
-    tags, style = _prepare_strategies(strategies)
-    asset_class = _prepare_instruments(instruments)
-    fact = _prepare_facts(facts, days, asset_class, set(style.index))
+    ref = _reference(strategies, instruments)
+    fact = _prepare_facts(facts, days, ref.asset_class, ref.style.index)
     if weights is not None:
-        fact = _apply_weights(fact, weights, set(style.index))
-    daily = _daily_buckets(fact, book["pnl_brl"].to_numpy(), tags, style, asset_class)
+        fact = _apply_weights(fact, weights, ref.style.index)
+    daily = _daily_buckets(fact, book.pnl, ref.tags, ref.style, ref.asset_class)
     return _assemble(days, book, fact, daily, 0, None, on, inception, linking)
 
 
@@ -479,12 +478,11 @@ def attribute_incremental(
     days = np.array(cal.business_days(inception, on), dtype="datetime64[D]")
     k = int(np.searchsorted(days, np.datetime64(base, "D")))
     book = _prepare_books(books, days)
-    tags, style = _prepare_strategies(strategies)
-    asset_class = _prepare_instruments(instruments)
-    fact = _prepare_facts(facts, days[k + 1:], asset_class, set(style.index))
+    ref = _reference(strategies, instruments)
+    fact = _prepare_facts(facts, days[k + 1:], ref.asset_class, ref.style.index)
     if weights is not None:
-        fact = _apply_weights(fact, weights, set(style.index))
-    daily = _daily_buckets(fact, book["pnl_brl"].to_numpy()[k + 1:], tags, style, asset_class)
+        fact = _apply_weights(fact, weights, ref.style.index)
+    daily = _daily_buckets(fact, book.pnl[k + 1:], ref.tags, ref.style, ref.asset_class)
     prior = _prepare_base_rows(base_rows, base, base_state)
     return _assemble(days, book, fact, daily, k + 1, prior, on, inception, "frongello",
                      base=base)
@@ -494,22 +492,66 @@ def reference_digest(strategies: pd.DataFrame, instruments: pd.DataFrame) -> str
     """SHA-256 of what attribution reads from the reference data: asset class per instrument,
     factor-tag weights and style per strategy. Rows chained by :func:`attribute_incremental`
     must come from the same digest, so a reclassification restates history (full pass)."""
-    tags, style = _prepare_strategies(strategies)
-    asset_class = _prepare_instruments(instruments)
-    body = {
-        "asset_class": sorted(asset_class.items()),
-        "tags": sorted((str(s), str(t), float(w)) for s, t, w in tags.itertuples(index=False)),
-        "style": sorted(style.items()),
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return _reference(strategies, instruments).digest
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """The reference data as the engine reads it (validated), and its digest."""
+
+    tags: pd.DataFrame  # strategy_id, tag, weight
+    style: pd.Series  # per strategy_id
+    asset_class: pd.Series  # per instrument_id
+    digest: str
+
+
+_STRATEGY_COLUMNS: Final = ("strategy_id", "factor_tags", "is_systematic")
+_INSTRUMENT_COLUMNS: Final = ("instrument_id", "asset_class")
+_REFERENCE_MEMO: dict[tuple[tuple[str, ...], ...], _Reference] = {}
+_REFERENCE_MEMO_SIZE: Final = 4
+
+
+def _reference(strategies: pd.DataFrame, instruments: pd.DataFrame) -> _Reference:
+    """:class:`_Reference` of the two frames, prepared once per distinct content.
+
+    The pipeline reads the same reference data for every date, and needs it twice per date
+    (the digest that decides whether to chain, then the attribution); preparing it (JSON
+    tags, validation, the digest) costs ten times more than keying it by the ``repr`` of
+    every value read (:func:`_content_key`). Pure: the result depends on the content only.
+    """
+    _require(strategies, _STRATEGY_COLUMNS, "strategies")
+    _require(instruments, _INSTRUMENT_COLUMNS, "instruments")
+    key = tuple(tuple(map(_content_key, frame[col].tolist()))
+                for frame, columns in ((strategies, _STRATEGY_COLUMNS),
+                                       (instruments, _INSTRUMENT_COLUMNS))
+                for col in columns)
+    found = _REFERENCE_MEMO.get(key)
+    if found is None:
+        tags, style = _prepare_strategies(strategies)
+        asset_class = _prepare_instruments(instruments)
+        body = {
+            "asset_class": sorted(asset_class.items()),
+            "tags": sorted(zip(tags["strategy_id"].astype(str).tolist(),
+                               tags["tag"].astype(str).tolist(),
+                               tags["weight"].astype(float).tolist())),
+            "style": sorted(style.items()),
+        }
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        if len(_REFERENCE_MEMO) >= _REFERENCE_MEMO_SIZE:
+            _REFERENCE_MEMO.clear()
+        found = _REFERENCE_MEMO[key] = _Reference(tags, style, asset_class, digest)
+    return found
 
 
 _SEP: Final = "\x1f"  # joins dimension and bucket into one key (never in a name)
 
 
 def _rank(names: Sequence[str], values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
-    """Position of each value in ``names`` (declaration order), −1 when not listed."""
-    return pd.Index(list(names)).get_indexer(values).astype(np.int64)
+    """Position of each value in ``names`` (declaration order), −1 when not listed. The
+    values repeat a few names: each distinct one is looked up once."""
+    codes, distinct = pd.factorize(values)
+    position = {name: i for i, name in enumerate(names)}
+    return np.asarray([position.get(v, -1) for v in distinct], dtype=np.int64)[codes]
 
 
 def _catalogue(dimensions: npt.NDArray[np.object_], buckets: npt.NDArray[np.object_]
@@ -563,6 +605,10 @@ class _Prior:
 
 
 def _text(values: pd.Series) -> npt.NDArray[np.object_]:
+    """A column as an object array of ``str`` (a text column — what the readers return —
+    as it is: ``astype(str)`` leaves it unchanged)."""
+    if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
+        return values.to_numpy(dtype=object)
     return values.astype(str).to_numpy(dtype=object)
 
 
@@ -668,7 +714,7 @@ def _period_rows(daily: _Daily, offset: int, first: Mapping[str, int],
     })
 
 
-def _assemble(days: npt.NDArray[np.datetime64], book: pd.DataFrame, fact: _Facts,
+def _assemble(days: npt.NDArray[np.datetime64], book: _Book, fact: _Facts,
               daily: _Daily, offset: int, prior: _Prior | None, on: date,
               inception: date, linking: str, base: date | None = None) -> AttributionResult:
     """Rows, stats, equity curve and metadata from the daily buckets of days[offset:].
@@ -677,9 +723,7 @@ def _assemble(days: npt.NDArray[np.datetime64], book: pd.DataFrame, fact: _Facts
     periods that began before days[offset] are chained on ``prior`` (the rows of
     days[offset − 1]).
     """
-    book_pnl = book["pnl_brl"].to_numpy()
-    r = book["r"].to_numpy()
-    nav_prev = book["nav_prev_brl"].to_numpy()
+    book_pnl, r, nav_prev = book.pnl, book.r, book.nav_prev
     day_dates: list[date] = days.tolist()
     starts = {p: period_start(p, on, inception) for p in PERIODS}
     first = {p: int(np.searchsorted(days, np.datetime64(s, "D"))) for p, s in starts.items()}
@@ -689,7 +733,7 @@ def _assemble(days: npt.NDArray[np.datetime64], book: pd.DataFrame, fact: _Facts
                    "contrib_sum": encode_state(rows["contrib_sum"].to_numpy())}
     rows["contribution_bps"] = rows.pop("contrib_sum") * 10_000.0
 
-    cdi = book["cdi_rate"].to_numpy()
+    cdi = book.cdi
     stats_rows = []
     for period in STATS_PERIODS:
         i0 = first[period]
@@ -699,7 +743,7 @@ def _assemble(days: npt.NDArray[np.datetime64], book: pd.DataFrame, fact: _Facts
 
     equity = pd.DataFrame({
         "business_date": day_dates,
-        "nav_brl": book["nav_brl"].to_numpy(),
+        "nav_brl": book.nav,
         "cumulative_return": np.cumprod(1.0 + r) - 1.0,
         "drawdown": drawdown(r),
     })
@@ -765,8 +809,16 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], table: str) -> None:
 
 
 def _to_days(values: pd.Series, table: str) -> npt.NDArray[np.datetime64]:
+    """Days of a date column. Dates, datetimes and ISO text (what the drivers return)
+    convert in numpy's C loop; anything else goes through the pandas parser."""
+    raw = values.to_numpy()
     try:
-        out = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
+        out = raw.astype("datetime64[D]") if raw.dtype.kind in "MO" else None
+    except (ValueError, TypeError):
+        out = None
+    try:
+        if out is None:
+            out = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"{table}.business_date is not a date: {exc}", table=table,
                            field="business_date") from exc
@@ -777,23 +829,43 @@ def _to_days(values: pd.Series, table: str) -> npt.NDArray[np.datetime64]:
 
 
 def _numbers(values: pd.Series) -> npt.NDArray[np.float64]:
+    """float64, NaN where not a number (float64 columns — most — as they are)."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _prepare_books(books: pd.DataFrame, days: npt.NDArray[np.datetime64]) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Book:
+    """``book_snapshots`` as float64 arrays, one per business day of ``days``, in order."""
+
+    pnl: npt.NDArray[np.float64]
+    nav_prev: npt.NDArray[np.float64]
+    nav: npt.NDArray[np.float64]
+    cdi: npt.NDArray[np.float64]
+    r: npt.NDArray[np.float64]  # pnl / nav_prev: the day's return
+
+
+def _repeated(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """True where a value already occurred earlier in the array."""
+    seen = np.ones(values.size, dtype=bool)
+    seen[np.unique(values, return_index=True)[1]] = False
+    return seen
+
+
+def _prepare_books(books: pd.DataFrame, days: npt.NDArray[np.datetime64]) -> _Book:
     """One row per business day in ``days``, in order, with r = pnl / nav_prev."""
     table = "book_snapshots"
     _require(books, _BOOK_COLUMNS, table)
-    when_all = _to_days(books["business_date"], table)
-    keep = (when_all >= days[0]) & (when_all <= days[-1])
-    frame = books.loc[keep, list(_BOOK_COLUMNS[1:])].reset_index(drop=True)
-    when = when_all[keep]
+    when = _to_days(books["business_date"], table)
+    keep = (when >= days[0]) & (when <= days[-1])
+    when = when[keep]
 
     def fail(i: int, field_name: str, what: str) -> InvalidInput:
         return InvalidInput(f"{table} on {when[i]}: {what}", table=table, row=str(when[i]),
                             field=field_name)
 
-    dup = pd.Series(when).duplicated().to_numpy()
+    dup = _repeated(when)
     if dup.any():
         raise fail(int(np.argmax(dup)), "business_date", "two rows for the same date")
     extra = ~np.isin(when, days)
@@ -807,34 +879,34 @@ def _prepare_books(books: pd.DataFrame, days: npt.NDArray[np.datetime64]) -> pd.
                            f"({missing.size} missing between {days[0]} and {days[-1]})",
                            table=table, row=str(missing[0]), field="business_date")
     order = np.argsort(when, kind="stable")
-    frame, when = frame.iloc[order].reset_index(drop=True), when[order]
+    when = when[order]
+    money = {}
     for col in ("nav_prev_brl", "pnl_brl", "nav_brl"):
-        values = _numbers(frame[col])
+        values = _numbers(books[col])[keep][order]
         bad = ~np.isfinite(values)
         if bad.any():
             raise fail(int(np.argmax(bad)), col, f"{col} is missing or not a number")
-        frame[col] = values
-    nonpositive = frame["nav_prev_brl"].to_numpy() <= 0.0
+        money[col] = values
+    nav, prev, pnl = money["nav_brl"], money["nav_prev_brl"], money["pnl_brl"]
+    nonpositive = prev <= 0.0
     if nonpositive.any():
         raise fail(int(np.argmax(nonpositive)), "nav_prev_brl",
                    "nav_prev_brl must be > 0: returns are in bps of NAV_(t-1)")
     # The NAV chain: NAV_{t-1} of a day is the previous day's NAV. Otherwise the return path
     # (and the equity curve) would not describe the NAV the fund reported.
-    nav, prev = frame["nav_brl"].to_numpy(), frame["nav_prev_brl"].to_numpy()
     broken = np.abs(prev[1:] - nav[:-1]) > _HALF_CENTAVO
     if broken.any():
         i = int(np.argmax(broken)) + 1
         raise fail(i, "nav_prev_brl", f"nav_prev_brl is {prev[i]:.2f} but nav_brl on "
                                       f"{when[i - 1]} is {nav[i - 1]:.2f}")
-    cdi = _numbers(frame["cdi_rate"])
+    cdi = _numbers(books["cdi_rate"])[keep][order]
     if (~np.isfinite(cdi)).any():
         raise MissingCdi(when[int(np.argmax(~np.isfinite(cdi)))].item())
-    frame["cdi_rate"] = cdi
-    frame["r"] = frame["pnl_brl"] / frame["nav_prev_brl"]
-    wiped = (frame["r"] <= -1.0).to_numpy()
+    r = pnl / prev
+    wiped = r <= -1.0
     if wiped.any():
         raise fail(int(np.argmax(wiped)), "pnl_brl", "a loss of 100% of NAV or more")
-    return frame
+    return _Book(pnl, prev, nav, cdi, r)
 
 
 def _parse_tags(raw: Any, strategy_id: str) -> dict[str, float]:
@@ -895,17 +967,25 @@ def _tag_weights(ids: npt.NDArray[np.object_], raw: npt.NDArray[np.object_]) -> 
     size = np.asarray([len(tags) for tags in parsed], dtype=np.int64)
     tag = np.asarray([t for tags in parsed for t in tags], dtype=object)
     weight = np.asarray([w for tags in parsed for w in tags.values()], dtype=np.float64)
+    row, item = _expand(codes, size)
+    return pd.DataFrame({"strategy_id": ids[row], "tag": tag[item], "weight": weight[item]})
+
+
+def _expand(codes: npt.NDArray[np.int64], size: npt.NDArray[np.int64]
+            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """A join without pandas' merge: group g has ``size[g]`` items stored contiguously (in
+    group order); each row, of group ``codes[row]``, is paired with every item of its group.
+    Returns (row, item) index pairs in row order, then item order — a left join's order."""
     per_row = size[codes]
-    row_start = np.repeat(np.cumsum(per_row) - per_row, per_row)
-    flat = np.repeat((np.cumsum(size) - size)[codes], per_row) + np.arange(row_start.size) - row_start
-    return pd.DataFrame({"strategy_id": np.repeat(ids, per_row), "tag": tag[flat],
-                         "weight": weight[flat]})
+    row = np.repeat(np.arange(codes.size), per_row)
+    within = np.arange(row.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    return row, (np.cumsum(size) - size)[codes][row] + within
 
 
 def _prepare_strategies(strategies: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """(tag weights: strategy_id, tag, weight) and style per strategy_id."""
     table = "strategies"
-    _require(strategies, ("strategy_id", "factor_tags", "is_systematic"), table)
+    _require(strategies, _STRATEGY_COLUMNS, table)
     ids = strategies["strategy_id"].astype(str)
     if ids.duplicated().any():
         dup = ids[ids.duplicated()].iloc[0]
@@ -925,7 +1005,7 @@ def _prepare_strategies(strategies: pd.DataFrame) -> tuple[pd.DataFrame, pd.Seri
 def _prepare_instruments(instruments: pd.DataFrame) -> pd.Series:
     """asset_class per instrument_id, validated against the known classes."""
     table = "instruments"
-    _require(instruments, ("instrument_id", "asset_class"), table)
+    _require(instruments, _INSTRUMENT_COLUMNS, table)
     ids = instruments["instrument_id"].astype(str)
     if ids.duplicated().any():
         dup = ids[ids.duplicated()].iloc[0]
@@ -961,7 +1041,7 @@ def _fact_error(raw: pd.DataFrame, when: npt.NDArray[np.datetime64], mask: npt.N
 
 
 def _prepare_facts(facts: pd.DataFrame, days: npt.NDArray[np.datetime64],
-                   asset_class: pd.Series, strategy_ids: set[str]) -> _Facts:
+                   asset_class: pd.Series, strategy_ids: pd.Index) -> _Facts:
     """Fact rows in [days[0], days[-1]], validated and encoded (see :class:`_Facts`)."""
     table = "position_marks"
     _require(facts, _FACT_COLUMNS, table)
@@ -1039,7 +1119,7 @@ def _split_centavos(amount: npt.NDArray[np.float64], weight: npt.NDArray[np.floa
     return (base + extra) / 100.0
 
 
-def _apply_weights(fact: _Facts, weights: pd.DataFrame, strategy_ids: set[str]) -> _Facts:
+def _apply_weights(fact: _Facts, weights: pd.DataFrame, strategy_ids: pd.Index) -> _Facts:
     """Split shared positions: one fact row per share_strategy_id, money in centavo shares."""
     table = "weights"
     _require(weights, ("instrument_id", "strategy_id", "share_strategy_id", "weight"), table)
@@ -1115,6 +1195,11 @@ def _sum_by_day(d: npt.NDArray[np.int64], code: npt.NDArray[np.int64], values: n
     return uniq // max(n_codes, 1), uniq % max(n_codes, 1), sums
 
 
+def _lookup(series: pd.Series, labels: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """``series`` at ``labels`` (all in its index: the facts were validated against it)."""
+    return series.to_numpy(dtype=object)[series.index.get_indexer(labels)]
+
+
 def _daily_buckets(fact: _Facts, book_pnl: npt.NDArray[np.float64], tags: pd.DataFrame,
                    style: pd.Series, asset_class: pd.Series) -> _Daily:
     """Per day and dimension, the bucket P&L; every dimension sums to the book P&L each day."""
@@ -1143,7 +1228,7 @@ def _daily_buckets(fact: _Facts, book_pnl: npt.NDArray[np.float64], tags: pd.Dat
     bs_d, bs_s, bs_p = _sum_by_day(fact.d, fact.strat, pnl, fact.strat_labels.size)
     add("strategy", list(fact.strat_labels), bs_d, bs_s, bs_p)
 
-    class_of_inst = asset_class.reindex(fact.inst_labels).to_numpy(dtype=object)
+    class_of_inst = _lookup(asset_class, fact.inst_labels)
     class_code, class_labels = pd.factorize(class_of_inst, sort=True)
     add("asset_class", list(class_labels), fact.d, class_code[fact.inst], pnl)
 
@@ -1160,18 +1245,20 @@ def _daily_buckets(fact: _Facts, book_pnl: npt.NDArray[np.float64], tags: pd.Dat
                         np.full(int(translated.sum()), int(np.searchsorted(factor_labels, "fx")))]),
         np.concatenate([pnl - fx_pnl, fx_pnl[translated]]))
 
-    used = tags[tags["strategy_id"].isin(fact.strat_labels)]
-    tag_labels = np.asarray(sorted(set(used["tag"])), dtype=object)
-    tag_table = pd.DataFrame({"s": np.searchsorted(fact.strat_labels, used["strategy_id"].to_numpy(dtype=object)),
-                              "t": np.searchsorted(tag_labels, used["tag"].to_numpy(dtype=object)),
-                              "w": used["weight"].to_numpy(dtype=np.float64)})
-    expanded = pd.DataFrame({"row": np.arange(bs_d.size), "s": bs_s}).merge(tag_table, on="s")
-    row, tag = expanded["row"].to_numpy(), expanded["t"].to_numpy()
-    add("factor_tag", list(tag_labels), bs_d[row], tag,
-        _split_centavos(bs_p[row], expanded["w"].to_numpy(), row, tag))
+    # each (day, strategy) sum paired with the strategy's tags, in tag-table order
+    s = pd.Index(fact.strat_labels).get_indexer(tags["strategy_id"].to_numpy(dtype=object))
+    used = s >= 0
+    tag_names = tags["tag"].to_numpy(dtype=object)[used]
+    tag_labels = np.unique(tag_names)
+    by_strategy = np.argsort(s[used], kind="stable")
+    t = np.searchsorted(tag_labels, tag_names)[by_strategy]
+    w = tags["weight"].to_numpy(dtype=np.float64)[used][by_strategy]
+    row, item = _expand(bs_s, np.bincount(s[used], minlength=fact.strat_labels.size))
+    add("factor_tag", list(tag_labels), bs_d[row], t[item],
+        _split_centavos(bs_p[row], w[item], row, t[item]))
 
     style_labels = [DISCRETIONARY, SYSTEMATIC]
-    is_systematic = (style.reindex(fact.strat_labels).to_numpy(dtype=object) == SYSTEMATIC)
+    is_systematic = _lookup(style, fact.strat_labels) == SYSTEMATIC
     add("style", style_labels, bs_d, is_systematic.astype(np.int64)[bs_s], bs_p)
 
     # explain: the seven MTM columns; residual also takes pnl − Σ components of the rows and
