@@ -292,13 +292,32 @@ def _group_key(frame: pd.DataFrame) -> np.ndarray:
     return np.cumsum(start) - 1
 
 
-def _positions(t: pd.DataFrame) -> pd.DataFrame:
-    """Final ledger state per key of normalized, sorted trades (see :func:`positions_as_of`)."""
+def _scanned(t: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(group key, :func:`_scan`) of normalized, sorted trades."""
+    key = _group_key(t)
+    return key, _scan(key, t["quantity"].to_numpy(), t["price"].to_numpy())
+
+
+def _quantities_upto(t: pd.DataFrame, key: np.ndarray, s: dict[str, np.ndarray],
+                     upto: np.datetime64) -> pd.DataFrame:
+    """instrument_id, strategy_id, quantity after each key's last trade dated ≤ ``upto``
+    (keys without one are absent). The ledger quantity is a running sum in trade order, so
+    the full ledger's row gives exactly what a ledger cut at ``upto`` would."""
+    le = t["trade_date"].to_numpy() <= upto
+    last = le & ~np.r_[(key[1:] == key[:-1]) & le[1:], False]
+    return pd.DataFrame({"instrument_id": t["instrument_id"].to_numpy()[last],
+                         "strategy_id": t["strategy_id"].to_numpy()[last],
+                         "quantity": s["q_after"][last]})
+
+
+def _positions(t: pd.DataFrame,
+               scanned: tuple[np.ndarray, dict[str, np.ndarray]] | None = None) -> pd.DataFrame:
+    """Final ledger state per key of normalized, sorted trades (see :func:`positions_as_of`);
+    ``scanned``: their :func:`_scanned`, when already computed."""
     if t.empty:
         return pd.DataFrame({c: pd.Series(dtype=object if c in _KEY + ["last_trade_date"]
                                           else float) for c in POSITION_COLUMNS})
-    key = _group_key(t)
-    s = _scan(key, t["quantity"].to_numpy(), t["price"].to_numpy())
+    key, s = scanned or _scanned(t)
     last = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
     realized = pd.Series(s["realized"]).groupby(key).sum().to_numpy()
     cost = pd.Series(t["cost_brl"].to_numpy()).groupby(key).sum().to_numpy()
@@ -802,13 +821,10 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     prices = _prep_prices(inp.prices, d64)
 
     # ------------------------------------------------------------ the universe of positions
-    td = trades["trade_date"].to_numpy()
-    if p64 is None:
-        start = _positions(trades.iloc[0:0])
-        day = trades
-    else:
-        start = _positions(trades.loc[td <= p64].reset_index(drop=True))
-        day = trades.loc[td > p64].reset_index(drop=True)
+    scanned = _scanned(trades)
+    start = _quantities_upto(trades, *scanned, _NAT if p64 is None else p64)
+    day = trades if p64 is None else trades.loc[trades["trade_date"].to_numpy() > p64] \
+        .reset_index(drop=True)
     mat_by_id = inst.set_index("instrument_id")["mat"]
     if len(start):
         smat = mat_by_id.reindex(start["instrument_id"].to_numpy()).to_numpy()
@@ -1107,7 +1123,7 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     eq_delta[m] = (exposure * fx_d)[m]
     eq_delta = np.where(live, eq_delta, 0.0)
 
-    final = _positions(trades)
+    final = _positions(trades, scanned)
     f_row = pd.Index(_pairs(final["instrument_id"].to_numpy(),
                             final["strategy_id"].to_numpy())).get_indexer(keys)
     avg_cost = np.where(f_row >= 0, final["avg_cost"].to_numpy(dtype=np.float64)[f_row], np.nan)

@@ -373,12 +373,15 @@ def _interpolate_levels(d: np.ndarray, du: np.ndarray, r: np.ndarray) -> np.ndar
     from knots (date, du > 0, rate). Knots sharing (date, du) are averaged. Flat-forward on
     252 between knots: y(du) = ln(1+r)·du/252 is linear in du, r_v = exp(y_v·252/v) − 1; held
     flat outside them. Vectorized over all dates with a composite (date, du) sort key."""
-    k = pd.DataFrame({"d": d, "du": du, "r": r}).groupby(["d", "du"], as_index=False)["r"].mean()
-    dates, d_idx = np.unique(k["d"].to_numpy(), return_inverse=True)
-    kdu = k["du"].to_numpy(dtype=np.int64)
-    kr = k["r"].to_numpy(dtype=float)
+    order = np.lexsort((du, d))
+    kd, kdu, kr = d[order], du[order].astype(np.int64), r[order].astype(float)
+    if ((kd[1:] == kd[:-1]) & (kdu[1:] == kdu[:-1])).any():  # shared knots: pandas' mean
+        k = pd.DataFrame({"d": d, "du": du, "r": r}).groupby(["d", "du"], as_index=False)["r"]\
+            .mean()
+        kd, kdu, kr = k["d"].to_numpy(), k["du"].to_numpy(dtype=np.int64), k["r"].to_numpy(float)
+    dates, d_idx = np.unique(kd, return_inverse=True)
     ky = np.log1p(kr) * kdu / 252.0
-    keys = d_idx.astype(np.int64) * _KEY_STRIDE + kdu  # already sorted by (d, du) from groupby
+    keys = d_idx.astype(np.int64) * _KEY_STRIDE + kdu  # already sorted by (d, du)
     n, nv = len(keys), len(VERTICES)
     qd = np.repeat(np.arange(len(dates), dtype=np.int64), nv)
     qv = np.tile(np.asarray(VERTICES, dtype=np.int64), len(dates))
