@@ -28,6 +28,9 @@ PREV_MARK_COLUMNS = ["instrument_id", "strategy_id", "quantity", "price", "price
 #: The trade columns the engine reads (see ``mtm._norm_trades``).
 TRADE_COLUMNS = ["trade_id", "trade_date", "instrument_id", "strategy_id", "quantity", "price",
                  "cost_brl"]
+#: The book history the risk snapshot reads (drawdown of the performance index): three
+#: columns of one row per date since inception, not the whole row.
+BOOK_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
 _MARK_ORDER = ["instrument_id", "strategy_id"]
 _POSITIONS = "\0positions\0"  # placeholder for the positions text in the book payload
 _REPRS = "position_marks:float_texts"  # result.written key: float texts of the typed marks
@@ -98,13 +101,13 @@ class MarkToMarket(PmsTask):
             is_b3_session=calendar.is_b3_session(d),
             max_stale_bd=conf.max_stale_bd,
         )
-        books = rd.books_between(conn, fund().inception, d)
+        books = rd.columns_between(conn, s.book_snapshots, fund().inception, d, BOOK_COLUMNS)
         return MtmTaskInputs(inputs, prices, fx, books)
 
     def compute(self, inputs: MtmTaskInputs) -> StepResult:
         conf = cfg.pms_mtm()
         result = mtm.mark_to_market(inputs.mtm)
-        nav_series = pd.concat([inputs.books[["business_date", "nav_brl", "pnl_bps"]],
+        nav_series = pd.concat([inputs.books[BOOK_COLUMNS],
                                 pd.DataFrame([{"business_date": self.date,
                                                "nav_brl": result.book["nav_brl"],
                                                "pnl_bps": result.book["pnl_bps"]}])])
