@@ -196,3 +196,12 @@ def columns_between(conn: Connection, tbl: sa.Table, start: date, end: date, nam
     return fetch(conn, sa.select(*(tbl.c[n] for n in names))
                  .where(tbl.c.business_date.between(start, end))
                  .order_by(*(tbl.c[n] for n in order_by)))
+
+
+def book_series(conn: Connection, start: date, end: date) -> pd.DataFrame:
+    """business_date, nav_brl, pnl_bps of the books dated in [start, end], by date: the NAV
+    and performance-index history of the risk snapshot (values as :func:`books_between` gives
+    them), without the other twelve columns of every book since inception."""
+    b = s.book_snapshots
+    return fetch(conn, sa.select(b.c.business_date, b.c.nav_brl, b.c.pnl_bps)
+                 .where(b.c.business_date.between(start, end)).order_by(b.c.business_date))

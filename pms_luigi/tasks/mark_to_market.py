@@ -28,8 +28,8 @@ PREV_MARK_COLUMNS = ["instrument_id", "strategy_id", "quantity", "price", "price
 #: The trade columns the engine reads (see ``mtm._norm_trades``).
 TRADE_COLUMNS = ["trade_id", "trade_date", "instrument_id", "strategy_id", "quantity", "price",
                  "cost_brl"]
-#: The book history the risk snapshot reads (drawdown of the performance index): three
-#: columns of one row per date since inception, not the whole row.
+#: The book history the risk snapshot reads (drawdown of the performance index), as
+#: ``readers.book_series`` returns it.
 BOOK_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
 _MARK_ORDER = ["instrument_id", "strategy_id"]
 _POSITIONS = "\0positions\0"  # placeholder for the positions text in the book payload
@@ -101,7 +101,7 @@ class MarkToMarket(PmsTask):
             is_b3_session=calendar.is_b3_session(d),
             max_stale_bd=conf.max_stale_bd,
         )
-        books = rd.columns_between(conn, s.book_snapshots, fund().inception, d, BOOK_COLUMNS)
+        books = rd.book_series(conn, fund().inception, d)
         return MtmTaskInputs(inputs, prices, fx, books)
 
     def compute(self, inputs: MtmTaskInputs) -> StepResult:
