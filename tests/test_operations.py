@@ -2,8 +2,9 @@
 single-day rerun, the plain ``luigi`` binary on a PreOpen, the status grid and the freshness
 check, and a backfill killed mid-way then resumed.
 
-One demo world per backend (40 business days) is built once for the module; the last day's
-prices and PTAX are held back so "missing data" is real, and loaded while a cron run polls.
+One demo world per backend for the module (a copy of ``OPS_FUND``, 40 business days, built
+once per session); the last day's prices and PTAX are held back so "missing data" is real,
+and loaded while a cron run polls.
 Tests run in file order and read as an operator's evening and morning.
 """
 from __future__ import annotations
@@ -28,8 +29,7 @@ from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.tasks import runner, status
-from pms_luigi.tasks.base import forget_fund
-from tests.conftest import BACKENDS, World, make_world
+from tests.conftest import BACKENDS, DemoFund, DemoWorlds, World
 
 REPO = Path(__file__).resolve().parent.parent
 LAST = date(2026, 11, 26)                      # last demo day: its prices arrive late
@@ -37,6 +37,8 @@ PREV = calendar.previous_business_day(LAST)    # 2026-11-25: built by the first 
 NXT = calendar.next_business_day(LAST)         # 2026-11-27: the pre-open day
 HOLIDAY = date(2026, 11, 20)                   # Black Awareness day (ANBIMA holiday)
 EOD = list(runner.EOD_FAMILIES)
+#: the last day's prices arrive late; EOD is built up to the day before PREV
+OPS_FUND = DemoFund(seed=5, end=LAST, through=calendar.previous_business_day(PREV), withheld=LAST)
 
 
 class Held:
@@ -51,17 +53,9 @@ class Held:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def ops(request: pytest.FixtureRequest,
+def ops(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData, Held]]:
-    with make_world(request.param, tmp_path_factory.mktemp("ops")) as w:
-        data = demo.generate(seed=5, end=LAST, n_days=40)
-        frames = data.frames()
-        frames["market_prices"] = data.market_prices[data.market_prices["price_date"] != LAST]
-        frames["fx_fixings"] = data.fx_fixings[data.fx_fixings["fixing_date"] != LAST]
-        load_inputs(w.engine, frames)
-        forget_fund()
-        assert runner.backfill(data.start, calendar.previous_business_day(PREV), chunk=50,
-                               progress=None) == runner.EXIT_OK
+    with demo_worlds.copy(OPS_FUND, request.param, tmp_path_factory.mktemp("ops")) as (w, data):
         yield w, data, Held(data)
 
 

@@ -49,20 +49,20 @@ def built(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
     """The shared demo fund, its last close and both pre-opens built here with VaR on 30
     scenarios (see the module docstring)."""
-    conf = luigi.configuration.get_config()
-    before = conf.get("pms_mtm", "var_min_history", None)
-    conf.set("pms_mtm", "var_min_history", "30")
-    try:
-        with demo_worlds.copy(FUND_11, request.param, tmp_path_factory.mktemp("pack")) as built:
+    with demo_worlds.copy(FUND_11, request.param, tmp_path_factory.mktemp("pack")) as built:
+        conf = luigi.configuration.get_config()
+        before = conf.get("pms_mtm", "var_min_history", None)
+        conf.set("pms_mtm", "var_min_history", "30")
+        try:
             assert runner.backfill(built[1].start, END, chunk=50) == runner.EXIT_OK
             assert runner.run_kind("preopen", D) == runner.EXIT_OK
             assert runner.run_kind("preopen", AFTER_HOLIDAY) == runner.EXIT_OK
             yield built
-    finally:
-        if before is None:
-            conf.remove_option("pms_mtm", "var_min_history")
-        else:
-            conf.set("pms_mtm", "var_min_history", before)
+        finally:
+            if before is None:
+                conf.remove_option("pms_mtm", "var_min_history")
+            else:
+                conf.set("pms_mtm", "var_min_history", before)
 
 
 def _pack_row(w: World, on: date) -> dict:

@@ -191,12 +191,13 @@ def test_nav_path_equals_initial_nav_plus_daily_pnl_plus_flows(built) -> None:  
 # incremental attribution == full recomputation, on both store pairs
 
 YEAR_END = date(2026, 1, 20)  # 40 business days back: Nov 2025 .. Jan 2026 (month, quarter, year)
+YEAR_END_FUND = DemoFund(seed=5, end=YEAR_END, chunk=15)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def year_end(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
-    with demo_worlds.copy(DemoFund(seed=5, end=YEAR_END, chunk=15), request.param,
+    with demo_worlds.copy(YEAR_END_FUND, request.param,
                           tmp_path_factory.mktemp("year_end")) as built:
         yield built
 
