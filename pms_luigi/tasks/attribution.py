@@ -38,11 +38,13 @@ _PRIORITY_EPOCH = date(2200, 1, 1).toordinal()
 #: How many business days back a chain base is looked for before a full recomputation.
 CHAIN_LOOKBACK_BD = 15
 
-#: What the engine reads of the marks, the books and the base rows (``attribution``).
+#: What the engine reads of the marks, the books, the base rows and the reference data.
 FACT_COLUMNS = ["business_date", "instrument_id", "strategy_id", "pnl_brl",
                 *attribution.EXPLAIN_BUCKETS]
 BOOK_COLUMNS = ["business_date", "nav_prev_brl", "pnl_brl", "nav_brl", "cdi_rate", "pnl_bps"]
 ROW_COLUMNS = ["period", "dimension", "bucket", "pnl_brl", "contribution_bps"]
+STRATEGY_COLUMNS = ["strategy_id", "factor_tags", "is_systematic"]
+INSTRUMENT_COLUMNS = ["instrument_id", "asset_class"]
 _MARK_ORDER = ("business_date", "instrument_id", "strategy_id")
 _CURVE_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
 _ROW_ORDER = ["period", "dimension", "bucket"]
@@ -132,7 +134,8 @@ class PerformanceAttribution(PmsTask):
 
     def read_inputs(self, conn: sa.Connection) -> AttributionInputs:
         start = fund().inception
-        strategies, instruments = rd.strategies(conn), rd.instruments(conn)
+        strategies = rd.reference_columns(conn, s.strategies, STRATEGY_COLUMNS)
+        instruments = rd.reference_columns(conn, s.instruments, INSTRUMENT_COLUMNS)
         books = rd.columns_between(conn, s.book_snapshots, start, self.date, BOOK_COLUMNS)
         digest = attribution.reference_digest(strategies, instruments)
         base = self.chain_base(conn, digest)
@@ -194,8 +197,7 @@ class PerformanceAttribution(PmsTask):
                                _CURVE_COLUMNS)
         rows = rd.columns_between(conn, s.attribution, self.date, self.date, ROW_COLUMNS)
         rows = rows.assign(business_date=self.date.isoformat()).sort_values(_ROW_ORDER)
-        stats = rd.columns_between(conn, s.performance_stats, self.date, self.date,
-                                   ["period", "stats"])
+        stats = rd.rows_on(conn, s.performance_stats, self.date)
         parts = {"equity_curve": records_json(_iso_dated(curve)), "rows": records_json(rows)}
         body = {"date": self.date.isoformat(),
                 "stats": dict(zip(stats["period"], stats["stats"], strict=True)),
