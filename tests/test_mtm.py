@@ -7,7 +7,7 @@ by hand from the B3 formulas of finance-conventions.md §2 and written as litera
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -133,6 +133,22 @@ def assert_explained(result: mtm.MtmResult) -> None:
 
 
 # ------------------------------------------------------------------------------- positions
+
+
+@pytest.mark.parametrize("values", [
+    [date(2024, 2, 29), None, date(1969, 12, 31), date(2024, 3, 1)],  # the DB drivers' dates
+    [datetime(2024, 3, 1, 23, 59), date(2024, 3, 4), pd.Timestamp("2024-03-05 06:00")],
+    ["2024-03-01", "2024-03-04", None],  # strings: the parser
+    np.array(["2024-03-01", "NaT"], dtype="datetime64[s]"),
+    [],
+])
+def test_to_days_gives_the_parsers_days(values: Any) -> None:
+    """``to_days`` skips the parser for date objects; the days are the parser's (floor)."""
+    parsed = pd.to_datetime(pd.Series(values, dtype=object)).to_numpy().astype("datetime64[D]")
+    got = mtm.to_days(values)
+    assert got.dtype == np.dtype("datetime64[D]")
+    np.testing.assert_array_equal(got, parsed)
+    np.testing.assert_array_equal(mtm.to_days(pd.Series(values, dtype=object)), parsed)
 
 
 def test_positions_average_cost_partial_close_and_flip() -> None:
