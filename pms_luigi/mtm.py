@@ -494,32 +494,35 @@ class _Market:
 
 
 def _prep_instruments(instruments: pd.DataFrame) -> pd.DataFrame:
+    """The instrument terms the MTM reads, checked: a B3 contract's contract_size is its point
+    value (a wrong multiplier scales every P&L), rate instruments and NDFs have a maturity."""
     _require(instruments, ["instrument_id", "asset_class", "instrument_type", "currency",
                            "exchange", "maturity_date", "contract_size"], "instruments")
-    inst = pd.DataFrame({
-        "instrument_id": instruments["instrument_id"].astype(str).to_numpy(),
+    iid = instruments["instrument_id"].astype(str).to_numpy()
+    itype = instruments["instrument_type"].astype(str).to_numpy()
+    mat, cs = to_days(instruments["maturity_date"]), _num(instruments, "contract_size")
+    for typ, spec in pricing.CONTRACT_SPECS.items():
+        bad = (itype == typ) & ~np.isclose(cs, spec.point_value)
+        if bad.any():
+            k = int(bad.argmax())
+            raise InvalidInput(
+                f"instruments: {iid[k]} ({typ}) has contract_size {cs[k]}, "
+                f"B3 point value is {spec.point_value}", table="instruments",
+                row=iid[k], field="contract_size")
+    need_mat = _isin(itype, RATE_TYPES | {"NDF"}) & np.isnat(mat)
+    if need_mat.any():
+        k = int(need_mat.argmax())
+        raise InvalidInput(f"instruments: {iid[k]} needs a maturity_date", table="instruments",
+                           row=iid[k], field="maturity_date")
+    return pd.DataFrame({
+        "instrument_id": iid,
         "asset_class": instruments["asset_class"].astype(str).to_numpy(),
-        "itype": instruments["instrument_type"].astype(str).to_numpy(),
+        "itype": itype,
         "currency": instruments["currency"].astype(str).to_numpy(),
         "exchange": instruments["exchange"].astype(str).to_numpy(),
-        "mat": to_days(instruments["maturity_date"]),
-        "cs": _num(instruments, "contract_size"),
+        "mat": mat,
+        "cs": cs,
     })
-    for typ, spec in pricing.CONTRACT_SPECS.items():
-        bad = (inst["itype"] == typ) & ~np.isclose(inst["cs"], spec.point_value)
-        if bad.any():
-            row = inst.loc[bad].iloc[0]
-            raise InvalidInput(
-                f"instruments: {row['instrument_id']} ({typ}) has contract_size {row['cs']}, "
-                f"B3 point value is {spec.point_value}", table="instruments",
-                row=row["instrument_id"], field="contract_size")
-    need_mat = _isin(inst["itype"].to_numpy(), RATE_TYPES | {"NDF"}) & np.isnat(
-        inst["mat"].to_numpy())
-    if need_mat.any():
-        iid = inst["instrument_id"].to_numpy()[need_mat][0]
-        raise InvalidInput(f"instruments: {iid} needs a maturity_date", table="instruments",
-                           row=iid, field="maturity_date")
-    return inst
 
 
 def _check_trades(t: pd.DataFrame, inst: pd.DataFrame, d64: np.datetime64,
@@ -1189,20 +1192,21 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     }
 
     # ------------------------------------------------------------ data quality
-    st = marks.loc[marks["is_stale"]].drop_duplicates("instrument_id")
+    st = np.flatnonzero(stale)  # one row per stale instrument, the first in mark order
+    st = np.sort(st[np.unique(iid[st], return_index=True)[1]])
+    st_ids = marks["instrument_id"].to_numpy()[st]
     dq = pd.DataFrame({
         "business_date": [d] * len(st),
         "step": [STEP] * len(st),
-        "instrument_id": st["instrument_id"].to_numpy(),
+        "instrument_id": st_ids,
         "field": ["price"] * len(st),
         "severity": ["WARNING"] * len(st),
         "message": [
-            f"{r.instrument_id}: no price on {d.isoformat()}; marked with the "
-            f"{r.price_date.isoformat()} price ({r.staleness_bd} business day(s) old, "
-            f"policy max_stale_bd={max_stale})"
-            for r in st.itertuples()],
+            f"{i}: no price on {d.isoformat()}; marked with the {on.isoformat()} price "
+            f"({bd} business day(s) old, policy max_stale_bd={max_stale})"
+            for i, on, bd in zip(st_ids, _pydates(r_d[st]), age[st], strict=True)],
     }, columns=DQ_COLUMNS)
-    stale_ids = sorted(st["instrument_id"].astype(str).tolist())
+    stale_ids = sorted(st_ids.astype(str).tolist())
     metadata = {
         "positions_marked": int(n),
         "total_pnl_brl": pnl_c / 100.0,
