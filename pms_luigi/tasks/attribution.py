@@ -49,6 +49,13 @@ _MARK_ORDER = ("business_date", "instrument_id", "strategy_id")
 _CURVE_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
 _ROW_ORDER = ["period", "dimension", "bucket"]
 
+#: The attribution rows this process last wrote, keyed by (date, run_id): a run_id names one
+#: commit of rows and marker together, so when the marker of a chain base carries that run_id
+#: these are its rows (unrounded: with the marker's exact ``chain_state`` the chained result
+#: is the same bit for bit) and need not be read back. A run that did not commit never
+#: appears in a marker.
+_WRITTEN: dict[tuple[date, str], pd.DataFrame] = {}
+
 
 @dataclass
 class AttributionInputs:
@@ -140,9 +147,8 @@ class PerformanceAttribution(PmsTask):
         digest = attribution.reference_digest(strategies, instruments)
         base = self.chain_base(conn, digest)
         if base is not None:
-            rows = rd.columns_between(conn, s.attribution, base.business_date,
-                                      base.business_date, [*ROW_COLUMNS, "run_id"])
-            if len(rows) and (rows["run_id"] == base.run_id).all():
+            rows = self._base_rows(conn, base)
+            if rows is not None:
                 return AttributionInputs(
                     facts=self._facts(conn, calendar.next_business_day(base.business_date)),
                     books=books, strategies=strategies, instruments=instruments,
@@ -151,6 +157,18 @@ class PerformanceAttribution(PmsTask):
         return AttributionInputs(facts=self._facts(conn, start), books=books,
                                  strategies=strategies, instruments=instruments,
                                  reference_digest=digest)
+
+    @staticmethod
+    def _base_rows(conn: sa.Connection, base: mk.Marker) -> pd.DataFrame | None:
+        """The rows of the base marker's run: held by this process when it wrote that run
+        (a backfill attributes D−1, then D), else read back; None when the stored rows are
+        not that run's."""
+        held = _WRITTEN.get((base.business_date, base.run_id))
+        if held is not None:
+            return held
+        rows = rd.columns_between(conn, s.attribution, base.business_date, base.business_date,
+                                  [*ROW_COLUMNS, "run_id"])
+        return rows if len(rows) and (rows["run_id"] == base.run_id).all() else None
 
     def _facts(self, conn: sa.Connection, start: date) -> pd.DataFrame:
         """The marks of [start, D] in date, instrument, strategy order (the order the
@@ -180,8 +198,11 @@ class PerformanceAttribution(PmsTask):
         bulk = rows.assign(business_date=self.date.isoformat(),
                            pnl_brl=rows["pnl_brl"].astype(float).round(2), run_id=run_id)
         stats = result.frames[s.performance_stats].assign(run_id=run_id)
-        return replace_typed(conn, s.attribution, self.date, bulk) + \
+        written = replace_typed(conn, s.attribution, self.date, bulk) + \
             replace_on(conn, s.performance_stats, self.date, stats)
+        _WRITTEN.clear()  # the next date chains on these rows if this run commits
+        _WRITTEN[(self.date, run_id)] = rows
+        return written
 
     def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
                       ) -> dict[str, str]:
