@@ -9,9 +9,10 @@ mark since inception. Both give the same rows bit for bit: X's marker metadata c
 unrounded running sums behind its rows (``chain_state``), and the chain resumes the same
 float fold (``attribution.attribute_incremental``).
 
-Only the columns the engine reads are selected, and the payload's equity curve (one row
-per date since inception, the part of the payload that grows) comes from the book series
-already read for the computation instead of a second read.
+Per date (a backfill's steady state): only the columns the engine reads are selected, X's
+rows are those this process just wrote when it attributed X (:data:`_WRITTEN`), and the
+payload's equity curve (one row per date since inception, the part that grows) comes from
+the book series already read for the computation instead of a second read.
 """
 from __future__ import annotations
 
