@@ -20,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -238,21 +239,25 @@ def _build_template(w: World, fund: DemoFund) -> demo.DemoData:
     return data
 
 
-def _result_file(w: World) -> Path:
-    return w.data_dir / "demo_data.pickle"
+def _result_file(w: World, failed: bool = False) -> Path:
+    """Where the builder publishes a template's DemoData (or, failed, its traceback)."""
+    return w.data_dir / ("build.failed" if failed else "demo_data.pickle")
 
 
 def build_templates(jobs_file: str) -> None:
     """The builder process's entry point: build each (template, fund) of the pickled list in
-    order, publishing each fund's DemoData by an atomic rename when its template is ready.
-    SIGTERM (the session ended first) exits through the interpreter's shutdown, so an
-    embedded redis-server it started is stopped too."""
+    order, publishing each fund's DemoData by an atomic rename when its template is ready, or
+    its traceback (a failed build does not stop the next one: PostgreSQL down must not fail
+    the SQLite worlds). SIGTERM (the session ended first) exits through the interpreter's
+    shutdown, so an embedded redis-server it started is stopped too."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     for w, fund in pickle.loads(Path(jobs_file).read_bytes()):
-        data = _build_template(w, fund)
-        tmp = _result_file(w).with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(data))
-        tmp.rename(_result_file(w))
+        try:
+            path, content = _result_file(w), pickle.dumps(_build_template(w, fund))
+        except Exception:  # noqa: BLE001 - reported to the module that needs this template
+            path, content = _result_file(w, failed=True), traceback.format_exc().encode()
+        path.with_suffix(".tmp").write_bytes(content)
+        path.with_suffix(".tmp").rename(path)
 
 
 class DemoWorlds:
@@ -313,9 +318,12 @@ class DemoWorlds:
         w, builder = self._templates[fund, backend]
         if (fund, backend) not in self._data:
             while not _result_file(w).exists():
-                if builder.poll() is not None and not _result_file(w).exists():
-                    log = (w.data_dir / "build.log").read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"building {fund} on {backend} failed:\n{log}")
+                failed = _result_file(w, failed=True)
+                if failed.exists() or (builder.poll() is not None
+                                       and not _result_file(w).exists()):
+                    why = failed.read_text() if failed.exists() else \
+                        f"the builder exited with code {builder.poll()}"
+                    raise RuntimeError(f"building {fund} on {backend} failed:\n{why}")
                 time.sleep(0.1)
             self._data[fund, backend] = pickle.loads(_result_file(w).read_bytes())
         return w, self._data[fund, backend]
