@@ -667,9 +667,9 @@ def _prepare_base_rows(rows: pd.DataFrame, base: date,
 
 def _period_rows(daily: _Daily, offset: int, first: Mapping[str, int],
                  r: npt.NDArray[np.float64], nav_prev: npt.NDArray[np.float64], linking: str,
-                 prior: _Prior | None, base: date | None) -> pd.DataFrame:
-    """period, dimension, bucket, pnl_brl and contrib_sum (a fraction) of every period, in
-    display order, from the daily buckets of days[offset:] (and ``prior``, the rows of
+                 prior: _Prior | None, base: date | None) -> dict[str, npt.NDArray[Any]]:
+    """period, dimension, bucket, pnl_brl and contrib_sum (a fraction) of every period, as
+    arrays in display order, from the daily buckets of days[offset:] (and ``prior``, the rows of
     days[offset − 1], for the periods that began on or before it).
 
     All periods are bins (period, key) of one ``np.bincount`` per sum. Bincount adds in array
@@ -705,13 +705,13 @@ def _period_rows(daily: _Daily, offset: int, first: Mapping[str, int],
     n_bins = len(PERIODS) * n_keys
     sel = np.flatnonzero(np.bincount(bins, minlength=n_bins))
     period_of, key_of = np.divmod(sel, n_keys)
-    return pd.DataFrame({
+    return {
         "period": np.asarray(PERIODS, dtype=object)[period_of],
         "dimension": dims[key_of],
         "bucket": names[key_of],
         "pnl_brl": np.bincount(bins, weights=np.concatenate(pnl), minlength=n_bins)[sel],
         "contrib_sum": np.bincount(bins, weights=np.concatenate(contrib), minlength=n_bins)[sel],
-    })
+    }
 
 
 def _assemble(days: npt.NDArray[np.datetime64], book: _Book, fact: _Facts,
@@ -727,11 +727,13 @@ def _assemble(days: npt.NDArray[np.datetime64], book: _Book, fact: _Facts,
     day_dates: list[date] = days.tolist()
     starts = {p: period_start(p, on, inception) for p in PERIODS}
     first = {p: int(np.searchsorted(days, np.datetime64(s, "D"))) for p, s in starts.items()}
-    rows = _period_rows(daily, offset, first, r, nav_prev, linking, prior, base)
-    rows.insert(0, "business_date", on)
-    chain_state = {"pnl_sum": encode_state(rows["pnl_brl"].to_numpy()),
-                   "contrib_sum": encode_state(rows["contrib_sum"].to_numpy())}
-    rows["contribution_bps"] = rows.pop("contrib_sum") * 10_000.0
+    sums = _period_rows(daily, offset, first, r, nav_prev, linking, prior, base)
+    chain_state = {"pnl_sum": encode_state(sums["pnl_brl"]),
+                   "contrib_sum": encode_state(sums["contrib_sum"])}
+    rows = pd.DataFrame({"business_date": on, "period": sums["period"],
+                         "dimension": sums["dimension"], "bucket": sums["bucket"],
+                         "pnl_brl": sums["pnl_brl"],
+                         "contribution_bps": sums["contrib_sum"] * 10_000.0})
 
     cdi = book.cdi
     stats_rows = []
