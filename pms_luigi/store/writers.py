@@ -31,21 +31,27 @@ def _is_money(col: sa.Column) -> bool:
 
 
 def records(tbl: sa.Table, frame: pd.DataFrame) -> list[dict]:
-    """Frame → list of dicts with only the table's columns, NaN → NULL, numpy → Python.
+    """Frame → list of dicts with only the table's columns, NaN/NaT/NA → NULL, numpy → Python.
 
-    Vectorised per column (no per-cell Python loop): ``astype(object)`` turns numpy scalars
-    into Python ones and ``where`` puts None in the holes.
+    Vectorised per column on numpy arrays (no per-cell Python loop, no pandas op per column:
+    most frames written this way are one to a few hundred rows, where pandas' per-call
+    overhead is the cost): ``astype(object)`` turns numpy scalars into Python ones
+    (datetime64 into ``date``), and the holes become None.
     """
-    cols = [c for c in tbl.columns if c.name in frame.columns]
     out = {}
-    for col in cols:
+    for col in tbl.columns:
+        if col.name not in frame.columns:
+            continue
         series = frame[col.name]
+        arr = series.to_numpy() if isinstance(series.dtype, np.dtype) \
+            else series.astype(object).to_numpy()  # extension dtypes (Int64, str): their scalars
         if _is_money(col):
-            series = np.round(series.astype(float), 2)
-        elif isinstance(col.type, sa.Date) and pd.api.types.is_datetime64_any_dtype(series):
-            series = series.dt.date
-        obj = series.astype(object)
-        out[col.name] = obj.where(series.notna(), None).tolist()
+            arr = np.round(arr.astype(float), 2)
+        elif isinstance(col.type, sa.Date) and arr.dtype.kind == "M":
+            arr = arr.astype("datetime64[D]")
+        obj = arr.astype(object)
+        obj[pd.isna(obj)] = None
+        out[col.name] = obj.tolist()
     names = list(out)
     return [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
 
