@@ -63,6 +63,17 @@ def canonical_json(payload: object) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def canonical_json_with(body: dict[str, Any], parts: dict[str, str]) -> str:
+    """``canonical_json({**body, key: <value>, ...})`` where each value is already JSON text
+    (``parts``, e.g. :func:`records_json` of a frame): built once as a placeholder and spliced
+    in, so a bulk part is never turned back into Python objects. Same text as encoding the
+    parsed parts (keys sorted, no spaces)."""
+    text = canonical_json({**body, **{key: f"\0{key}\0" for key in parts}})
+    for key, part in parts.items():
+        text = text.replace(canonical_json(f"\0{key}\0"), part, 1)
+    return text
+
+
 def _json_column(values: np.ndarray) -> np.ndarray:
     """JSON text of every value of one column, as :func:`canonical_json` writes it (object array).
 

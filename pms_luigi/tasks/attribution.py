@@ -26,7 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pms_luigi import attribution, calendar
-from pms_luigi.cache import canonical_json, records_json
+from pms_luigi.cache import canonical_json_with, records_json
 from pms_luigi.store import markers as mk
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
@@ -220,14 +220,10 @@ class PerformanceAttribution(PmsTask):
         rows = rd.columns_between(conn, s.attribution, self.date, self.date, ROW_COLUMNS)
         rows = rows.assign(business_date=self.date.isoformat()).sort_values(_ROW_ORDER)
         stats = rd.rows_on(conn, s.performance_stats, self.date)
-        parts = {"equity_curve": records_json(_iso_dated(curve)), "rows": records_json(rows)}
         body = {"date": self.date.isoformat(),
-                "stats": dict(zip(stats["period"], stats["stats"], strict=True)),
-                **{key: f"\0{key}\0" for key in parts}}
-        text = canonical_json(body)
-        for key, part in parts.items():
-            text = text.replace(canonical_json(f"\0{key}\0"), part, 1)
-        return {"attribution": text}
+                "stats": dict(zip(stats["period"], stats["stats"], strict=True))}
+        return {"attribution": canonical_json_with(body, {
+            "equity_curve": records_json(_iso_dated(curve)), "rows": records_json(rows)})}
 
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
         """{"attribution": {date, rows (sorted by period, dimension, bucket; no run_id),

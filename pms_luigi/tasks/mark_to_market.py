@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from pms_luigi import calendar, mtm, risk
 from pms_luigi import config as cfg
-from pms_luigi.cache import canonical_json, records_json
+from pms_luigi.cache import canonical_json, canonical_json_with, records_json
 from pms_luigi.store import files
 from pms_luigi.store import markers as mk
 from pms_luigi.store import readers as rd
@@ -32,7 +32,6 @@ TRADE_COLUMNS = ["trade_id", "trade_date", "instrument_id", "strategy_id", "quan
 #: ``readers.book_series`` returns it.
 BOOK_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
 _MARK_ORDER = ["instrument_id", "strategy_id"]
-_POSITIONS = "\0positions\0"  # placeholder for the positions text in the book payload
 _REPRS = "position_marks:float_texts"  # result.written key: float texts of the typed marks
 
 
@@ -166,10 +165,9 @@ class MarkToMarket(PmsTask):
             reprs = None
         positions = records_json(marks.drop(columns=["run_id"]), reprs)
         book = rd.row_on(conn, s.book_snapshots, self.date)
-        book_text = canonical_json({**(book or {}), "positions": _POSITIONS}).replace(
-            canonical_json(_POSITIONS), positions, 1)
-        return {"book": book_text, "risk": canonical_json(rd.row_on(conn, s.risk_snapshots,
-                                                                      self.date))}
+        risk = rd.row_on(conn, s.risk_snapshots, self.date)
+        return {"book": canonical_json_with(book or {}, {"positions": positions}),
+                "risk": canonical_json(risk)}
 
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
         return {kind: json.loads(text) for kind, text in self.payload_texts(conn).items()}
