@@ -11,6 +11,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pms_luigi.store import schema as s
+from pms_luigi.store import window
+
+
+def _windowed(kind: str, date_column: str, start: date | None, end: date,
+              read: window.Read) -> pd.DataFrame:
+    """``read(start, end)``, or its slice of the active chunk window (``store.window``)."""
+    active = window.active()
+    if active is None:
+        return read(start, end)
+    return active.between(kind, date_column, start, end, read)
 
 
 def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
@@ -48,15 +58,17 @@ def trades_upto_typed(conn: Connection, on: date, names: list[str] | None = None
                       ) -> pd.DataFrame:
     """:func:`trades_upto` (optionally only ``names``) with numerics as floats (MTM hot path)."""
     t = s.trades
-    return fetch(conn, sa.select(*typed_columns(t, names)).where(t.c.trade_date <= on)
-                 .order_by(t.c.trade_date, t.c.trade_id))
+    return _windowed(f"trades:{names}", "trade_date", None, on, lambda _, upto: fetch(
+        conn, sa.select(*typed_columns(t, names)).where(t.c.trade_date <= upto)
+        .order_by(t.c.trade_date, t.c.trade_id)))
 
 
 def prices_between_typed(conn: Connection, start: date, end: date) -> pd.DataFrame:
     """:func:`prices_between` with numerics as floats."""
     p = s.market_prices
-    return fetch(conn, sa.select(*typed_columns(p)).where(p.c.price_date.between(start, end))
-                 .order_by(p.c.price_date, p.c.instrument_id))
+    return _windowed("market_prices:typed", "price_date", start, end, lambda lo, hi: fetch(
+        conn, sa.select(*typed_columns(p)).where(p.c.price_date.between(lo, hi))
+        .order_by(p.c.price_date, p.c.instrument_id)))
 
 
 def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:
@@ -64,7 +76,11 @@ def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:
 
 
 def instruments(conn: Connection) -> pd.DataFrame:
-    return fetch(conn, sa.select(s.instruments).order_by(s.instruments.c.instrument_id))
+    def read() -> pd.DataFrame:
+        return fetch(conn, sa.select(s.instruments).order_by(s.instruments.c.instrument_id))
+
+    active = window.active()
+    return read() if active is None else active.whole("instruments", read)
 
 
 def strategies(conn: Connection) -> pd.DataFrame:
@@ -89,20 +105,20 @@ def prices_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
 
 def fx_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
     f = s.fx_fixings
-    return fetch(conn, sa.select(f).where(f.c.fixing_date.between(start, end))
-                 .order_by(f.c.fixing_date))
+    return _windowed("fx_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
+        conn, sa.select(f).where(f.c.fixing_date.between(lo, hi)).order_by(f.c.fixing_date)))
 
 
 def cdi_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
     c = s.cdi_fixings
-    return fetch(conn, sa.select(c).where(c.c.fixing_date.between(start, end))
-                 .order_by(c.c.fixing_date))
+    return _windowed("cdi_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
+        conn, sa.select(c).where(c.c.fixing_date.between(lo, hi)).order_by(c.c.fixing_date)))
 
 
 def vna_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
     v = s.vna
-    return fetch(conn, sa.select(v).where(v.c.ref_date.between(start, end))
-                 .order_by(v.c.ref_date))
+    return _windowed("vna", "ref_date", start, end, lambda lo, hi: fetch(
+        conn, sa.select(v).where(v.c.ref_date.between(lo, hi)).order_by(v.c.ref_date)))
 
 
 def vna_value(conn: Connection, index_name: str, on: date) -> float | None:

@@ -38,6 +38,7 @@ from pms_luigi import config as cfg
 from pms_luigi.errors import NotBusinessDay
 from pms_luigi.store import markers as mk
 from pms_luigi.store.schema import task_runs
+from pms_luigi.store.window import input_window
 from pms_luigi.targets import State, StepStatus
 from pms_luigi.tasks.attribution import PerformanceAttribution
 from pms_luigi.tasks.base import MEMO, PmsTask, PmsWrapperTask, get_stores
@@ -319,8 +320,9 @@ def _build_chunk(todo: dict[str, list[date]], batch: list[date], workers: int,
     for attempt in range(1, 6):
         MEMO.forget_negative()
         prefetch_statuses(list(todo), batch)
-        rc = build([root], workers=workers, local_scheduler=local_scheduler,
-                   clear_memo=False, **kwargs)
+        with input_window(batch[-1]):  # one read per input table for the chunk's steps
+            rc = build([root], workers=workers, local_scheduler=local_scheduler,
+                       clear_memo=False, **kwargs)
         if rc == EXIT_OK:
             return rc
         left = missing(list(todo), batch)
