@@ -565,7 +565,8 @@ def factor_changes(
 # ------------------------------------------------------------------------------- VaR / ES
 
 
-def scenario_pnl(exposures: pd.DataFrame, changes: pd.DataFrame) -> pd.Series:
+def scenario_pnl(exposures: pd.DataFrame, changes: pd.DataFrame,
+                 vector: pd.Series | None = None) -> pd.Series:
     """First-order P&L of today's book under each historical day's factor changes.
 
     P&L_t = Σ_f s_f · Δ_{f,t}, with s_f the net sensitivity per factor (BRL per bp for
@@ -573,8 +574,9 @@ def scenario_pnl(exposures: pd.DataFrame, changes: pd.DataFrame) -> pd.Series:
     produces them. Days where a factor the book is exposed to has no change (NaN) are dropped —
     the series length is the usable scenario count. A factor the book needs that is absent from
     ``changes`` is an error (never a silent zero). Index: the changes' dates; name ``pnl_brl``.
+    ``vector``: the exposures' :func:`_factor_vector` when the caller already has it.
     """
-    s = _factor_vector(exposures)
+    s = _factor_vector(exposures) if vector is None else vector
     missing = [f for f in s.index if f not in changes.columns]
     if missing:
         raise InvalidInput(f"no history for risk factor(s) {missing}", table="factor_changes",
@@ -777,8 +779,8 @@ def _hypothetical_shocks(sc: dict[str, Any], factors: list[str]) -> np.ndarray:
 
 
 def stress_table(exposures: pd.DataFrame, scenarios: Mapping[str, Any] | list[dict[str, Any]],
-                 *, nav: float | None = None,
-                 changes: pd.DataFrame | None = None) -> pd.DataFrame:
+                 *, nav: float | None = None, changes: pd.DataFrame | None = None,
+                 vector: pd.Series | None = None) -> pd.DataFrame:
     """Stress P&L by risk factor: Σ_f s_f × shock_f (bp × DV01 of the bucket, % × delta).
 
     Hypothetical scenarios use the configured shocks. Historical replays take the stored factor
@@ -786,10 +788,10 @@ def stress_table(exposures: pd.DataFrame, scenarios: Mapping[str, Any] | list[di
     shock = Σ bp changes, FX/IBOV = Π(1+r) − 1; status ``NO_DATA`` (P&L null, never zero) when
     the window has no rows or an exposed factor is missing there. First order (no convexity).
     Columns ``[scenario, kind, pnl_brl, pnl_bps, status, description]``; pnl_bps = P&L/NAV·10⁴
-    when ``nav`` is given.
+    when ``nav`` is given. ``vector``: the exposures' :func:`_factor_vector`, when at hand.
     """
     scs = scenarios_from_dict(scenarios)
-    s = _factor_vector(exposures)
+    s = _factor_vector(exposures) if vector is None else vector
     factors, sv = list(s.index), s.to_numpy(dtype=float)
     rows = []
     for sc in scs:  # a handful of scenarios; the factor algebra is vectorized
@@ -857,7 +859,11 @@ def limit_status(metrics: Mapping[str, float | None], limits: pd.DataFrame) -> p
     VaR under INSUFFICIENT_HISTORY, or drawdown not supplied. Values are magnitudes (the metrics
     dict already holds |DV01|, |net leverage|, ...).
     """
-    lim = limits_from_frame(limits)
+    return _utilisation(metrics, limits_from_frame(limits))
+
+
+def _utilisation(metrics: Mapping[str, float | None], lim: pd.DataFrame) -> pd.DataFrame:
+    """:func:`limit_status` over limits already validated by :func:`limits_from_frame`."""
     value = lim["metric"].map(lambda k: _finite_or_none(metrics.get(k))).astype(float)
     util = (value / lim["limit_value"] * 100.0).round(9)
     status = np.select([value.isna(), util > 100.0, util >= lim["warn_pct"]],
@@ -1086,7 +1092,7 @@ def risk_snapshot(
         details["min_history"] = min_history
     else:
         status = SNAPSHOT_STATUS_OK
-        pnl = scenario_pnl(exposures, complete)
+        pnl = scenario_pnl(exposures, complete, vector=s)
         var95, _ = historical_var_es(pnl, 0.95)
         var99, _ = historical_var_es(pnl, 0.99)
         _, es975 = historical_var_es(pnl, 0.975)
@@ -1107,13 +1113,13 @@ def risk_snapshot(
         details["component_var99_by_strategy"] = by_row \
             .groupby(exposures["strategy_id"]).sum().sort_index().to_dict()
 
-    stress = stress_table(exposures, scs, nav=nav, changes=changes)
+    stress = stress_table(exposures, scs, nav=nav, changes=changes, vector=s)
     ok_stress = stress.loc[stress["status"] == "OK", "pnl_brl"]
     metrics = book_metrics(marks, exposures, nav, var95_brl=var95, var99_brl=var99,
                            es975_brl=es975,
                            worst_stress_brl=float(ok_stress.min()) if len(ok_stress) else None,
                            drawdown=drawdown)
-    limits_tbl = limit_status(metrics, lim)
+    limits_tbl = _utilisation(metrics, lim)
 
     rate_s = s[[factor_kind(f) == ABS_BP for f in s.index]]
     open_pos = marks[marks["quantity"].astype(float) != 0]

@@ -383,15 +383,19 @@ class PmsTask(luigi.Task):
         Only called under the (family, date) lock, and every run of that pair writes its
         history row under the same lock: a RUNNING row seen here has no live process.
         Its data never committed (or committed whole with its marker): only history is fixed.
+        Looked for with a read first: almost always there is none, and a read costs no write
+        transaction (a commit per step, contending with the other backfill process's writes).
         """
         from pms_luigi.store.schema import task_runs
 
-        with self.stores.engine.begin() as conn:
-            conn.execute(sa.update(task_runs).where(
-                task_runs.c.family == self.family(), task_runs.c.business_date == self.date,
-                task_runs.c.status == "RUNNING").values(
-                status="ABANDONED", finished_at=datetime.now(timezone.utc),
-                error="process died before finishing (found by the next run under the lock)"))
+        dead = (task_runs.c.family == self.family(), task_runs.c.business_date == self.date,
+                task_runs.c.status == "RUNNING")
+        with self.stores.engine.connect() as conn:
+            if conn.execute(sa.select(sa.exists().where(*dead))).scalar_one():
+                conn.execute(sa.update(task_runs).where(*dead).values(
+                    status="ABANDONED", finished_at=datetime.now(timezone.utc),
+                    error="process died before finishing (found by the next run under the lock)"))
+                conn.commit()
 
     def execute(self) -> None:
         stores = self.stores

@@ -110,11 +110,11 @@ class MarkToMarket(PmsTask):
                                 pd.DataFrame([{"business_date": self.date,
                                                "nav_brl": result.book["nav_brl"],
                                                "pnl_bps": result.book["pnl_bps"]}])])
+        config_dir = cfg.config_dir()
         snapshot = risk.risk_snapshot(
             result.marks, inputs.mtm.instruments, inputs.history, inputs.fx_history,
             nav=result.book["nav_brl"], on=self.date,
-            limits=files.limits(cfg.config_dir()),
-            scenarios=files.stress_scenarios(cfg.config_dir()),
+            limits=files.limits(config_dir), scenarios=files.stress_scenarios(config_dir),
             window=conf.var_window, min_history=conf.var_min_history,
             nav_history=nav_series.drop_duplicates("business_date", keep="last"),
         )
