@@ -112,3 +112,21 @@ def test_records_json_is_canonical_json_of_the_records() -> None:
     expected = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
                 for r in frame.astype(object).to_dict("records")]
     assert records_json(frame) == canonical_json(expected)
+
+
+def test_config_files_reparse_when_their_bytes_change(tmp_path) -> None:  # noqa: ANN001
+    """files.* parse a file once per content: a same-size edit is seen at once (no timestamp
+    involved) and a caller's changes to what it got never reach the next caller."""
+    from pms_luigi.store import files
+
+    path = tmp_path / "limits.csv"
+    path.write_text("limit,metric,limit_value,warn_pct\nVAR95,var95_bps,200,80\n")
+    first = files.limits(tmp_path)
+    first.loc[0, "limit_value"] = -1.0  # the caller's copy
+    assert files.limits(tmp_path).loc[0, "limit_value"] == 200
+    path.write_text("limit,metric,limit_value,warn_pct\nVAR95,var95_bps,300,80\n")  # same size
+    assert files.limits(tmp_path).loc[0, "limit_value"] == 300
+    (tmp_path / "stress_scenarios.json").write_text('{"a": [1]}')
+    got = files.stress_scenarios(tmp_path)
+    got["a"].append(2)
+    assert files.stress_scenarios(tmp_path) == {"a": [1]}
