@@ -449,8 +449,9 @@ def render_pdf(
     """A4 PDF of the pack: the email HTML with each ``cid:`` image inlined as a data URI.
 
     ``cids`` is the name -> Content-ID mapping used for the HTML (default :func:`chart_cids`).
-    The print stylesheet in the template widens the column and shrinks the type so the demo
-    pack fits 3-4 A4 pages (finance-conventions §4.3: "A4, 2-4 pages").
+    The print stylesheet in the template sets the body in two columns under a full-width
+    header and shrinks the type, so the demo pack fits 4 A4 pages instead of 6
+    (finance-conventions §4.3: "A4, 2-4 pages").
     """
     return pdf_document(html, pngs, cids).write_pdf()
 
