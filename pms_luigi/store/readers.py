@@ -14,15 +14,6 @@ from pms_luigi.store import schema as s
 from pms_luigi.store import window
 
 
-def _windowed(kind: str, date_column: str, start: date | None, end: date,
-              read: window.Read) -> pd.DataFrame:
-    """``read(start, end)``, or its slice of the active chunk window (``store.window``)."""
-    active = window.active()
-    if active is None:
-        return read(start, end)
-    return active.between(kind, date_column, start, end, read)
-
-
 def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
     """Run ``stmt`` and return a frame, built column-wise (fast for 100k rows)."""
     result = conn.execute(stmt)
@@ -58,7 +49,7 @@ def trades_upto_typed(conn: Connection, on: date, names: list[str] | None = None
                       ) -> pd.DataFrame:
     """:func:`trades_upto` (optionally only ``names``) with numerics as floats (MTM hot path)."""
     t = s.trades
-    return _windowed(f"trades:{names}", "trade_date", None, on, lambda _, upto: fetch(
+    return window.between(f"trades:{names}", "trade_date", None, on, lambda _, upto: fetch(
         conn, sa.select(*typed_columns(t, names)).where(t.c.trade_date <= upto)
         .order_by(t.c.trade_date, t.c.trade_id)))
 
@@ -66,7 +57,7 @@ def trades_upto_typed(conn: Connection, on: date, names: list[str] | None = None
 def prices_between_typed(conn: Connection, start: date, end: date) -> pd.DataFrame:
     """:func:`prices_between` with numerics as floats."""
     p = s.market_prices
-    return _windowed("market_prices:typed", "price_date", start, end, lambda lo, hi: fetch(
+    return window.between("market_prices:typed", "price_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(*typed_columns(p)).where(p.c.price_date.between(lo, hi))
         .order_by(p.c.price_date, p.c.instrument_id)))
 
@@ -76,11 +67,8 @@ def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:
 
 
 def instruments(conn: Connection) -> pd.DataFrame:
-    def read() -> pd.DataFrame:
-        return fetch(conn, sa.select(s.instruments).order_by(s.instruments.c.instrument_id))
-
-    active = window.active()
-    return read() if active is None else active.whole("instruments", read)
+    return window.whole("instruments", lambda: fetch(
+        conn, sa.select(s.instruments).order_by(s.instruments.c.instrument_id)))
 
 
 def strategies(conn: Connection) -> pd.DataFrame:
@@ -105,19 +93,19 @@ def prices_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
 
 def fx_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
     f = s.fx_fixings
-    return _windowed("fx_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
+    return window.between("fx_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(f).where(f.c.fixing_date.between(lo, hi)).order_by(f.c.fixing_date)))
 
 
 def cdi_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
     c = s.cdi_fixings
-    return _windowed("cdi_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
+    return window.between("cdi_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(c).where(c.c.fixing_date.between(lo, hi)).order_by(c.c.fixing_date)))
 
 
 def vna_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
     v = s.vna
-    return _windowed("vna", "ref_date", start, end, lambda lo, hi: fetch(
+    return window.between("vna", "ref_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(v).where(v.c.ref_date.between(lo, hi)).order_by(v.c.ref_date)))
 
 

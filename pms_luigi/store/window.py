@@ -38,16 +38,15 @@ Read = Callable[[date | None, date], pd.DataFrame]
 
 @dataclass
 class _Rows:
-    """Rows of one request kind over [start, end], ordered by ``day`` (day numbers)."""
+    """Rows of one request kind from ``start`` (None: the table's first row) to the window's
+    last date, ordered by ``day`` (day numbers)."""
 
     start: date | None
-    end: date
     frame: pd.DataFrame
     day: np.ndarray
 
-    def covers(self, start: date | None, end: date) -> bool:
-        lo_ok = self.start is None or (start is not None and start >= self.start)
-        return lo_ok and end <= self.end
+    def covers(self, start: date | None) -> bool:
+        return self.start is None or (start is not None and start >= self.start)
 
     def slice(self, start: date | None, end: date) -> pd.DataFrame:
         lo = 0 if start is None else int(np.searchsorted(self.day, start.toordinal(), "left"))
@@ -61,32 +60,31 @@ class InputWindow:
 
     last: date
     rows: dict[str, _Rows] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # read whole
     reads: int = 0  # database reads made (a test's and a benchmark's measure)
 
     def between(self, kind: str, date_column: str, start: date | None, end: date,
                 read: Read) -> pd.DataFrame:
         """The rows ``read(start, end)`` returns, sliced from one read up to ``last`` when
         they fall inside it (``kind`` names the query: table and selected columns)."""
+        if end > self.last:
+            return read(start, end)
         held = self.rows.get(kind)
-        if held is None or not held.covers(start, end):
-            if end > self.last:
-                return read(start, end)
+        if held is None or not held.covers(start):
             frame = read(start, self.last)
             self.reads += 1
             day = np.fromiter(map(date.toordinal, frame[date_column]), np.int64, len(frame))
             if len(day) > 1 and (np.diff(day) < 0).any():  # pragma: no cover - query contract
                 raise AssertionError(f"{kind}: rows not ordered by {date_column}")
-            held = self.rows[kind] = _Rows(start, self.last, frame, day)
+            held = self.rows[kind] = _Rows(start, frame, day)
         return held.slice(start, end)
 
     def whole(self, kind: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """A small table read whole (instruments), once per chunk."""
-        held = self.rows.get(kind)
-        if held is None:
-            frame = read()
+        if kind not in self.tables:
+            self.tables[kind] = read()
             self.reads += 1
-            held = self.rows[kind] = _Rows(None, self.last, frame, np.zeros(0, np.int64))
-        return held.frame
+        return self.tables[kind]
 
 
 _ACTIVE: list[InputWindow] = []
@@ -106,3 +104,18 @@ def input_window(last: date) -> Iterator[InputWindow]:
 
 def active() -> InputWindow | None:
     return _ACTIVE[-1] if _ACTIVE else None
+
+
+def between(kind: str, date_column: str, start: date | None, end: date,
+            read: Read) -> pd.DataFrame:
+    """``read(start, end)`` — served by the active window when there is one (see
+    :meth:`InputWindow.between`), else straight from the database."""
+    window = active()
+    return read(start, end) if window is None else window.between(kind, date_column, start,
+                                                                  end, read)
+
+
+def whole(kind: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """``read()`` of a small table — once per active window, else every time."""
+    window = active()
+    return read() if window is None else window.whole(kind, read)

@@ -165,9 +165,9 @@ class MarkToMarket(PmsTask):
             reprs = None
         positions = records_json(marks.drop(columns=["run_id"]), reprs)
         book = rd.row_on(conn, s.book_snapshots, self.date)
-        risk = rd.row_on(conn, s.risk_snapshots, self.date)
+        risk_row = rd.row_on(conn, s.risk_snapshots, self.date)
         return {"book": canonical_json_with(book or {}, {"positions": positions}),
-                "risk": canonical_json(risk)}
+                "risk": canonical_json(risk_row)}
 
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
         return {kind: json.loads(text) for kind, text in self.payload_texts(conn).items()}
