@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.11,<3.14",
     packages=find_packages(include=["pms_luigi", "pms_luigi.*"]),
     package_data={
-        "pms_luigi": ["templates/*.html", "store/migrations/*.py", "store/migrations/*.mako",
+        "pms_luigi": ["report/templates/*.html", "store/migrations/*.py", "store/migrations/*.mako",
                       "store/migrations/versions/*.py"],
     },
     # Reference data (limits, stress scenarios, proposal policy, masters, crontab/luigid
@@ -34,5 +34,5 @@ setup(
     extras_require={
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "empyrical-reloaded>=0.5.10,<1"],
     },
-    entry_points={"console_scripts": ["pms-luigi=pms_luigi.cli:main"]},
+    entry_points={"console_scripts": ["pms-luigi=pms_luigi.cli.main:main"]},
 )

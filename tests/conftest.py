@@ -34,11 +34,12 @@ import sqlalchemy as sa
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from pms_luigi import cache as cache_mod
-from pms_luigi import calendar, demo
+from pms_luigi.cache import payloads as cache_mod
+from pms_luigi.core import calendar
+from pms_luigi import demo
 from pms_luigi.store import engine as engine_mod
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.tasks import runner
+from pms_luigi.ops import runner
 
 PG_URL = os.environ.get("PMS_TEST_DATABASE_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/pms_test")
@@ -72,7 +73,7 @@ class World:
 
 
 def _reset_process_caches() -> None:
-    from pms_luigi.tasks.base import forget_fund
+    from pms_luigi.pipeline.step import forget_fund
 
     luigi.task_register.Register.clear_instance_cache()
     forget_fund()
@@ -203,7 +204,7 @@ class DemoFund:
 
     def build(self, w: World) -> demo.DemoData:
         """Load and backfill the fund into ``w`` (migrated, the environment pointed at it)."""
-        from pms_luigi.tasks.base import forget_fund
+        from pms_luigi.pipeline.step import forget_fund
 
         data = demo.generate(seed=self.seed, end=self.end, n_days=40)
         frames = data.frames()

@@ -29,7 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pms_luigi import proposals
+from pms_luigi.core import proposals
 from pms_luigi.store.readers import fetch
 from pms_luigi.store.schema import decision_journal as dj
 

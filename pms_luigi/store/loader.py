@@ -1,6 +1,6 @@
 """Load input data (reference, market, ledger, signals) into the database.
 
-Every table of a load is validated first (``pms_luigi.validation``) and then upserted in
+Every table of a load is validated first (``pms_luigi.core.validation``) and then upserted in
 ONE transaction: a bad file is refused whole, a repeated file changes nothing.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from pms_luigi import validation
-from pms_luigi.errors import InvalidInput
+from pms_luigi.core import validation
+from pms_luigi.core.errors import InvalidInput
 from pms_luigi.store import readers
 from pms_luigi.store import schema as s
 from pms_luigi.store.writers import upsert_frame

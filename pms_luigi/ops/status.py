@@ -1,0 +1,108 @@
+"""The status grid: task families × business dates, from the bulk status + run history.
+
+States: done, missing, stale, failed (last run failed and no valid marker), cache-missing.
+One bulk status call per family and one run-history query for the whole grid.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date
+
+from pms_luigi.core import calendar
+from pms_luigi.store import markers as mk
+from pms_luigi.pipeline.targets import State
+from pms_luigi.pipeline.step import get_stores
+from pms_luigi.ops.runner import FAMILIES
+
+SYMBOL = {"done": "#", "missing": ".", "stale": "s", "failed": "F", "cache-missing": "c"}
+COLOUR = {"done": "#2e7d32", "missing": "#bdbdbd", "stale": "#f9a825", "failed": "#c62828",
+          "cache-missing": "#1565c0"}
+
+
+@dataclass(frozen=True)
+class Grid:
+    dates: list[date]
+    families: list[str]
+    cells: dict[tuple[str, date], str]
+
+    def counts(self, family: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.dates:
+            state = self.cells[(family, d)]
+            out[state] = out.get(state, 0) + 1
+        return out
+
+
+def _label(state: State, last_run: str | None) -> str:
+    """A step whose last run failed and that has no valid marker shows as failed."""
+    if state in (State.MISSING, State.STALE) and last_run == "FAILED":
+        return "failed"
+    return state.value
+
+
+def grid(start: date, end: date, families: list[str] | None = None) -> Grid:
+    """The grid over the business dates of [start, end]: one bulk status call per family
+    and one run-history query in all (so a 5-year grid is a handful of queries)."""
+    stores = get_stores()
+    families = list(families or FAMILIES)
+    dates = calendar.business_days(start, end)
+    with stores.engine.connect() as conn:
+        runs = mk.last_runs(conn, families, start, end)
+    cells: dict[tuple[str, date], str] = {}
+    for fam in families:
+        statuses = FAMILIES[fam].statuses(dates, stores)
+        for d in dates:
+            cells[(fam, d)] = _label(statuses[d].state, runs.get((fam, d)))
+    return Grid(dates, families, cells)
+
+
+def preopen_states(on: date) -> dict[str, str]:
+    """The four steps ``PreOpen(on)`` needs — MTM and attribution of the previous close,
+    proposals and the pack of ``on`` — keyed ``family@date``, labelled like the grid."""
+    stores = get_stores()
+    prev = calendar.previous_business_day(on)
+    wanted = [("pms.MarkToMarket", prev), ("pms.PerformanceAttribution", prev),
+              ("pms.TradeProposals", on), ("pms.MorningPack", on)]
+    with stores.engine.connect() as conn:
+        runs = mk.last_runs(conn, [f for f, _ in wanted], prev, on)
+    out: dict[str, str] = {}
+    for fam, d in wanted:
+        state = FAMILIES[fam].statuses([d], stores)[d].state
+        out[f"{fam}@{d}"] = _label(state, runs.get((fam, d)))
+    return out
+
+
+def render_text(g: Grid, per_line: int = 66) -> str:
+    """Families × dates, in blocks of ``per_line`` dates (about a quarter) so a 5-year grid
+    still fits a terminal; each block is headed by its first and last date; totals last."""
+    width = max(len(f) for f in g.families) + 2
+    lines = ["legend: " + " ".join(f"{v}={k}" for k, v in SYMBOL.items())]
+    for i in range(0, len(g.dates), per_line):
+        block = g.dates[i:i + per_line]
+        lines.append(f"{'':{width}}{block[0]} .. {block[-1]}")
+        for fam in g.families:
+            lines.append(f"{fam:{width}}" + "".join(SYMBOL[g.cells[(fam, d)]] for d in block))
+    lines.append("totals:")
+    for fam in g.families:
+        totals = " ".join(f"{k}={v}" for k, v in sorted(g.counts(fam).items()))
+        lines.append(f"{fam:{width}}{totals or 'no business dates'}")
+    return "\n".join(lines)
+
+
+def render_html(g: Grid) -> str:
+    head = "".join(f"<th title='{d}'>{d.day}</th>" for d in g.dates)
+    rows = []
+    for fam in g.families:
+        cells = "".join(
+            f"<td title='{html.escape(fam)} {d}: {g.cells[(fam, d)]}' "
+            f"style='background:{COLOUR[g.cells[(fam, d)]]}'></td>" for d in g.dates)
+        rows.append(f"<tr><th>{html.escape(fam)}</th>{cells}</tr>")
+    legend = " ".join(f"<span style='background:{c};padding:0 6px'>&nbsp;</span> {k}"
+                      for k, c in COLOUR.items())
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>pms-luigi status</title>"
+            "<style>body{font-family:'DejaVu Sans',sans-serif}td{width:8px;height:16px}"
+            "table{border-collapse:collapse}th{font-size:10px}</style></head><body>"
+            f"<h1>pms-luigi status {g.dates[0] if g.dates else ''} .. "
+            f"{g.dates[-1] if g.dates else ''}</h1><p>{legend}</p>"
+            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></body></html>")

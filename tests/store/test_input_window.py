@@ -1,0 +1,100 @@
+"""The backfill's input window (``store.window``) on both store pairs: a step's input reads
+inside a chunk window return exactly what their own queries return, from one read per table."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from pms_luigi.core import calendar
+from pms_luigi import demo
+from pms_luigi.store import readers as rd
+from pms_luigi.store.loader import load_inputs
+from pms_luigi.store.window import active, input_window
+
+END = date(2026, 11, 26)
+
+
+@pytest.fixture
+def loaded(world):  # noqa: ANN001, ANN201 - World
+    data = demo.generate(seed=3, end=END, n_days=60)
+    load_inputs(world.engine, data.frames())
+    return world
+
+
+def _reads(conn, on: date) -> dict[str, pd.DataFrame]:  # noqa: ANN001 - Connection
+    """The input reads of an MTM step of ``on``, with its ranges."""
+    start = calendar.add_business_days(on, -40)
+    return {"prices": rd.prices_between_typed(conn, start, on),
+            "fx": rd.fx_between(conn, start, on),
+            "cdi": rd.cdi_between(conn, calendar.add_business_days(on, -10), on),
+            "vna": rd.vna_between(conn, calendar.add_business_days(on, -30), on),
+            "trades": rd.trades_upto_typed(conn, on, ["trade_id", "trade_date", "quantity"]),
+            "instruments": rd.instruments(conn)}
+
+
+def test_window_reads_equal_direct_reads_with_one_read_per_table(loaded) -> None:  # noqa: ANN001
+    dates = calendar.business_days(date(2026, 10, 26), END)
+    with loaded.engine.connect() as conn:
+        direct = {d: _reads(conn, d) for d in dates}
+        with input_window(dates[-1]) as window:
+            assert active() is window
+            served = {d: _reads(conn, d) for d in dates}
+        assert active() is None
+    assert window.reads == 6  # one per request kind, for all 23 dates
+    for d in dates:
+        for name, frame in direct[d].items():
+            assert len(frame), (name, d)
+            pd.testing.assert_frame_equal(served[d][name], frame, check_exact=True,
+                                          obj=f"{name} {d}")
+            assert served[d][name].map(type).equals(frame.map(type)), (name, d)
+
+
+def test_requests_outside_the_window_read_the_database(loaded) -> None:  # noqa: ANN001
+    """A date after the window's last, or a range starting before the rows read: the
+    database answers (same rows as without a window)."""
+    last = date(2026, 11, 20)
+    with loaded.engine.connect() as conn, input_window(last) as window:
+        inside = rd.fx_between(conn, date(2026, 11, 2), last)
+        after = rd.fx_between(conn, date(2026, 11, 2), END)  # beyond the window: direct
+        earlier = rd.fx_between(conn, date(2026, 10, 1), last)  # starts earlier: a new read
+        again = rd.fx_between(conn, date(2026, 10, 15), date(2026, 11, 10))  # inside that one
+        assert window.reads == 2
+        direct = {"after": rd.fx_between(conn, date(2026, 11, 2), END)}
+    with loaded.engine.connect() as conn:
+        assert after.equals(direct["after"])
+        for got, (lo, hi) in ((inside, (date(2026, 11, 2), last)),
+                              (earlier, (date(2026, 10, 1), last)),
+                              (again, (date(2026, 10, 15), date(2026, 11, 10)))):
+            pd.testing.assert_frame_equal(got, rd.fx_between(conn, lo, hi), check_exact=True)
+    assert after["fixing_date"].max() > last
+
+
+def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:  # noqa: ANN001
+    """A backfill (its chunks read inputs through the window) stores, for every date, what the
+    step computes from its own queries: the payload digest of the marker is reproduced by a
+    recomputation outside any window (written with the marker's run_id, then rolled back)."""
+    from pms_luigi.store import markers as mk
+    from pms_luigi.ops import runner
+    from pms_luigi.pipeline.step import forget_fund, payload_digest
+    from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
+
+    forget_fund()
+    dates = calendar.business_days(date(2026, 9, 1), END)
+    first, last = dates[0], dates[24]
+    assert runner.backfill(first, last, ["pms.MarkToMarket"], chunk=10, workers=1,
+                           progress=None) == 0
+    with loaded.engine.connect() as conn:
+        markers = mk.read_markers(conn, "pms.MarkToMarket", dates[:25])
+    assert len(markers) == 25
+    for d in dates[:25:6]:
+        assert active() is None
+        task = MarkToMarket(date=d)
+        with loaded.engine.connect() as conn:
+            result = task.compute(task.read_inputs(conn))
+        with loaded.engine.connect() as conn, conn.begin() as tx:
+            task.write(conn, result, markers[d].run_id)
+            texts = task.payload_texts(conn, result)
+            tx.rollback()
+        assert payload_digest(texts) == markers[d].payload_digest, d

