@@ -97,7 +97,7 @@ class World:
         import luigi
 
         luigi.configuration.get_config().set("core", "log_level", "WARNING")
-        from pms_luigi import config as cfg
+        from pms_luigi.pipeline import config as cfg
         from pms_luigi.store.engine import get_engine, migrate
 
         migrate(get_engine(cfg.database_url()))
@@ -105,8 +105,8 @@ class World:
     def close(self) -> None:
         import sqlalchemy as sa
 
-        from pms_luigi import cache as cache_mod
-        from pms_luigi import config as cfg
+        from pms_luigi.cache import payloads as cache_mod
+        from pms_luigi.pipeline import config as cfg
         from pms_luigi.store import engine as engine_mod
 
         client = cache_mod.get_redis(cfg.redis_url())
@@ -127,7 +127,7 @@ def _wipe_markers(families: list[str]) -> None:
     import sqlalchemy as sa
 
     from pms_luigi.store.schema import task_markers
-    from pms_luigi.tasks.base import MEMO, get_stores
+    from pms_luigi.pipeline.step import MEMO, get_stores
 
     with get_stores().engine.begin() as conn:
         conn.execute(sa.delete(task_markers).where(task_markers.c.family.in_(families)))
@@ -138,7 +138,7 @@ def _marks_per_date() -> float:
     import sqlalchemy as sa
 
     from pms_luigi.store.schema import book_snapshots
-    from pms_luigi.tasks.base import get_stores
+    from pms_luigi.pipeline.step import get_stores
 
     with get_stores().engine.connect() as conn:
         return float(conn.execute(sa.select(sa.func.avg(book_snapshots.c.n_positions)))
@@ -152,7 +152,7 @@ def _step_growth(families: list[str], since: datetime) -> list[tuple[str, float,
     import sqlalchemy as sa
 
     from pms_luigi.store.schema import task_runs
-    from pms_luigi.tasks.base import get_stores
+    from pms_luigi.pipeline.step import get_stores
 
     t = task_runs
     with get_stores().engine.connect() as conn:
@@ -177,11 +177,12 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
 
     import luigi
 
-    from pms_luigi import calendar, demo
+    from pms_luigi.core import calendar
+    from pms_luigi import demo
     from pms_luigi.store.loader import load_inputs
-    from pms_luigi.tasks import runner
-    from pms_luigi.tasks.base import MEMO, forget_fund, get_stores
-    from pms_luigi.tasks.wrappers import EndOfDay
+    from pms_luigi.ops import runner
+    from pms_luigi.pipeline.step import MEMO, forget_fund, get_stores
+    from pms_luigi.pipeline.wrappers import EndOfDay
 
     logging.getLogger("luigi-interface").setLevel(logging.WARNING)
     logging.getLogger("pms_luigi").setLevel(logging.WARNING)
@@ -265,7 +266,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
             print(f"proposals+packs  : {ours_p:8.1f}s  {preopen_days / ours_p:6.2f} dates/s "
                   f"({preopen_days} dates) rc={rc}")
             if plain:
-                from pms_luigi.tasks.morning_pack import MorningPack
+                from pms_luigi.pipeline.steps.morning_pack import MorningPack
 
                 _wipe_markers(pre)
                 luigi.task_register.Register.clear_instance_cache()

