@@ -8,14 +8,15 @@ resolvable through the alias table, and the reference CSVs agreeing with the gen
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pms_luigi.core import calendar as cal
 from pms_luigi import demo
+from pms_luigi.core import calendar as cal
 from pms_luigi.core import pricing, validation
 from pms_luigi.core.errors import InvalidInput, NotBusinessDay
 from pms_luigi.store import schema
@@ -23,7 +24,7 @@ from pms_luigi.store import schema
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 END = demo.DEFAULT_END
 FUTURES = ("DI1", "DDI", "DOL", "WDO", "IND", "WIN")
-EXCHANGE = FUTURES + ("EQUITY",)
+EXCHANGE = (*FUTURES, "EQUITY")
 KEYS = {
     "fund": ["fund_id"], "instruments": ["instrument_id"], "strategies": ["strategy_id"],
     "instrument_aliases": ["alias"], "market_prices": ["price_date", "instrument_id"],
@@ -31,7 +32,7 @@ KEYS = {
     "vna": ["ref_date", "index_name"], "trades": ["trade_id"],
     "signals": ["signal_date", "strategy_id", "signal_id"], "capital_flows": ["flow_date", "kind"],
 }
-# original-system.md §9.3: id -> factor tags.
+# The fund's 24 strategies: id -> factor tags.
 STRATEGY_TAGS = {
     "RATES_BR_01": ["carry"], "RATES_BR_02": ["macro-discretionary"],
     "RATES_BR_03": ["momentum", "mean-reversion"], "RATES_BR_04": ["macro-discretionary"],
@@ -102,7 +103,7 @@ def test_columns_are_exactly_the_schema_columns(any_data: demo.DemoData) -> None
     for name, frame in any_data.frames().items():
         assert list(frame.columns) == [c.name for c in schema.metadata.tables[name].columns], name
     for name, cols in demo.REFERENCE_COLUMNS.items():
-        assert cols == [c.name for c in schema.metadata.tables[name].columns]
+        assert list(cols) == [c.name for c in schema.metadata.tables[name].columns]
 
 
 def test_primary_keys_are_unique(any_data: demo.DemoData) -> None:
@@ -125,7 +126,7 @@ def test_dates_are_the_anbima_business_days_ending_on_end(data: demo.DemoData) -
     assert data.fund.to_dict("records") == [{"fund_id": "default", "name": "PMS Macro FIM",
                                              "inception_date": days[0], "initial_nav": 250e6}]
     # fixings also on the business day before inception: day one's DDI settles at PTAX of t-1
-    fixing_days = [date(2025, 11, 11)] + days
+    fixing_days = [date(2025, 11, 11), *days]
     assert list(data.cdi_fixings["fixing_date"]) == fixing_days
     assert list(data.vna["ref_date"]) == fixing_days
     for kind in ("PTAX", "CLOSE"):
@@ -145,7 +146,7 @@ def test_end_must_be_a_business_day() -> None:
 # ----------------------------------------------------------------------------- instruments
 
 
-def test_contract_specs_follow_contracts_md(data: demo.DemoData) -> None:
+def test_contract_specs_are_the_b3_and_otc_specs(data: demo.DemoData) -> None:
     inst = _inst(data)
     expected = {"DI1": (1.0, 1.0, "BRL"), "DDI": (0.5, 1.0, "USD"), "WDO": (10.0, 1.0, "BRL"),
                 "IND": (1.0, 1.0, "BRL"), "LTN": (1.0, 1.0, "BRL"), "NTNF": (1.0, 1.0, "BRL"),
@@ -164,15 +165,15 @@ def test_contract_specs_follow_contracts_md(data: demo.DemoData) -> None:
 
 
 def test_default_instrument_ids_and_maturities(data: demo.DemoData) -> None:
-    """DI1 maturities = first business day of January (finance-conventions.md §1.5 table)."""
+    """DI1 maturities = first business day of the contract month (B3), January here."""
     mat = _inst(data)["maturity_date"]
     assert mat["DI1F27"] == date(2027, 1, 4)
     assert mat["DI1F28"] == date(2028, 1, 3)
     assert mat["DI1F29"] == date(2029, 1, 2)
     assert mat["DI1F31"] == date(2031, 1, 2)
     assert mat["DDIF27"] == date(2027, 1, 4)
-    assert mat["WDOF26"] == date(2026, 1, 2)  # = DI1F26's maturity in §1.5
-    assert mat["WDON26"] == date(2026, 7, 1)  # = N26
+    assert mat["WDOF26"] == date(2026, 1, 2)  # first business day of January 2026
+    assert mat["WDON26"] == date(2026, 7, 1)  # first business day of July 2026
     assert mat["NTNB_2030"] == date(2030, 8, 15)
     assert mat["NTNB_2035"] == date(2035, 5, 15)
     assert mat["NTNF_2031"] == date(2031, 1, 1)
@@ -197,7 +198,7 @@ def test_no_price_outside_an_instruments_life(any_data: demo.DemoData) -> None:
     inst = _inst(any_data)
     mp = any_data.market_prices
     last = {i: demo.last_price_date(r.instrument_type, r.maturity_date) for i, r in inst.iterrows()}
-    beyond = [(d, i) for d, i in zip(mp["price_date"], mp["instrument_id"])
+    beyond = [(d, i) for d, i in zip(mp["price_date"], mp["instrument_id"], strict=True)
               if last[i] is not None and d > last[i]]
     assert beyond == []
     assert (mp["price_date"] >= any_data.start).all() and (mp["price_date"] <= any_data.end).all()
@@ -230,8 +231,9 @@ def test_held_instruments_are_priced_on_every_date_they_are_held(any_data: demo.
     held.columns = ["date", "instrument_id", "quantity"]
     exchange = held["instrument_id"].map(inst["instrument_type"]).isin(EXCHANGE)
     held = held[~exchange | held["date"].map(cal.is_b3_session)]
-    priced = set(zip(any_data.market_prices["price_date"], any_data.market_prices["instrument_id"]))
-    missing = [k for k in zip(held["date"], held["instrument_id"]) if k not in priced]
+    mp = any_data.market_prices
+    priced = set(zip(mp["price_date"], mp["instrument_id"], strict=True))
+    missing = [k for k in zip(held["date"], held["instrument_id"], strict=True) if k not in priced]
     assert missing == []
 
 
@@ -249,7 +251,7 @@ def test_di1_settlement_pu_is_di1_pu_of_its_rate(any_data: demo.DemoData) -> Non
     # rates quoted with 3 decimals in percent (B3), i.e. 5 decimals as a decimal
     assert np.allclose(di["rate"] * 1e5, np.round(di["rate"] * 1e5), atol=1e-6)
     ddi = mp[mp["instrument_type"] == "DDI"]
-    dc = [(m - d).days for d, m in zip(ddi["price_date"], ddi["maturity_date"])]
+    dc = [(m - d).days for d, m in zip(ddi["price_date"], ddi["maturity_date"], strict=True)]
     assert np.array_equal(np.round(np.asarray(pricing.ddi_pu(ddi["rate"].to_numpy(), dc)), 2),
                           ddi["price"].to_numpy())
 
@@ -301,8 +303,8 @@ def test_market_levels_are_plausible(any_data: demo.DemoData) -> None:
     vna = any_data.vna["value"].to_numpy()
     assert 4_000 < vna[0] < 5_500
     step = np.diff(vna) / vna[:-1]
-    day15 = [d.day >= 15 and p.day < 15 or d.month != p.month and d.day >= 15
-             for p, d in zip(any_data.vna["ref_date"][:-1], any_data.vna["ref_date"][1:])]
+    day15 = [(d.day >= 15 and p.day < 15) or (d.month != p.month and d.day >= 15)
+             for p, d in pairwise(any_data.vna["ref_date"])]
     assert (step[~np.array(day15)] >= 0).all()  # pro-rata projection between 15ths
     assert (np.abs(step) < 0.002).all()  # the 15th only corrects the projection
     months = len(vna) / 21.0
@@ -356,7 +358,7 @@ def test_costs_follow_the_bps_table(any_data: demo.DemoData) -> None:
     notional = t["quantity"].abs() * t["instrument_id"].map(inst["contract_size"]) * t["price"] * fx
     expected = notional * itype.map(demo.COST_BPS) / 1e4
     assert np.allclose(t["cost_brl"], expected, atol=0.006)
-    assert demo.COST_BPS["DI1"] == 1.0 and demo.COST_BPS["NTNB"] == 3.0  # original §1.4
+    assert demo.COST_BPS["DI1"] == 1.0 and demo.COST_BPS["NTNB"] == 3.0
 
 
 def test_quantities_are_multiples_of_lot_size(any_data: demo.DemoData) -> None:
