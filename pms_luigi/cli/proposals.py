@@ -32,9 +32,9 @@ def _date(text: str) -> date:
 
 
 def _dump(obj: Any) -> str:
-    from pms_luigi.core.proposals import _json_safe  # noqa: PLC2701 - one JSON rule
+    from pms_luigi.core.frames import json_safe
 
-    return json.dumps(_json_safe(obj), indent=2, sort_keys=True, ensure_ascii=False)
+    return json.dumps(json_safe(obj), indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

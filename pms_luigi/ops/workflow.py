@@ -1,50 +1,49 @@
 """The human side of trade proposals: approve, reject, modify and book, with an audit trail.
 
-Why a separate module (no luigi): decisions are made by people at any time of the day, not by
-the scheduler; they only need the store. Every operation is ONE transaction that
+Why outside the pipeline: decisions are made by people at any time of the day, not by the
+scheduler; they only need the store. This module sequences them and reads what the pure
+rules cannot — the clock and ``$USER``. Every operation is ONE transaction that
 
 1. takes the decision journal's chain lock (``store.journal.chain_transaction``) and, on
-   PostgreSQL, the proposal's row lock (``SELECT … FOR UPDATE``), so a concurrent
-   ``TradeProposals(D)`` rerun either deletes the PENDING row first (the decision then finds
-   it gone) or waits and then skips it (its DELETE re-checks ``status = 'PENDING'``);
-2. checks the transition with :func:`proposals.transition` (illegal ones name the proposal
-   and both states);
+   PostgreSQL, the proposal's row lock, so a concurrent proposal-step rerun for the same
+   date either deletes the PENDING row first (the decision then finds it gone) or waits and
+   then skips it (its DELETE re-checks ``status = 'PENDING'``);
+2. checks the transition (``lifecycle.next_status``: an illegal one names the proposal and
+   both states);
 3. updates the proposal (status, and for MODIFY the re-sized fields), inserts the trade for
-   BOOK, and appends the hash-chained journal entry (payload = the proposal before and after,
-   plus the trade) — all committed together or not at all.
+   BOOK, and appends the hash-chained journal entry (payload = the proposal before and
+   after, plus the trade) — all committed together or not at all.
 
-Rules: REJECT and MODIFY need a reason; every action needs an actor (argument or ``$USER``).
-APPROVED and MODIFIED proposals can be booked, once: the trade is ``P<proposal_id>`` dated
-the proposal's business date, source PROPOSAL, at the given price or the last settlement on
-or before that date, with the original bps cost table (``proposals.COST_BPS``).
+The rules (reasons, actors, re-sizing, the booked trade and its cost) are
+:mod:`pms_luigi.core.proposals.lifecycle`; the queries :mod:`pms_luigi.store.decisions`.
 """
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pms_luigi.core import proposals, validation
-from pms_luigi.core.errors import InvalidInput, MissingFxFixing, MissingPrice
-from pms_luigi.store import journal
+from pms_luigi.core.frames import json_safe
+from pms_luigi.core.proposals import lifecycle
+from pms_luigi.core.proposals.chain import GENESIS_HASH
+from pms_luigi.core.proposals.lifecycle import WorkflowError
+from pms_luigi.store import decisions, journal
 from pms_luigi.store import readers as rd
-from pms_luigi.store import schema as s
-from pms_luigi.store.writers import insert_frame
 
-NEEDS_REASON = ("REJECT", "MODIFY")
+__all__ = ["ChainReport", "Decision", "WorkflowError", "approve", "book", "latest_date",
+           "list_proposals", "modify", "reject", "resolve_actor", "show", "verify"]
+
+#: The step whose marks a booked trade changes: booking into a marked date warns to rerun it.
 MTM_FAMILY = "pms.MarkToMarket"
 
-
-class WorkflowError(InvalidInput):
-    """A refused decision (unknown proposal, illegal transition, missing reason/actor, a
-    second booking). An InvalidInput, so the CLI exits 3 and nothing is written."""
+#: (columns to write, extra journal payload, the trade booked, warnings) of one decision.
+Outcome = tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None, list[str]]
+Change = Callable[[Connection, dict[str, Any], datetime, str], Outcome]
 
 
 @dataclass(frozen=True)
@@ -72,100 +71,48 @@ class ChainReport:
         return not self.broken
 
 
-# ----------------------------------------------------------------------------- helpers
-
-
 def resolve_actor(actor: str | None) -> str:
-    """The named actor, else ``$USER`` / ``$LOGNAME``; an audit trail without a who is refused."""
-    name = (actor or os.environ.get("USER") or os.environ.get("LOGNAME") or "").strip()
-    if not name:
-        raise WorkflowError("no actor: pass --actor NAME or set $USER", table="decision_journal",
-                            field="actor")
-    if len(name) > 80:
-        raise WorkflowError(f"actor {name[:20]!r}…: longer than 80 characters",
-                            table="decision_journal", field="actor")
-    return name
-
-
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A proposal/trade row as plain JSON (dates ISO, NaN None): what is hashed is stored."""
-    return proposals._json_safe(dict(row))  # noqa: SLF001 - same package, one JSON rule
+    """The named actor, else ``$USER`` / ``$LOGNAME`` (``lifecycle.checked_actor`` rules)."""
+    return lifecycle.checked_actor(actor or os.environ.get("USER")
+                                   or os.environ.get("LOGNAME") or "")
 
 
 def _load(conn: Connection, proposal_id: int, lock: bool = False) -> dict[str, Any]:
-    p = s.proposals
-    stmt = sa.select(p).where(p.c.proposal_id == proposal_id)
-    if lock:
-        stmt = stmt.with_for_update()  # PostgreSQL row lock; SQLite is serialised already
-    row = conn.execute(stmt).mappings().first()
+    row = decisions.load_proposal(conn, proposal_id, lock)
     if row is None:
         raise WorkflowError(f"proposal {proposal_id}: not found (a rerun of TradeProposals "
                             "replaces PENDING proposals; list them again)", table="proposals",
                             row=proposal_id, field="proposal_id")
-    return dict(row)
-
-
-def _label(row: Mapping[str, Any]) -> str:
-    return f"proposal {row['proposal_id']} ({row['instrument_id']} for {row['business_date']})"
-
-
-def allowed_actions(status: str) -> list[str]:
-    out = []
-    for action in proposals.WORKFLOW_ACTIONS:
-        try:
-            proposals.transition(status, action)
-        except InvalidInput:
-            continue
-        out.append(action)
-    return out
-
-
-Change = Callable[[Connection, dict[str, Any], datetime, str],
-                  tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None, list[str]]]
+    return row
 
 
 def _no_change(_conn: Connection, _before: dict[str, Any], _at: datetime, _actor: str,
-               ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None, list[str]]:
+               ) -> Outcome:
     return {}, {}, None, []
 
 
-def _decide(engine: Engine, proposal_id: int, action: str, actor: str | None, reason: str | None,
-            change: Change = _no_change) -> Decision:
+def _decide(engine: Engine, proposal_id: int, action: str, actor: str | None,
+            reason: str | None, change: Change = _no_change) -> Decision:
     """The one transaction every decision is: lock, check, change, journal, commit."""
     who = resolve_actor(actor)
-    why = (reason or "").strip()
-    if action in NEEDS_REASON and not why:
-        raise WorkflowError(f"proposal {proposal_id}: {action} needs a reason (--reason)",
-                            table="decision_journal", row=proposal_id, field="reason")
-    at = datetime.now(timezone.utc)
+    why = lifecycle.checked_reason(proposal_id, action, reason)
+    at = datetime.now(UTC)
+    pid = int(proposal_id)
     with journal.chain_transaction(engine) as conn:
-        before = _load(conn, int(proposal_id), lock=True)
+        before = _load(conn, pid, lock=True)
         status = str(before["status"])
-        try:
-            new_status = proposals.transition(status, action)
-        except InvalidInput as exc:
-            allowed = allowed_actions(status)
-            raise WorkflowError(
-                f"{_label(before)} is {status}: {action} is not allowed "
-                f"(from {status}: {', '.join(allowed) if allowed else 'none, it is final'})",
-                table="proposals", row=int(proposal_id), field="status") from exc
+        new_status = lifecycle.next_status(before, action)
         values, extra, trade, warnings = change(conn, before, at, who)
-        p = s.proposals
-        done = conn.execute(sa.update(p).where(p.c.proposal_id == before["proposal_id"],
-                                               p.c.status == status)
-                            .values(**values, status=new_status, updated_at=at))
-        if done.rowcount != 1:  # pragma: no cover - impossible under the locks
-            raise WorkflowError(f"{_label(before)} changed concurrently", table="proposals",
-                                row=int(proposal_id), field="status")
-        after = _load(conn, int(proposal_id))
-        payload = {"before": _plain(before), "after": _plain(after), **extra}
-        entry = journal.append(conn, proposal_id=int(proposal_id), action=action, actor=who,
-                               reason=why, at=at, payload=payload)
+        if decisions.update_proposal(conn, pid, status, {**values, "status": new_status},
+                                     at) != 1:  # pragma: no cover - impossible under the locks
+            raise WorkflowError(f"{lifecycle.label(before)} changed concurrently",
+                                table="proposals", row=pid, field="status")
+        after = _load(conn, pid)
+        payload = {"before": json_safe(before), "after": json_safe(after), **extra}
+        entry = journal.append(conn, proposal_id=pid, action=action, actor=who, reason=why,
+                               at=at, payload=payload)
     return Decision(proposal=after, entry=entry, before_status=status, trade=trade,
                     warnings=tuple(warnings))
-
-
-# ----------------------------------------------------------------------------- operations
 
 
 def approve(engine: Engine, proposal_id: int, actor: str | None = None,
@@ -182,49 +129,19 @@ def reject(engine: Engine, proposal_id: int, reason: str, actor: str | None = No
 def modify(engine: Engine, proposal_id: int, quantity: float, reason: str,
            actor: str | None = None) -> Decision:
     """PENDING/MODIFIED → MODIFIED at a new signed quantity (re-rounded to lots, notional and
-    DV01/delta rescaled by :func:`proposals.modify_quantity`); status MODIFIED keeps it out of
+    DV01/delta rescaled by ``lifecycle.modify_quantity``); status MODIFIED keeps it out of
     the pipeline's PENDING replacement. Reason mandatory."""
 
-    def change(conn: Connection, before: dict[str, Any], at: datetime, who: str,
-               ) -> tuple[dict[str, Any], dict[str, Any], None, list[str]]:
-        lot = conn.execute(sa.select(s.instruments.c.lot_size).where(
-            s.instruments.c.instrument_id == before["instrument_id"])).scalar_one_or_none()
+    def change(conn: Connection, before: dict[str, Any], at: datetime, who: str) -> Outcome:
+        lot = decisions.lot_size(conn, before["instrument_id"])
         if lot is None:
-            raise WorkflowError(f"{_label(before)}: instrument not in the master",
+            raise WorkflowError(f"{lifecycle.label(before)}: instrument not in the master",
                                 table="instruments", row=before["instrument_id"],
                                 field="instrument_id")
-        try:
-            values = proposals.modify_quantity(before, quantity, float(lot))
-        except InvalidInput as exc:
-            raise WorkflowError(f"{_label(before)}: {exc}", table="proposals",
-                                row=int(proposal_id), field="quantity") from exc
-        values["rationale"] = (f"{before['rationale']} [MODIFIED by {who} at "
-                               f"{at:%Y-%m-%d %H:%M} UTC: quantity {before['quantity']:+,g} -> "
-                               f"{values['quantity']:+,g}; pre-trade risk was computed for the "
-                               f"original quantity.]")
+        values = lifecycle.modified_values(before, quantity, lot, who, at)
         return values, {"requested_quantity": float(quantity)}, None, []
 
     return _decide(engine, proposal_id, "MODIFY", actor, reason, change)
-
-
-def _last_settlement(conn: Connection, instrument_id: str, on: date) -> tuple[float, date]:
-    mp = s.market_prices
-    row = conn.execute(sa.select(mp.c.price, mp.c.price_date).where(
-        mp.c.instrument_id == instrument_id, mp.c.price_date <= on)
-        .order_by(mp.c.price_date.desc()).limit(1)).first()
-    if row is None:
-        raise MissingPrice([instrument_id], on, field="market_prices.price (last settlement)")
-    return float(row.price), row.price_date
-
-
-def _usdbrl(conn: Connection, on: date) -> tuple[float, date]:
-    fx = s.fx_fixings
-    row = conn.execute(sa.select(fx.c.rate, fx.c.fixing_date).where(
-        fx.c.pair == "USDBRL", fx.c.kind == "CLOSE", fx.c.fixing_date <= on)
-        .order_by(fx.c.fixing_date.desc()).limit(1)).first()
-    if row is None:
-        raise MissingFxFixing("USDBRL", "CLOSE", on)
-    return float(row.rate), row.fixing_date
 
 
 def book(engine: Engine, proposal_id: int, actor: str | None = None, reason: str | None = None,
@@ -232,90 +149,65 @@ def book(engine: Engine, proposal_id: int, actor: str | None = None, reason: str
          cost_brl: float | None = None) -> Decision:
     """APPROVED/MODIFIED → BOOKED, inserting trade ``P<proposal_id>`` in the same transaction.
 
-    trade_date = the proposal's business date; price = ``price`` or the last settlement on or
-    before that date; strategy = ``strategy_id`` or :func:`proposals.booking_strategy`; cost =
-    ``cost_brl`` or :func:`proposals.booking_cost_brl` (USD contracts converted at the last
-    USDBRL CLOSE). The trade goes through ``validation.validate('trades')`` like a loaded
-    file. A second booking is refused (status BOOKED is final, and the trade id is unique).
-    If MarkToMarket of that date is already marked, a warning says to rerun it.
+    price = ``price`` or the last settlement on or before the proposal's date; strategy =
+    ``strategy_id`` or ``lifecycle.booking_strategy``; cost = ``cost_brl`` or
+    ``lifecycle.booking_cost_brl`` (USD contracts converted at the last USDBRL CLOSE). A
+    second booking is refused (status BOOKED is final, and the trade id is unique). If the
+    mark-to-market of that date is already done, a warning says to rerun it.
     """
 
-    def change(conn: Connection, before: dict[str, Any], _at: datetime, _who: str,
-               ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
-        pid, on, iid = int(before["proposal_id"]), before["business_date"], before["instrument_id"]
-        trade_id = f"P{pid}"
-        t = s.trades
-        clash = conn.execute(sa.select(t.c.trade_id).where(
-            sa.or_(t.c.trade_id == trade_id, t.c.proposal_id == pid))).first()
+    def change(conn: Connection, before: dict[str, Any], _at: datetime, _who: str) -> Outcome:
+        on, iid = before["business_date"], before["instrument_id"]
+        trade_id = f"P{int(before['proposal_id'])}"
+        clash = decisions.booked_as(conn, trade_id, int(before["proposal_id"]))
         if clash is not None:
-            raise WorkflowError(f"{_label(before)} is already booked as trade {clash.trade_id}",
+            raise WorkflowError(f"{lifecycle.label(before)} is already booked as trade {clash}",
                                 table="trades", row=trade_id, field="proposal_id")
         instruments = rd.instruments(conn)
         inst = instruments.set_index("instrument_id")
         if iid not in inst.index:
-            raise WorkflowError(f"{_label(before)}: instrument not in the master",
+            raise WorkflowError(f"{lifecycle.label(before)}: instrument not in the master",
                                 table="instruments", row=iid, field="instrument_id")
         if price is None:
-            px, px_date = _last_settlement(conn, iid, on)
-            price_source = f"settlement {px_date.isoformat()}"
+            px, px_date = decisions.last_settlement(conn, iid, on)
+            extra: dict[str, Any] = {"price_source": f"settlement {px_date.isoformat()}"}
         else:
-            px = float(price)
-            if not (math.isfinite(px) and px > 0):
-                raise WorkflowError(f"{_label(before)}: price {price!r} must be > 0",
-                                    table="trades", row=trade_id, field="price")
-            price_source = "given"
-        strategies = rd.strategies(conn)
-        known = set(strategies["strategy_id"])
-        if strategy_id is None:
-            try:
-                strat = proposals.booking_strategy(before, known)
-            except InvalidInput as exc:
-                raise WorkflowError(f"{_label(before)}: {exc}", table="proposals", row=pid,
-                                    field="strategies") from exc
-        else:
-            strat = strategy_id
-        currency = str(inst.at[iid, "currency"]).upper()
-        fx_rate, fx_note = 1.0, None
-        if cost_brl is None:
-            if currency == "USD":
-                fx_rate, fx_date = _usdbrl(conn, on)
-                fx_note = f"USDBRL CLOSE {fx_date.isoformat()}"
-            cost = proposals.booking_cost_brl(before["quantity"], px, inst.at[iid, "contract_size"],
-                                              inst.at[iid, "instrument_type"], fx_rate)
-            cost_source = "COST_BPS"
-        else:
-            cost, cost_source = float(cost_brl), "given"
-            if not (math.isfinite(cost) and cost >= 0):
-                raise WorkflowError(f"{_label(before)}: cost {cost_brl!r} must be >= 0",
-                                    table="trades", row=trade_id, field="cost_brl")
-        trade = {"trade_id": trade_id, "trade_date": on, "instrument_id": iid,
-                 "strategy_id": strat, "quantity": float(before["quantity"]), "price": px,
-                 "cost_brl": cost, "source": "PROPOSAL", "proposal_id": pid}
-        frame = validation.validate(
-            "trades", pd.DataFrame([trade]),
-            {"instruments": set(instruments["instrument_id"]), "strategies": known}, instruments)
-        frame["proposal_id"] = pid  # validate keeps it; make sure it stays an int
-        insert_frame(conn, t, frame)
+            px = lifecycle.checked_amount(before, price, "price", zero_ok=False)
+            extra = {"price_source": "given"}
+        known = set(rd.strategies(conn)["strategy_id"])
+        strategy = lifecycle.trade_strategy(before, known, strategy_id)
+        cost, extra["cost_source"], extra["fx"] = _booking_cost(
+            conn, before, inst.loc[iid], px, cost_brl)
+        trade, frame = lifecycle.booking_trade(before, instruments, known, strategy_id=strategy,
+                                               price=px, cost_brl=cost)
+        decisions.insert_trade(conn, frame)
         warnings = []
-        marked = conn.execute(sa.select(s.task_markers.c.run_id).where(
-            s.task_markers.c.family == MTM_FAMILY,
-            s.task_markers.c.business_date == on)).first()
-        if marked is not None:
+        if decisions.is_marked(conn, MTM_FAMILY, on):
             warnings.append(f"{MTM_FAMILY} {on} is already marked: run `pms-luigi rerun --task "
                             f"MarkToMarket --date {on} --downstream` to include trade {trade_id}")
-        extra = {"trade": _plain(trade), "price_source": price_source,
-                 "cost_source": cost_source, "fx": fx_note}
-        return {}, extra, trade, warnings
+        return {}, {"trade": json_safe(trade), **extra}, trade, warnings
 
     return _decide(engine, proposal_id, "BOOK", actor, reason, change)
 
 
-# ----------------------------------------------------------------------------- reading
+def _booking_cost(conn: Connection, before: dict[str, Any], inst: pd.Series, px: float,
+                  cost_brl: float | None) -> tuple[float, str, str | None]:
+    """(cost of a booking, its source, the USDBRL fixing used or None)."""
+    if cost_brl is not None:
+        return lifecycle.checked_amount(before, cost_brl, "cost", zero_ok=True), "given", None
+    fx_rate, fx_note = 1.0, None
+    if str(inst["currency"]).upper() == "USD":
+        fx_rate, fx_date = decisions.last_usdbrl_close(conn, before["business_date"])
+        fx_note = f"USDBRL CLOSE {fx_date.isoformat()}"
+    cost = lifecycle.booking_cost_brl(before["quantity"], px, inst["contract_size"],
+                                      inst["instrument_type"], fx_rate)
+    return cost, "COST_BPS", fx_note
 
 
 def latest_date(engine: Engine) -> date | None:
+    """The last business date with proposals."""
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(s.proposals.c.business_date))).scalar_one()
+        return decisions.latest_proposal_date(conn)
 
 
 def list_proposals(engine: Engine, on: date | None = None,
@@ -323,7 +215,7 @@ def list_proposals(engine: Engine, on: date | None = None,
     """(date, proposals of that date by rank); the latest date with proposals by default."""
     on = on or latest_date(engine)
     if on is None:
-        return None, pd.DataFrame(columns=[c.name for c in s.proposals.columns])
+        return None, decisions.empty_proposals()
     with engine.connect() as conn:
         frame = rd.proposals_on(conn, on)
     if status:
@@ -336,12 +228,12 @@ def show(engine: Engine, proposal_id: int) -> tuple[dict[str, Any], pd.DataFrame
     with engine.connect() as conn:
         row = _load(conn, proposal_id)
         entries = journal.entries(conn, proposal_id)
-        trades = rd.fetch(conn, sa.select(s.trades).where(s.trades.c.proposal_id == proposal_id))
+        trades = decisions.trades_of(conn, proposal_id)
     return row, entries, trades
 
 
 def verify(engine: Engine, expected_head: str | None = None) -> ChainReport:
-    """Walk the whole journal from the database (``proposals.verify_chain``)."""
+    """Walk the whole journal from the database (``chain.verify_chain``)."""
     with engine.connect() as conn:
         broken, frame = journal.verify(conn, expected_head)
     by_id = frame.set_index("entry_id") if len(frame) else frame
@@ -353,5 +245,5 @@ def verify(engine: Engine, expected_head: str | None = None) -> ChainReport:
                            f"{r['actor']} at {r['at']}): hash or link does not match")
         else:
             details.append(f"entry {eid}: journal is empty but a head was expected")
-    head = str(frame["hash"].iloc[-1]) if len(frame) else proposals.GENESIS_HASH
-    return ChainReport(n_entries=int(len(frame)), head=head, broken=broken, details=details)
+    head = str(frame["hash"].iloc[-1]) if len(frame) else GENESIS_HASH
+    return ChainReport(n_entries=len(frame), head=head, broken=broken, details=details)

@@ -1,11 +1,11 @@
 """The decision journal: an append-only, hash-chained audit trail of proposal decisions.
 
 Why a chain: every APPROVE / REJECT / MODIFY / BOOK row stores ``prev_hash`` (the hash of the
-row before it) and ``hash = proposals.journal_hash(prev_hash, row)`` over every field, so an
-edited, deleted or re-ordered row is detected by walking the chain (``verify``). The row is
-written with its ``proposal_id`` known up front, in the caller's transaction — the one that
-changes the proposal's status — so the status and its audit entry commit or fail together
-(the original mutated the entry after hashing it: original-system.md §1.8).
+row before it) and ``hash = journal_hash(prev_hash, row)`` over every field (the pure rule,
+:mod:`pms_luigi.core.proposals.chain`), so an edited, deleted or re-ordered row is detected
+by walking the chain (``verify``). The row is written complete — its ``proposal_id`` known up
+front — in the caller's transaction, the one that changes the proposal's status, so the
+status and its audit entry commit or fail together and nothing is changed after hashing.
 
 Concurrency: two decisions at once must not both read the same head and fork the chain.
 ``chain_transaction`` opens the transaction with the chain lock held until commit:
@@ -29,7 +29,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pms_luigi.core import proposals
+from pms_luigi.core.proposals.chain import GENESIS_HASH, journal_hash, verify_chain
+from pms_luigi.core.proposals.lifecycle import WORKFLOW_ACTIONS
 from pms_luigi.store.readers import fetch
 from pms_luigi.store.schema import decision_journal as dj
 
@@ -62,7 +63,7 @@ def head(conn: Connection) -> tuple[int, str]:
     """(last entry_id, its hash); (0, genesis) for an empty journal."""
     row = conn.execute(sa.select(dj.c.entry_id, dj.c.hash)
                        .order_by(dj.c.entry_id.desc()).limit(1)).first()
-    return (0, proposals.GENESIS_HASH) if row is None else (int(row.entry_id), str(row.hash))
+    return (0, GENESIS_HASH) if row is None else (int(row.entry_id), str(row.hash))
 
 
 def append(conn: Connection, *, proposal_id: int, action: str, actor: str, reason: str,
@@ -73,14 +74,14 @@ def append(conn: Connection, *, proposal_id: int, action: str, actor: str, reaso
     under its lock). ``at`` must be timezone-aware UTC; ``payload`` must already be plain
     JSON (what is hashed is exactly what is stored and read back).
     """
-    if action not in proposals.WORKFLOW_ACTIONS:
+    if action not in WORKFLOW_ACTIONS:
         raise ValueError(f"decision_journal: unknown action {action!r}")
     if at.tzinfo is None:
         raise ValueError("decision_journal: 'at' must be timezone-aware (UTC)")
     last_id, prev = head(conn)
     entry = {"entry_id": last_id + 1, "proposal_id": int(proposal_id), "action": action,
              "actor": actor, "reason": reason, "at": at, "payload": dict(payload)}
-    row = {**entry, "prev_hash": prev, "hash": proposals.journal_hash(prev, entry)}
+    row = {**entry, "prev_hash": prev, "hash": journal_hash(prev, entry)}
     conn.execute(sa.insert(dj), [row])
     return row
 
@@ -98,4 +99,4 @@ def verify(conn: Connection, expected_head: str | None = None) -> tuple[list[int
     frame = entries(conn)
     if frame.empty:
         frame = pd.DataFrame({c.name: pd.Series(dtype=object) for c in dj.columns})
-    return proposals.verify_chain(frame, expected_head=expected_head), frame
+    return verify_chain(frame, expected_head=expected_head), frame
