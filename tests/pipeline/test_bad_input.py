@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from pms_luigi import demo
-from pms_luigi.core.errors import InputDataError, InvalidInput, MissingCdi, MissingFxFixing, \
-    MissingPrice
+from pms_luigi.core.errors import ExitCode, InputDataError, InvalidInput, MissingCdi, \
+    MissingFxFixing, MissingPrice
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import INPUT_TABLES, load_inputs, read_csv
@@ -317,7 +317,8 @@ def test_mtm_step_refuses_bad_inputs_and_writes_nothing(desk, case, breaker, err
         task.set_status_message = task.set_progress_percentage = lambda _: None
         with pytest.raises(error) as err:
             task.run()
-    assert isinstance(err.value, InputDataError) and err.value.exit_code == 3
+    assert isinstance(err.value, InputDataError) and err.value.exit_code == (
+        ExitCode.BAD_INPUT if error is InvalidInput else ExitCode.MISSING_DATA)
     assert text in str(err.value), str(err.value)
     assert any(x.isoformat() in str(err.value) for x in dates), str(err.value)  # the date
     with w.engine.connect() as conn:
