@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pms_luigi.core.errors import ExitCode, exit_code_of
 from pms_luigi.store.schema import task_markers, task_runs
 
 
@@ -144,7 +145,25 @@ def markers_from(conn: Connection, start: date) -> list[Marker]:
                    r.payload_digest, r.finished_at) for r in rows]
 
 
+#: Connection-level database errors: a step that raised one failed because the store went
+#: away, whatever it was doing.
+STORE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+
+
+def failure_of(exc: BaseException) -> ExitCode:
+    """The exit-code class a run that raised ``exc`` is recorded with (``task_runs.failure``).
+
+    A :class:`~pms_luigi.core.errors.PmsError`'s own code (``MissingPrice``: MISSING_DATA,
+    ``InvalidInput``: BAD_INPUT, ...), STORE_UNAVAILABLE for a lost database connection,
+    FAILED for anything else (a bug).
+    """
+    if isinstance(exc, STORE_ERRORS):
+        return ExitCode.STORE_UNAVAILABLE
+    return exit_code_of(exc) or ExitCode.FAILED
+
+
 def start_run(conn: Connection, *, run_id: str, family: str, business_date: date) -> None:
+    """Open the run-history row of a step (status RUNNING) in the caller's transaction."""
     conn.execute(sa.insert(task_runs).values(
         run_id=run_id, family=family, business_date=business_date,
         started_at=datetime.now(timezone.utc), status="RUNNING", attempts=1,
@@ -152,10 +171,13 @@ def start_run(conn: Connection, *, run_id: str, family: str, business_date: date
 
 
 def finish_run(conn: Connection, *, run_id: str, status: str, attempts: int = 1,
-               error: str | None = None) -> None:
+               error: str | None = None, failure: ExitCode | None = None) -> None:
+    """Close a run-history row: its status (DONE, FAILED, REPUBLISHED), attempts and, for a
+    FAILED run, the error text and its class in the exit-code table (see :func:`failure_of`),
+    which the runner reads to choose the command's exit code."""
     conn.execute(sa.update(task_runs).where(task_runs.c.run_id == run_id).values(
         finished_at=datetime.now(timezone.utc), status=status, attempts=attempts,
-        error=error))
+        error=error, failure=failure.name if failure is not None else None))
 
 
 def last_runs(conn: Connection, families: Iterable[str], start: date,

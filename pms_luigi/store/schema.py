@@ -329,5 +329,8 @@ task_runs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
     sa.Column("host", sa.String(120), nullable=False),
     sa.Column("error", sa.Text),
+    # A FAILED run's class in the exit-code table (``ExitCode`` name, e.g. MISSING_DATA):
+    # what the runner maps onto the command's exit code, never parsed out of ``error``.
+    sa.Column("failure", sa.String(20)),
     sa.Index("ix_task_runs_family_date", "family", "business_date"),
 )
