@@ -105,7 +105,7 @@ class World:
     def close(self) -> None:
         import sqlalchemy as sa
 
-        from pms_luigi.cache import payloads as cache_mod
+        from pms_luigi.cache import client as cache_mod
         from pms_luigi.pipeline import config as cfg
         from pms_luigi.store import engine as engine_mod
 
@@ -127,11 +127,12 @@ def _wipe_markers(families: list[str]) -> None:
     import sqlalchemy as sa
 
     from pms_luigi.store.schema import task_markers
-    from pms_luigi.pipeline.step import MEMO, get_stores
+    from pms_luigi.pipeline import context
 
-    with get_stores().engine.begin() as conn:
+    ctx = context.current()
+    with ctx.stores.engine.begin() as conn:
         conn.execute(sa.delete(task_markers).where(task_markers.c.family.in_(families)))
-    MEMO.clear()
+    ctx.memo.clear()
 
 
 def _marks_per_date() -> float:

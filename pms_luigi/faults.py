@@ -1,4 +1,4 @@
-"""Deterministic fault injection for the crash and outage suites (issue 7).
+"""Deterministic fault injection for the crash and outage suites.
 
 A fault point is a named place in a step's run (``after_read``, ``before_commit`` inside the
 DB transaction, ``after_commit`` before publishing, ``mid_publish`` inside the Redis
@@ -21,7 +21,6 @@ import os
 import signal
 
 POINTS = ("after_read", "before_commit", "after_commit", "mid_publish")
-_FIRED: set[str] = set()
 
 
 def fault_point(name: str, family: str) -> None:
@@ -32,6 +31,6 @@ def fault_point(name: str, family: str) -> None:
     where = f"{family}:{name}"
     if target == where:
         os.kill(os.getpid(), signal.SIGKILL)
-    elif target == f"{where}:pause" and where not in _FIRED:
-        _FIRED.add(where)
+    elif target == f"{where}:pause":
+        del os.environ["PMS_FAULT"]  # once: this process never pauses again
         os.kill(os.getpid(), signal.SIGSTOP)

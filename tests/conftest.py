@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from pms_luigi.cache import payloads as cache_mod
+from pms_luigi.cache import client as cache_mod
 from pms_luigi.core import calendar
 from pms_luigi import demo
 from pms_luigi.store import engine as engine_mod
@@ -73,10 +73,10 @@ class World:
 
 
 def _reset_process_caches() -> None:
-    from pms_luigi.pipeline.step import forget_fund
+    from pms_luigi.pipeline import context
 
     luigi.task_register.Register.clear_instance_cache()
-    forget_fund()
+    context.forget()
 
 
 def _pg_url(schema: str, database: str | None = None) -> str:
@@ -204,7 +204,7 @@ class DemoFund:
 
     def build(self, w: World) -> demo.DemoData:
         """Load and backfill the fund into ``w`` (migrated, the environment pointed at it)."""
-        from pms_luigi.pipeline.step import forget_fund
+        from pms_luigi.pipeline import context
 
         data = demo.generate(seed=self.seed, end=self.end, n_days=40)
         frames = data.frames()
@@ -213,9 +213,9 @@ class DemoFund:
                 data.market_prices["price_date"] != self.withheld]
             frames["fx_fixings"] = data.fx_fixings[data.fx_fixings["fixing_date"] != self.withheld]
         load_inputs(w.engine, frames)
-        forget_fund()
+        context.forget()
         assert runner.backfill(data.start, self.through or self.end, chunk=self.chunk,
-                               progress=None) == runner.EXIT_OK
+                               progress=None) == runner.ExitCode.OK
         return data
 
 

@@ -52,7 +52,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pms_luigi.store.engine import get_engine
     from pms_luigi.store.loader import load_inputs
     from pms_luigi.ops import runner
-    from pms_luigi.pipeline.step import forget_fund
+    from pms_luigi.pipeline import context
 
     _ensure_schema()
     if not args.verbose:  # a year of Luigi INFO lines drowns the progress bar
@@ -60,7 +60,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     end = args.end or calendar.previous_business_day(calendar.today_brt())
     data = demo.generate(seed=args.seed, end=end, n_days=args.days)
     counts = load_inputs(get_engine(cfg.database_url()), data.frames())
-    forget_fund()
+    context.forget()
     print("loaded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     families = ["pms.MarkToMarket", "pms.PerformanceAttribution"]
     code = runner.backfill(data.start, end, families, chunk=args.chunk, workers=args.workers)

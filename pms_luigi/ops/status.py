@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from pms_luigi.core import calendar
-from pms_luigi.store import markers as mk
+from pms_luigi.pipeline import context
+from pms_luigi.pipeline.graph import FAMILIES
 from pms_luigi.pipeline.targets import State
-from pms_luigi.pipeline.step import get_stores
-from pms_luigi.ops.runner import FAMILIES
+from pms_luigi.store import markers as mk
 
 SYMBOL = {"done": "#", "missing": ".", "stale": "s", "failed": "F", "cache-missing": "c"}
 COLOUR = {"done": "#2e7d32", "missing": "#bdbdbd", "stale": "#f9a825", "failed": "#c62828",
@@ -44,14 +44,15 @@ def _label(state: State, last_run: str | None) -> str:
 def grid(start: date, end: date, families: list[str] | None = None) -> Grid:
     """The grid over the business dates of [start, end]: one bulk status call per family
     and one run-history query in all (so a 5-year grid is a handful of queries)."""
-    stores = get_stores()
+    ctx = context.current()
+    stores = ctx.stores
     families = list(families or FAMILIES)
     dates = calendar.business_days(start, end)
     with stores.engine.connect() as conn:
         runs = mk.last_runs(conn, families, start, end)
     cells: dict[tuple[str, date], str] = {}
     for fam in families:
-        statuses = FAMILIES[fam].statuses(dates, stores)
+        statuses = FAMILIES[fam].statuses(dates, ctx)
         for d in dates:
             cells[(fam, d)] = _label(statuses[d].state, runs.get((fam, d)))
     return Grid(dates, families, cells)
@@ -60,7 +61,8 @@ def grid(start: date, end: date, families: list[str] | None = None) -> Grid:
 def preopen_states(on: date) -> dict[str, str]:
     """The four steps ``PreOpen(on)`` needs — MTM and attribution of the previous close,
     proposals and the pack of ``on`` — keyed ``family@date``, labelled like the grid."""
-    stores = get_stores()
+    ctx = context.current()
+    stores = ctx.stores
     prev = calendar.previous_business_day(on)
     wanted = [("pms.MarkToMarket", prev), ("pms.PerformanceAttribution", prev),
               ("pms.TradeProposals", on), ("pms.MorningPack", on)]
@@ -68,7 +70,7 @@ def preopen_states(on: date) -> dict[str, str]:
         runs = mk.last_runs(conn, [f for f, _ in wanted], prev, on)
     out: dict[str, str] = {}
     for fam, d in wanted:
-        state = FAMILIES[fam].statuses([d], stores)[d].state
+        state = FAMILIES[fam].statuses([d], ctx)[d].state
         out[f"{fam}@{d}"] = _label(state, runs.get((fam, d)))
     return out
 

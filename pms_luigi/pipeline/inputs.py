@@ -9,9 +9,10 @@ import luigi
 import sqlalchemy as sa
 
 from pms_luigi.core import calendar
-from pms_luigi.store import schema as s
+from pms_luigi.pipeline import context
+from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.targets import DataReadyTarget
-from pms_luigi.pipeline.step import BusinessDateParameter, get_stores
+from pms_luigi.store import schema as s
 
 
 def market_data_missing(conn: sa.Connection, on: sa.Date) -> list[str]:
@@ -41,7 +42,7 @@ class MarketDataReady(luigi.ExternalTask):
 
     def output(self) -> DataReadyTarget:
         def check() -> bool:
-            with get_stores().engine.connect() as conn:
+            with context.current().stores.engine.connect() as conn:
                 return not market_data_missing(conn, self.date)
 
         return DataReadyTarget(check)
@@ -55,7 +56,7 @@ class SignalsReady(luigi.ExternalTask):
 
     def output(self) -> DataReadyTarget:
         def check() -> bool:
-            with get_stores().engine.connect() as conn:
+            with context.current().stores.engine.connect() as conn:
                 n = conn.execute(sa.select(sa.func.count()).select_from(s.signals)
                                  .where(s.signals.c.signal_date == self.date)).scalar_one()
             return n > 0

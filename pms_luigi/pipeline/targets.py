@@ -21,8 +21,8 @@ from datetime import date
 import luigi
 import numpy as np
 
+from pms_luigi.cache.publish import Cache
 from pms_luigi.core import calendar
-from pms_luigi.cache.payloads import Cache
 from pms_luigi.store import markers as mk
 from pms_luigi.store.readers import latest_price_date
 

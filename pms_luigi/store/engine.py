@@ -17,6 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pms_luigi.core.errors import TransientStoreError
+
 
 _ENGINES: dict[tuple[str, int], Engine] = {}
 
@@ -59,6 +61,12 @@ def dispose_all() -> None:
 def mask_url(url: str) -> str:
     """Hide the password of any URL (DB or Redis) before it reaches a log or an error."""
     return re.sub(r"//([^:/@]*):([^@]*)@", r"//\1:***@", url)
+
+
+def db_unavailable(url: str, exc: sa.exc.OperationalError) -> TransientStoreError:
+    """A connection failure as operations need it: which database (password masked), why."""
+    reason = (str(exc.orig or exc).strip().splitlines() or ["connection failed"])[0]
+    return TransientStoreError(f"database unavailable at {mask_url(url)}: {reason}")
 
 
 def describe(engine: Engine) -> str:

@@ -189,3 +189,21 @@ def last_runs(conn: Connection, families: Iterable[str], start: date,
                task_runs.c.business_date.between(start, end))
         .order_by(task_runs.c.started_at))
     return {(r.family, r.business_date): r.status for r in rows}
+
+
+def abandon_dead_runs(engine: sa.Engine, family: str, business_date: date) -> None:
+    """Mark run-history rows of (family, date) left RUNNING by a killed process ABANDONED.
+
+    Only called under the (family, date) lock, and every run of that pair writes its history
+    row under the same lock: a RUNNING row seen there has no live process. Its data never
+    committed (or committed whole with its marker): only history is fixed. Looked for with
+    a read first: almost always there is none, and a read costs no write transaction.
+    """
+    dead = (task_runs.c.family == family, task_runs.c.business_date == business_date,
+            task_runs.c.status == "RUNNING")
+    with engine.connect() as conn:
+        if conn.execute(sa.select(sa.exists().where(*dead))).scalar_one():
+            conn.execute(sa.update(task_runs).where(*dead).values(
+                status="ABANDONED", finished_at=datetime.now(timezone.utc),
+                error="process died before finishing (found by the next run under the lock)"))
+            conn.commit()

@@ -1,5 +1,5 @@
 """Point-in-time readers: every function takes the business date and reads only rows dated
-on or before it (DESIGN.md §2). Each returns a DataFrame whose columns are the table's
+on or before it. Each returns a DataFrame whose columns are the table's
 column names — the contract with the pure modules — with one query per call.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from pms_luigi.store import schema as s
 from pms_luigi.store import window
+from pms_luigi.store.window import InputWindow
 
 
 def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
@@ -45,19 +46,21 @@ def marks_typed(conn: Connection, on: date, names: list[str] | None = None) -> p
     return fetch(conn, sa.select(*typed_columns(m, names)).where(m.c.business_date == on))
 
 
-def trades_upto_typed(conn: Connection, on: date, names: list[str] | None = None
-                      ) -> pd.DataFrame:
-    """:func:`trades_upto` (optionally only ``names``) with numerics as floats (MTM hot path)."""
+def trades_upto_typed(conn: Connection, on: date, names: list[str] | None = None,
+                      held: InputWindow | None = None) -> pd.DataFrame:
+    """:func:`trades_upto` (optionally only ``names``) with numerics as floats (MTM hot path).
+    ``held``: the build's input window, if one is open (here and below)."""
     t = s.trades
-    return window.between(f"trades:{names}", "trade_date", None, on, lambda _, upto: fetch(
+    return window.between(held, f"trades:{names}", "trade_date", None, on, lambda _, upto: fetch(
         conn, sa.select(*typed_columns(t, names)).where(t.c.trade_date <= upto)
         .order_by(t.c.trade_date, t.c.trade_id)))
 
 
-def prices_between_typed(conn: Connection, start: date, end: date) -> pd.DataFrame:
+def prices_between_typed(conn: Connection, start: date, end: date,
+                         held: InputWindow | None = None) -> pd.DataFrame:
     """:func:`prices_between` with numerics as floats."""
     p = s.market_prices
-    return window.between("market_prices:typed", "price_date", start, end, lambda lo, hi: fetch(
+    return window.between(held, "market_prices:typed", "price_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(*typed_columns(p)).where(p.c.price_date.between(lo, hi))
         .order_by(p.c.price_date, p.c.instrument_id)))
 
@@ -66,8 +69,8 @@ def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:
     return fetch(conn, sa.select(tbl))
 
 
-def instruments(conn: Connection) -> pd.DataFrame:
-    return window.whole("instruments", lambda: fetch(
+def instruments(conn: Connection, held: InputWindow | None = None) -> pd.DataFrame:
+    return window.whole(held, "instruments", lambda: fetch(
         conn, sa.select(s.instruments).order_by(s.instruments.c.instrument_id)))
 
 
@@ -91,21 +94,24 @@ def prices_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
                  .order_by(p.c.price_date, p.c.instrument_id))
 
 
-def fx_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+def fx_between(conn: Connection, start: date, end: date,
+               held: InputWindow | None = None) -> pd.DataFrame:
     f = s.fx_fixings
-    return window.between("fx_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
+    return window.between(held, "fx_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(f).where(f.c.fixing_date.between(lo, hi)).order_by(f.c.fixing_date)))
 
 
-def cdi_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+def cdi_between(conn: Connection, start: date, end: date,
+                held: InputWindow | None = None) -> pd.DataFrame:
     c = s.cdi_fixings
-    return window.between("cdi_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
+    return window.between(held, "cdi_fixings", "fixing_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(c).where(c.c.fixing_date.between(lo, hi)).order_by(c.c.fixing_date)))
 
 
-def vna_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+def vna_between(conn: Connection, start: date, end: date,
+                held: InputWindow | None = None) -> pd.DataFrame:
     v = s.vna
-    return window.between("vna", "ref_date", start, end, lambda lo, hi: fetch(
+    return window.between(held, "vna", "ref_date", start, end, lambda lo, hi: fetch(
         conn, sa.select(v).where(v.c.ref_date.between(lo, hi)).order_by(v.c.ref_date)))
 
 
@@ -178,6 +184,12 @@ def dq_issues_on(conn: Connection, dates: list[date]) -> pd.DataFrame:
     d = s.data_quality_issues
     return fetch(conn, sa.select(d).where(d.c.business_date.in_(dates))
                  .order_by(d.c.business_date, d.c.step, d.c.instrument_id))
+
+
+def fund_row(conn: Connection) -> dict | None:
+    """The ``fund`` table's row (name, inception_date, initial_nav), None when not loaded."""
+    row = conn.execute(sa.select(s.fund)).mappings().first()
+    return None if row is None else dict(row)
 
 
 def latest_price_date(conn: Connection) -> date | None:

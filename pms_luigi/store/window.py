@@ -1,31 +1,29 @@
 """One read per input table for a backfill chunk, instead of one per date.
 
-Each MTM step of D reads a window of input rows ending at D: 262 business days of prices and
-FX, every trade dated ≤ D, the instruments. In a backfill the next date reads the same rows
-shifted by one day — at 5 years and 200 positions that was ~70 ms a date, a third of the
-step, re-reading the same ~7,000 prices and ~4,000 trades and building the same Python
-objects again.
+Each MTM step of D reads a window of input rows ending at D: a year of prices and FX,
+every trade dated on or before D, the instruments. In a backfill the next date reads the
+same rows shifted by one day, so re-reading them per date costs a large share of the step
+and rebuilds the same Python objects again.
 
-Inside :func:`input_window` (``runner`` opens one around each chunk's ``luigi.build``), the
-readers below serve such a request from rows read once for the whole chunk: the first
-request for a table reads from its start to the chunk's last date; later requests that fall
-inside are sliced from it (same rows, same order, same values as their own query would give
-— both are the same ``ORDER BY`` over the same rows). A request outside (an earlier start, a
-date after the chunk) reads the database as usual.
+While the run context holds an :class:`InputWindow` (``RunContext.input_window``, which the
+runner opens around each chunk's ``luigi.build``), the readers given it serve such a request
+from rows read once for the whole chunk: the first request for a table reads from its start
+to the chunk's last date; later requests that fall inside are sliced from it (same rows,
+same order, same values as their own query would give — both are the same ``ORDER BY`` over
+the same rows). A request outside (an earlier start, a date after the chunk) reads the
+database as usual.
 
 What it means for consistency: a step of the chunk sees the input tables as they were when
-the chunk's first step read them — at most one chunk (20 dates, seconds) earlier, as if the
-step had run then. Inputs are loaded in whole transactions (``pms-luigi load``), and a
-marker never recorded which input rows a step read, so nothing that was true before stops
-being true: a correction loaded while a backfill runs is, with or without the window, picked
-up by the ``rerun`` the correction calls for. Only *input* tables go through here: the steps'
-own outputs (marks, books), which change from step to step within a chunk, are always read
-from the database.
+the chunk's first step read them — at most one chunk earlier, as if the step had run then.
+Inputs are loaded in whole transactions, and a marker never recorded which input rows a step
+read, so nothing that was true before stops being true: a correction loaded while a backfill
+runs is, with or without the window, picked up by the ``rerun`` the correction calls for.
+Only *input* tables go through here: the steps' own outputs (marks, books), which change
+from step to step within a chunk, are always read from the database.
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -87,35 +85,15 @@ class InputWindow:
         return self.tables[kind]
 
 
-_ACTIVE: list[InputWindow] = []
-
-
-@contextlib.contextmanager
-def input_window(last: date) -> Iterator[InputWindow]:
-    """Serve the input readers from one read per table for the steps dated up to ``last``
-    (see the module doc). Nested windows: the innermost serves."""
-    window = InputWindow(last)
-    _ACTIVE.append(window)
-    try:
-        yield window
-    finally:
-        _ACTIVE.remove(window)
-
-
-def active() -> InputWindow | None:
-    return _ACTIVE[-1] if _ACTIVE else None
-
-
-def between(kind: str, date_column: str, start: date | None, end: date,
-            read: Read) -> pd.DataFrame:
-    """``read(start, end)`` — served by the active window when there is one (see
+def between(window: InputWindow | None, kind: str, date_column: str, start: date | None,
+            end: date, read: Read) -> pd.DataFrame:
+    """``read(start, end)`` — served by ``window`` when there is one (see
     :meth:`InputWindow.between`), else straight from the database."""
-    window = active()
     return read(start, end) if window is None else window.between(kind, date_column, start,
                                                                   end, read)
 
 
-def whole(kind: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """``read()`` of a small table — once per active window, else every time."""
-    window = active()
+def whole(window: InputWindow | None, kind: str, read: Callable[[], pd.DataFrame]
+          ) -> pd.DataFrame:
+    """``read()`` of a small table — once per window, else every time."""
     return read() if window is None else window.whole(kind, read)

@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pms_luigi.store import schema as s
 from pms_luigi.store.schema import Money
 
 
@@ -329,3 +330,20 @@ def replace_typed(conn: Connection, tbl: sa.Table, on: date, typed: pd.DataFrame
     (``reprs``: :func:`float_texts` of ``typed`` when the caller already has them)."""
     conn.execute(sa.delete(tbl).where(tbl.c[column] == on))
     return insert_typed(conn, tbl, typed, reprs)
+
+
+def replace_step_rows(conn: Connection, tbl: sa.Table, on: date, step: str,
+                      frame: pd.DataFrame) -> int:
+    """Replace the rows ``step`` wrote for ``on`` in a table several steps write into
+    (``data_quality_issues``): the rows of other steps stay."""
+    conn.execute(sa.delete(tbl).where(tbl.c.business_date == on, tbl.c.step == step))
+    return insert_frame(conn, tbl, frame)
+
+
+def replace_pending_proposals(conn: Connection, on: date, frame: pd.DataFrame) -> int:
+    """Replace only the pipeline-generated PENDING proposals of ``on``: proposals a human
+    decided (approved, rejected, modified, booked) and manual ones are kept."""
+    p = s.proposals
+    conn.execute(sa.delete(p).where(p.c.business_date == on, p.c.origin == "PIPELINE",
+                                    p.c.status == "PENDING"))
+    return insert_frame(conn, p, frame)

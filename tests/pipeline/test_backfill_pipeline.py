@@ -22,7 +22,7 @@ from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.ops import runner
-from pms_luigi.pipeline.step import forget_fund
+from pms_luigi.pipeline import context
 from tests.conftest import BACKENDS, World, make_world
 
 END = date(2026, 11, 26)
@@ -41,7 +41,7 @@ def late(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         frames = data.frames()
         frames["market_prices"] = data.market_prices[data.market_prices["price_date"] != hole]
         load_inputs(w.engine, frames)
-        forget_fund()
+        context.forget()
         yield w, data, hole
 
 
@@ -61,7 +61,7 @@ def test_missing_prices_stop_the_pipeline_after_what_can_be_built(late) -> None:
     days = calendar.business_days(data.start, END)
     before = [d for d in days if d < hole]
     assert runner.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
-                           progress=None) == runner.EXIT_MISSING_DATA
+                           progress=None) == runner.ExitCode.MISSING_DATA
     assert multiprocessing.active_children() == []  # the child of the last chunk was joined
     for fam in EOD:  # every date before the hole, attribution included; nothing from it on
         assert _built(w, fam, days) == before, fam
@@ -73,7 +73,7 @@ def test_resumed_pipeline_builds_every_step_once_and_chains_attribution(late) ->
     load_inputs(w.engine, {"market_prices":
                            data.market_prices[data.market_prices["price_date"] == hole]})
     assert runner.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
-                           progress=None) == runner.EXIT_OK
+                           progress=None) == runner.ExitCode.OK
     runs = _done_runs(w)
     counts = runs.groupby(["family", "business_date"]).size()
     assert len(counts) == len(EOD) * len(days) and (counts == 1).all()

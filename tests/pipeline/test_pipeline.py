@@ -36,7 +36,7 @@ def built(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
     """The shared demo fund with its last close built here: every EOD date complete."""
     with demo_worlds.copy(FUND_11, request.param, tmp_path_factory.mktemp("pipeline")) as built:
-        assert runner.backfill(built[1].start, END, chunk=50) == runner.EXIT_OK
+        assert runner.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
         yield built
 
 
@@ -69,7 +69,7 @@ def test_history_is_complete_and_a_second_run_does_nothing(built) -> None:  # no
     assert runner.missing(EOD, days) == {f: [] for f in EOD}
     assert _counts(w, END)["position_marks"] > 10
     before = _n_runs(w)
-    assert runner.run_kind("eod", END) == runner.EXIT_OK
+    assert runner.run_kind("eod", END) == runner.ExitCode.OK
     assert _n_runs(w) == before  # nothing ran, not even a re-publish
 
 
@@ -78,7 +78,7 @@ def test_flushed_cache_is_republished_from_the_db_without_recompute(built) -> No
     runs, counts = _run_ids(w, EOD, END), _counts(w, END)
     book = w.redis.get(f"{w.namespace}:book:{END}")
     w.redis.delete(*w.keys())
-    assert runner.run_kind("eod", END) == runner.EXIT_OK
+    assert runner.run_kind("eod", END) == runner.ExitCode.OK
     assert _run_ids(w, EOD, END) == runs
     assert _counts(w, END) == counts
     assert w.redis.get(f"{w.namespace}:book:{END}") == book
@@ -96,7 +96,7 @@ def test_invalidated_step_replaces_its_rows_without_duplicates(built) -> None:  
             s.position_marks.c.instrument_id, s.position_marks.c.strategy_id)).scalars().all()
     hit = runner.invalidate("pms.MarkToMarket", END, downstream=True)
     assert set(hit) == {("pms.MarkToMarket", END), ("pms.PerformanceAttribution", END)}
-    assert runner.run_kind("eod", END) == runner.EXIT_OK
+    assert runner.run_kind("eod", END) == runner.ExitCode.OK
     new = _run_ids(w, EOD, END)
     assert all(new[f] != runs[f] for f in EOD)
     assert _counts(w, END) == counts
@@ -111,13 +111,13 @@ def test_upstream_rerun_makes_consumers_stale(built) -> None:  # noqa: ANN001
     w, _ = built
     prev = calendar.previous_business_day(END)
     runner.invalidate("pms.MarkToMarket", prev, downstream=False)
-    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=prev)]) == runner.EXIT_OK
+    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=prev)]) == runner.ExitCode.OK
     status = runner.FAMILIES["pms.MarkToMarket"].statuses([END])[END]
     assert status.state.value == "stale" and f"pms.MarkToMarket@{prev}" in status.reason
-    assert runner.run_kind("eod", END) == runner.EXIT_OK  # MTM(END) and its attribution
+    assert runner.run_kind("eod", END) == runner.ExitCode.OK  # MTM(END) and its attribution
     assert runner.missing(EOD, [prev, END]) == {"pms.MarkToMarket": [],
                                                "pms.PerformanceAttribution": [prev]}
-    assert runner.backfill(prev, END) == runner.EXIT_OK
+    assert runner.backfill(prev, END) == runner.ExitCode.OK
     assert runner.missing(EOD, [prev, END]) == {f: [] for f in EOD}
 
 
@@ -127,7 +127,7 @@ def test_backfilled_old_date_never_moves_latest_nor_floods_redis(built) -> None:
     assert w.redis.get(f"{w.namespace}:book:latest_date") == END.isoformat()
     hit = runner.invalidate("pms.MarkToMarket", old, downstream=True)
     assert len(hit) > 40  # every later MTM chained on it, and their attributions
-    assert runner.backfill(data.start, END, chunk=50) == runner.EXIT_OK
+    assert runner.backfill(data.start, END, chunk=50) == runner.ExitCode.OK
     assert w.redis.get(f"{w.namespace}:book:latest_date") == END.isoformat()
     assert w.redis.get(f"{w.namespace}:book:{old}") is None  # outside the cache window
     assert runner.missing(EOD, calendar.business_days(data.start, END)) == {f: [] for f in EOD}
@@ -146,7 +146,7 @@ def test_non_business_date_is_refused_with_the_holiday_name(built) -> None:  # n
 
 def test_date_without_market_data_fails_with_missing_data_exit_code(built) -> None:  # noqa: ANN001
     nxt = calendar.next_business_day(END)
-    assert runner.run_kind("eod", nxt) == runner.EXIT_MISSING_DATA
+    assert runner.run_kind("eod", nxt) == runner.ExitCode.MISSING_DATA
     proc = subprocess.run(
         [sys.executable, "-m", "luigi", "--module", "pms_luigi.tasks", "pms.EndOfDay",
          "--date", nxt.isoformat(), "--local-scheduler"],
@@ -158,7 +158,7 @@ def test_date_without_market_data_fails_with_missing_data_exit_code(built) -> No
 def test_preopen_publishes_proposals_and_the_pack(built) -> None:  # noqa: ANN001
     w, _ = built
     nxt = calendar.next_business_day(END)
-    assert runner.run_kind("preopen", nxt) == runner.EXIT_OK
+    assert runner.run_kind("preopen", nxt) == runner.ExitCode.OK
     with w.engine.connect() as conn:
         pack = conn.execute(sa.select(s.morning_packs).where(
             s.morning_packs.c.business_date == nxt)).mappings().one()
@@ -168,7 +168,7 @@ def test_preopen_publishes_proposals_and_the_pack(built) -> None:  # noqa: ANN00
     assert w.redis.get(f"{w.namespace}:morning_pack:latest_date") == nxt.isoformat()
     assert (w.data_dir / "out" / nxt.isoformat() / "morning_pack.pdf").exists()
     before = _n_runs(w)
-    assert runner.run_kind("preopen", nxt) == runner.EXIT_OK
+    assert runner.run_kind("preopen", nxt) == runner.ExitCode.OK
     assert _n_runs(w) == before
 
 
@@ -253,14 +253,14 @@ def test_mtm_rerun_restates_later_attributions_by_chaining(year_end) -> None:  #
     before = _run_ids(w, ["pms.PerformanceAttribution"], days[-1])
     # an MTM rerun without --downstream: later MTMs and every attribution from mid on go stale
     runner.invalidate("pms.MarkToMarket", mid, downstream=False)
-    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=mid)]) == runner.EXIT_OK
+    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=mid)]) == runner.ExitCode.OK
     later = [d for d in days if d >= mid]
     # planned at once: MTM(mid) is done again, but every later MTM chains on it, and every
     # attribution from mid on consumed an MTM that is (or will be) rebuilt
     assert runner.missing(EOD, later) == {"pms.MarkToMarket": later[1:],
                                          "pms.PerformanceAttribution": later}
     report: list[runner.BackfillReport] = []
-    assert runner.backfill(data.start, YEAR_END, chunk=15, report=report) == runner.EXIT_OK
+    assert runner.backfill(data.start, YEAR_END, chunk=15, report=report) == runner.ExitCode.OK
     assert len(report[0].chunk_codes) == 2  # one pass: 20 dates in chunks of 15
     assert _run_ids(w, ["pms.PerformanceAttribution"], days[-1]) != before
     assert {_methods(w, later)[d] for d in later} == {"incremental"}
@@ -278,7 +278,7 @@ def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) ->
             s.instruments.c.instrument_id == inst.instrument_id).values(asset_class="FX"))
     try:
         runner.invalidate("pms.PerformanceAttribution", last, downstream=False)
-        assert runner.run_kind("eod", last) == runner.EXIT_OK
+        assert runner.run_kind("eod", last) == runner.ExitCode.OK
         assert _methods(w, [last])[last] == "full"  # the base rows used the old taxonomy
         _assert_persisted_equals_full(w, data.start, [last])
     finally:
@@ -286,18 +286,23 @@ def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) ->
             conn.execute(sa.update(s.instruments).where(
                 s.instruments.c.instrument_id == inst.instrument_id).values(asset_class="CUPOM"))
         runner.invalidate("pms.PerformanceAttribution", last, downstream=False)
-        assert runner.run_kind("eod", last) == runner.EXIT_OK
+        assert runner.run_kind("eod", last) == runner.ExitCode.OK
 
 
 def test_class_level_upstream_keys_match_requires(built) -> None:  # noqa: ANN001
-    """The bulk status uses the class-level keys (no task instantiation): same as requires(),
-    on inception (MTM has no upstream step then) and on a later date."""
-    from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
-    from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
+    """The bulk status uses the class-level keys (no task instantiation): the same steps as
+    requires() gives Luigi, on inception (MTM has no upstream step then) and later dates."""
+    from pms_luigi.pipeline import context
+    from pms_luigi.pipeline.graph import FAMILIES
+    from pms_luigi.pipeline.step import PmsTask
 
     _, data = built
-    for cls in (MarkToMarket, PerformanceAttribution):
-        for on in (data.start, END):
-            steps = cls(date=on).upstream_steps()
-            assert cls.upstream_keys_for(on) == \
+    ctx = context.current()
+    for cls in FAMILIES.values():
+        for on in (calendar.next_business_day(data.start), END):
+            steps = [t for t in cls(date=on).requires() if isinstance(t, PmsTask)]
+            assert cls.upstream_keys_for(on, ctx) == \
                 [mk.upstream_key(t.family(), t.date) for t in steps]
+    inception = FAMILIES["pms.MarkToMarket"](date=data.start)
+    assert inception.upstream_keys_for(data.start, ctx) == []
+    assert [t.task_family for t in inception.requires()] == ["pms.MarketDataReady"]

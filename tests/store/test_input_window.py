@@ -1,4 +1,4 @@
-"""The backfill's input window (``store.window``) on both store pairs: a step's input reads
+"""The backfill's input window (``store.window``, held by the run context) on both store pairs: a step's input reads
 inside a chunk window return exactly what their own queries return, from one read per table."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pms_luigi.core import calendar
 from pms_luigi import demo
 from pms_luigi.store import readers as rd
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.store.window import active, input_window
+from pms_luigi.store.window import InputWindow
 
 END = date(2026, 11, 26)
 
@@ -23,25 +23,25 @@ def loaded(world):  # noqa: ANN001, ANN201 - World
     return world
 
 
-def _reads(conn, on: date) -> dict[str, pd.DataFrame]:  # noqa: ANN001 - Connection
+def _reads(conn, on: date, held: InputWindow | None = None  # noqa: ANN001 - Connection
+           ) -> dict[str, pd.DataFrame]:
     """The input reads of an MTM step of ``on``, with its ranges."""
     start = calendar.add_business_days(on, -40)
-    return {"prices": rd.prices_between_typed(conn, start, on),
-            "fx": rd.fx_between(conn, start, on),
-            "cdi": rd.cdi_between(conn, calendar.add_business_days(on, -10), on),
-            "vna": rd.vna_between(conn, calendar.add_business_days(on, -30), on),
-            "trades": rd.trades_upto_typed(conn, on, ["trade_id", "trade_date", "quantity"]),
-            "instruments": rd.instruments(conn)}
+    return {"prices": rd.prices_between_typed(conn, start, on, held),
+            "fx": rd.fx_between(conn, start, on, held),
+            "cdi": rd.cdi_between(conn, calendar.add_business_days(on, -10), on, held),
+            "vna": rd.vna_between(conn, calendar.add_business_days(on, -30), on, held),
+            "trades": rd.trades_upto_typed(conn, on, ["trade_id", "trade_date", "quantity"],
+                                           held),
+            "instruments": rd.instruments(conn, held)}
 
 
 def test_window_reads_equal_direct_reads_with_one_read_per_table(loaded) -> None:  # noqa: ANN001
     dates = calendar.business_days(date(2026, 10, 26), END)
     with loaded.engine.connect() as conn:
         direct = {d: _reads(conn, d) for d in dates}
-        with input_window(dates[-1]) as window:
-            assert active() is window
-            served = {d: _reads(conn, d) for d in dates}
-        assert active() is None
+        window = InputWindow(dates[-1])
+        served = {d: _reads(conn, d, window) for d in dates}
     assert window.reads == 6  # one per request kind, for all 23 dates
     for d in dates:
         for name, frame in direct[d].items():
@@ -55,11 +55,12 @@ def test_requests_outside_the_window_read_the_database(loaded) -> None:  # noqa:
     """A date after the window's last, or a range starting before the rows read: the
     database answers (same rows as without a window)."""
     last = date(2026, 11, 20)
-    with loaded.engine.connect() as conn, input_window(last) as window:
-        inside = rd.fx_between(conn, date(2026, 11, 2), last)
-        after = rd.fx_between(conn, date(2026, 11, 2), END)  # beyond the window: direct
-        earlier = rd.fx_between(conn, date(2026, 10, 1), last)  # starts earlier: a new read
-        again = rd.fx_between(conn, date(2026, 10, 15), date(2026, 11, 10))  # inside that one
+    window = InputWindow(last)
+    with loaded.engine.connect() as conn:
+        inside = rd.fx_between(conn, date(2026, 11, 2), last, window)
+        after = rd.fx_between(conn, date(2026, 11, 2), END, window)  # beyond it: direct
+        earlier = rd.fx_between(conn, date(2026, 10, 1), last, window)  # earlier: a new read
+        again = rd.fx_between(conn, date(2026, 10, 15), date(2026, 11, 10), window)  # inside
         assert window.reads == 2
         direct = {"after": rd.fx_between(conn, date(2026, 11, 2), END)}
     with loaded.engine.connect() as conn:
@@ -77,10 +78,11 @@ def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:  # noq
     recomputation outside any window (written with the marker's run_id, then rolled back)."""
     from pms_luigi.store import markers as mk
     from pms_luigi.ops import runner
-    from pms_luigi.pipeline.step import forget_fund, payload_digest
+    from pms_luigi.pipeline import context
+    from pms_luigi.pipeline.step import payload_digest
     from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 
-    forget_fund()
+    context.forget()
     dates = calendar.business_days(date(2026, 9, 1), END)
     first, last = dates[0], dates[24]
     assert runner.backfill(first, last, ["pms.MarkToMarket"], chunk=10, workers=1,
@@ -88,11 +90,11 @@ def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:  # noq
     with loaded.engine.connect() as conn:
         markers = mk.read_markers(conn, "pms.MarkToMarket", dates[:25])
     assert len(markers) == 25
+    ctx = context.current()
     for d in dates[:25:6]:
-        assert active() is None
+        assert ctx.window is None
         task = MarkToMarket(date=d)
-        with loaded.engine.connect() as conn:
-            result = task.compute(task.read_inputs(conn))
+        result = task.compute(task.read_inputs(ctx))
         with loaded.engine.connect() as conn, conn.begin() as tx:
             task.write(conn, result, markers[d].run_id)
             texts = task.payload_texts(conn, result)

@@ -17,16 +17,17 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from pms_luigi.cache import payloads as cache_mod
-from pms_luigi.cache.payloads import Cache, get_redis
+from pms_luigi.cache import client as cache_mod
+from pms_luigi.cache.client import get_redis
+from pms_luigi.cache.publish import Cache
 from pms_luigi.core.errors import TransientStoreError
+from pms_luigi.ops import runner
+from pms_luigi.pipeline import context
 from pms_luigi.store import schema as s
 from pms_luigi.store.engine import mask_url
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.store.readers import instruments, strategies
 from pms_luigi.tasks import MarkToMarket
-from pms_luigi.ops import runner
-from pms_luigi.pipeline.step import forget_fund
 from tests.conftest import World, make_world
 from tests.faults.test_faults import load_short
 from tests.faults.test_outages import PrivateRedis, free_port
@@ -71,17 +72,17 @@ def test_db_password_never_in_errors_or_logs(short, monkeypatch, caplog) -> None
     _, dates = short
     url = f"postgresql+psycopg2://pms:{SECRET}@127.0.0.1:{free_port()}/pms"
     monkeypatch.setenv("PMS_DATABASE_URL", url)
-    forget_fund()
+    context.forget()
     caplog.set_level(logging.DEBUG)
     with pytest.raises(TransientStoreError) as err:
         MarkToMarket.statuses([dates[0]])
     assert "pms:***@127.0.0.1" in str(err.value)
     assert SECRET not in _everything(err.value, caplog)
     # The same through a whole run: Luigi logs the traceback of the failed scheduling.
-    assert runner.run_kind("eod", dates[0]) != runner.EXIT_OK
+    assert runner.run_kind("eod", dates[0]) != runner.ExitCode.OK
     assert "database unavailable at postgresql+psycopg2://pms:***@" in caplog.text
     assert SECRET not in caplog.text
-    forget_fund()
+    context.forget()
 
 
 def test_redis_auth_url_works_and_a_wrong_password_is_not_echoed(auth_redis) -> None:  # noqa: ANN001
@@ -103,7 +104,7 @@ def test_redis_password_never_in_errors_or_logs_when_redis_is_down(short, monkey
     w, dates = short
     monkeypatch.setenv("PMS_REDIS_URL", f"redis://:{SECRET}@127.0.0.1:{free_port()}/0")
     caplog.set_level(logging.DEBUG)
-    assert runner.run_kind("eod", dates[0]) == runner.EXIT_CACHE
+    assert runner.run_kind("eod", dates[0]) == runner.ExitCode.CACHE_UNAVAILABLE
     with w.engine.connect() as conn:
         errors = " ".join(e or "" for e in conn.execute(sa.select(s.task_runs.c.error)).scalars())
     assert "CacheUnavailable" in errors
@@ -130,7 +131,7 @@ def test_pack_html_escapes_user_provided_names(short) -> None:  # noqa: ANN001
         strat, inst = strategies(conn), instruments(conn)
     load_inputs(w.engine, {"strategies": strat.assign(name=XSS), "instruments":
                            inst.assign(name=XSS)})
-    assert runner.run_kind("preopen", dates[1]) == runner.EXIT_OK
+    assert runner.run_kind("preopen", dates[1]) == runner.ExitCode.OK
     with w.engine.connect() as conn:
         html = conn.execute(sa.select(s.morning_packs.c.html).where(
             s.morning_packs.c.business_date == dates[1])).scalar_one()

@@ -105,7 +105,8 @@ def test_typed_rows_read_back_byte_identical_on_every_path(world) -> None:  # no
 
 
 def test_records_json_is_canonical_json_of_the_records() -> None:
-    from pms_luigi.cache.payloads import canonical_json, records_json
+    from pms_luigi.cache.payloads import records_json
+    from pms_luigi.core.frames import canonical_json
     from pms_luigi.store.writers import typed_frame
 
     frame = typed_frame(s.position_marks, _marks(50, date(2026, 11, 26)))
@@ -115,18 +116,20 @@ def test_records_json_is_canonical_json_of_the_records() -> None:
 
 
 def test_config_files_reparse_when_their_bytes_change(tmp_path) -> None:  # noqa: ANN001
-    """files.* parse a file once per content: a same-size edit is seen at once (no timestamp
-    involved) and a caller's changes to what it got never reach the next caller."""
-    from pms_luigi.store import files
+    """The run context's reference files parse a file once per content: a same-size edit
+    is seen at once (no timestamp involved) and a caller's changes to what it got never
+    reach the next caller."""
+    from pms_luigi.pipeline.context import ReferenceFiles
 
+    files = ReferenceFiles(tmp_path)
     path = tmp_path / "limits.csv"
     path.write_text("limit,metric,limit_value,warn_pct\nVAR95,var95_bps,200,80\n")
-    first = files.limits(tmp_path)
+    first = files.limits()
     first.loc[0, "limit_value"] = -1.0  # the caller's copy
-    assert files.limits(tmp_path).loc[0, "limit_value"] == 200
+    assert files.limits().loc[0, "limit_value"] == 200
     path.write_text("limit,metric,limit_value,warn_pct\nVAR95,var95_bps,300,80\n")  # same size
-    assert files.limits(tmp_path).loc[0, "limit_value"] == 300
+    assert files.limits().loc[0, "limit_value"] == 300
     (tmp_path / "stress_scenarios.json").write_text('{"a": [1]}')
-    got = files.stress_scenarios(tmp_path)
+    got = files.stress_scenarios()
     got["a"].append(2)
-    assert files.stress_scenarios(tmp_path) == {"a": [1]}
+    assert files.stress_scenarios() == {"a": [1]}

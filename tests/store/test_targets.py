@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 
 from pms_luigi.core import calendar
-from pms_luigi.cache.payloads import Cache
+from pms_luigi.cache.publish import Cache
 from pms_luigi.store import markers as mk
 from pms_luigi.pipeline.targets import State, StepSpec, step_status
 

@@ -10,7 +10,7 @@ unrounded running sums behind its rows (``chain_state``), and the chain resumes 
 float fold (``attribution.attribute_incremental``).
 
 Per date (a backfill's steady state): only the columns the engine reads are selected, X's
-rows are those this process just wrote when it attributed X (:data:`_WRITTEN`), and the
+rows are those the build just wrote when it attributed X (``RunContext.carried``), and the
 payload's equity curve (one row per date since inception, the part that grows) comes from
 the book series already read for the computation instead of a second read.
 """
@@ -21,18 +21,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import luigi
 import pandas as pd
 import sqlalchemy as sa
 
-from pms_luigi.core import attribution, calendar
 from pms_luigi.cache.payloads import canonical_json_with, records_json
+from pms_luigi.core import attribution, calendar
+from pms_luigi.pipeline.context import RunContext
+from pms_luigi.pipeline.step import PmsTask, StepResult
+from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 from pms_luigi.store import markers as mk
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.writers import replace_on, replace_typed
-from pms_luigi.pipeline.step import PmsTask, StepResult, fund
-from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 
 _PRIORITY_EPOCH = date(2200, 1, 1).toordinal()
 
@@ -50,14 +50,6 @@ _MARK_ORDER = ("business_date", "instrument_id", "strategy_id")
 _CURVE_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
 _ROW_ORDER = ["period", "dimension", "bucket"]
 
-#: The attribution rows this process last wrote, keyed by (date, run_id): a run_id names one
-#: commit of rows and marker together, so when the marker of a chain base carries that run_id
-#: these are its rows (unrounded: with the marker's exact ``chain_state`` the chained result
-#: is the same bit for bit) and need not be read back. A run that did not commit never
-#: appears in a marker.
-_WRITTEN: dict[tuple[date, str], pd.DataFrame] = {}
-
-
 @dataclass
 class AttributionInputs:
     facts: pd.DataFrame
@@ -68,6 +60,7 @@ class AttributionInputs:
     base_rows: pd.DataFrame | None = None
     base_state: dict[str, Any] | None = None  # its exact running sums (marker metadata)
     reference_digest: str = ""
+    inception: date | None = None
 
 
 @dataclass
@@ -85,8 +78,6 @@ class PerformanceAttribution(PmsTask):
     rank = 1
     kinds = ("attribution",)
 
-    def requires(self) -> luigi.Task:
-        return MarkToMarket(date=self.date)
 
     @property
     def priority(self) -> int:  # type: ignore[override]
@@ -97,11 +88,12 @@ class PerformanceAttribution(PmsTask):
         return _PRIORITY_EPOCH - self.date.toordinal()
 
     @classmethod
-    def upstream_keys_for(cls, on: date) -> list[str]:
-        """Without instantiating tasks (the bulk status check calls this once per date)."""
-        return [mk.upstream_key(MarkToMarket.family(), on)]
+    def upstream_for(cls, on: date, ctx: RunContext) -> list[tuple[type[PmsTask], date]]:
+        """The MTM of the same date."""
+        return [(MarkToMarket, on)]
 
-    def chain_base(self, conn: sa.Connection, digest: str) -> mk.Marker | None:
+    def chain_base(self, conn: sa.Connection, digest: str, inception: date
+                   ) -> mk.Marker | None:
         """The latest attribution marker X before D that D may chain on, or None.
 
         X qualifies when its marker is at the current version, carries its exact running
@@ -113,7 +105,7 @@ class PerformanceAttribution(PmsTask):
         markers without their metadata (an attribution's carries ~40 kB of running sums);
         only a candidate's metadata is read, normally one.
         """
-        days = calendar.business_days(max(fund().inception,
+        days = calendar.business_days(max(inception,
                                           calendar.add_business_days(self.date,
                                                                      -CHAIN_LOOKBACK_BD)),
                                       self.date)
@@ -140,31 +132,37 @@ class PerformanceAttribution(PmsTask):
     def _chainable(self, marker: mk.Marker, upstream: dict[str, str]) -> bool:
         return marker.version == self.version and marker.upstream == upstream
 
-    def read_inputs(self, conn: sa.Connection) -> AttributionInputs:
-        start = fund().inception
+    def read_inputs(self, ctx: RunContext) -> AttributionInputs:
+        with ctx.stores.engine.connect() as conn:
+            return self._read(conn, ctx)
+
+    def _read(self, conn: sa.Connection, ctx: RunContext) -> AttributionInputs:
+        start = ctx.fund.inception
         strategies = rd.reference_columns(conn, s.strategies, STRATEGY_COLUMNS)
         instruments = rd.reference_columns(conn, s.instruments, INSTRUMENT_COLUMNS)
         books = rd.columns_between(conn, s.book_snapshots, start, self.date, BOOK_COLUMNS)
         digest = attribution.reference_digest(strategies, instruments)
-        base = self.chain_base(conn, digest)
+        base = self.chain_base(conn, digest, start)
         if base is not None:
-            rows = self._base_rows(conn, base)
+            rows = self._base_rows(conn, base, ctx)
             if rows is not None:
                 return AttributionInputs(
                     facts=self._facts(conn, calendar.next_business_day(base.business_date)),
                     books=books, strategies=strategies, instruments=instruments,
                     base=base.business_date, base_rows=rows,
-                    base_state=base.metadata.get("chain_state"), reference_digest=digest)
+                    base_state=base.metadata.get("chain_state"), reference_digest=digest,
+                    inception=start)
         return AttributionInputs(facts=self._facts(conn, start), books=books,
                                  strategies=strategies, instruments=instruments,
-                                 reference_digest=digest)
+                                 reference_digest=digest, inception=start)
 
     @staticmethod
-    def _base_rows(conn: sa.Connection, base: mk.Marker) -> pd.DataFrame | None:
-        """The rows of the base marker's run: held by this process when it wrote that run
+    def _base_rows(conn: sa.Connection, base: mk.Marker, ctx: RunContext
+                   ) -> pd.DataFrame | None:
+        """The rows of the base marker's run: carried by the build when it wrote that run
         (a backfill attributes D−1, then D), else read back; None when the stored rows are
         not that run's."""
-        held = _WRITTEN.get((base.business_date, base.run_id))
+        held = ctx.carried.attribution_rows.get((base.business_date, base.run_id))
         if held is not None:
             return held
         rows = rd.columns_between(conn, s.attribution, base.business_date, base.business_date,
@@ -180,11 +178,11 @@ class PerformanceAttribution(PmsTask):
     def compute(self, inputs: AttributionInputs) -> AttributionResult:
         if inputs.base is None:
             result = attribution.attribute(inputs.facts, inputs.books, inputs.strategies,
-                                           inputs.instruments, self.date, fund().inception)
+                                           inputs.instruments, self.date, inputs.inception)
         else:
             result = attribution.attribute_incremental(
                 inputs.base_rows, inputs.base, inputs.facts, inputs.books, inputs.strategies,
-                inputs.instruments, self.date, fund().inception, base_state=inputs.base_state)
+                inputs.instruments, self.date, inputs.inception, base_state=inputs.base_state)
         metadata = {**result.metadata, "reference_digest": inputs.reference_digest}
         return AttributionResult(
             frames={s.attribution: result.rows, s.performance_stats: result.stats},
@@ -201,8 +199,9 @@ class PerformanceAttribution(PmsTask):
         stats = result.frames[s.performance_stats].assign(run_id=run_id)
         written = replace_typed(conn, s.attribution, self.date, bulk) + \
             replace_on(conn, s.performance_stats, self.date, stats)
-        _WRITTEN.clear()  # the next date chains on these rows if this run commits
-        _WRITTEN[(self.date, run_id)] = rows
+        carried = self.ctx.carried.attribution_rows
+        carried.clear()  # the next date chains on these rows if this run commits
+        carried[(self.date, run_id)] = rows
         return written
 
     def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
@@ -215,7 +214,7 @@ class PerformanceAttribution(PmsTask):
         """
         curve = result.equity_curve if isinstance(result, AttributionResult) and \
             result.equity_curve is not None else \
-            rd.columns_between(conn, s.book_snapshots, fund().inception, self.date,
+            rd.columns_between(conn, s.book_snapshots, self.ctx.fund.inception, self.date,
                                _CURVE_COLUMNS)
         rows = rd.columns_between(conn, s.attribution, self.date, self.date, ROW_COLUMNS)
         rows = rows.assign(business_date=self.date.isoformat()).sort_values(_ROW_ORDER)

@@ -10,17 +10,15 @@ import luigi
 import pandas as pd
 import sqlalchemy as sa
 
+from pms_luigi.cache.payloads import canonical_json_with, records_json
 from pms_luigi.core import calendar, mtm, risk
-from pms_luigi.pipeline import config as cfg
-from pms_luigi.cache.payloads import canonical_json, canonical_json_with, records_json
-from pms_luigi.store import files
-from pms_luigi.store import markers as mk
+from pms_luigi.core.frames import canonical_json
+from pms_luigi.pipeline.context import RunContext
+from pms_luigi.pipeline.inputs import MarketDataReady
+from pms_luigi.pipeline.step import PmsTask, StepResult
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
-from pms_luigi.store.writers import float_texts, insert_frame, replace_typed, typed_frame
-from pms_luigi.pipeline.step import PmsTask, StepResult, fund
-from pms_luigi.pipeline.inputs import MarketDataReady
-
+from pms_luigi.store.writers import float_texts, replace_step_rows, replace_typed, typed_frame
 
 #: The columns of yesterday's marks the engine reads (see ``mtm._prep_prev_marks``).
 PREV_MARK_COLUMNS = ["instrument_id", "strategy_id", "quantity", "price", "price_date",
@@ -42,10 +40,17 @@ def _ordered(typed: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class MtmTaskInputs:
+    """What MarkToMarket(D) reads: the engine's inputs, the price/FX history and the book
+    series of the risk snapshot, and the reference files and settings it applies."""
+
     mtm: mtm.MtmInputs
     history: pd.DataFrame
     fx_history: pd.DataFrame
     books: pd.DataFrame
+    limits: pd.DataFrame
+    scenarios: dict[str, Any]
+    var_window: int
+    var_min_history: int
 
 
 class MarkToMarket(PmsTask):
@@ -55,67 +60,59 @@ class MarkToMarket(PmsTask):
     kinds = ("book", "risk")
     pause_gc = True
 
-    def requires(self) -> list[luigi.Task]:
-        first = fund().inception
-        if self.date < first:
-            raise ValueError(f"{self.date} is before the fund's inception {first}")
-        deps: list[luigi.Task] = [MarketDataReady(date=self.date)]
-        if self.date > first:
-            deps.append(MarkToMarket(date=calendar.previous_business_day(self.date)))
-        return deps
-
     @classmethod
-    def upstream_keys_for(cls, on: date) -> list[str]:
-        """The keys ``requires()`` gives (MTM of the previous business day; none on
-        inception) without instantiating Luigi tasks: the bulk status check calls this
-        once per date, and a task instance costs ~1 ms of Luigi parameter handling."""
-        if on <= fund().inception:
-            return []
-        return [mk.upstream_key(cls.family(), calendar.previous_business_day(on))]
+    def upstream_for(cls, on: date, ctx: RunContext) -> list[tuple[type[PmsTask], date]]:
+        """The MTM of the previous business day; none on the fund's inception."""
+        first = ctx.fund.inception
+        if on < first:
+            raise ValueError(f"{on} is before the fund's inception {first}")
+        return [] if on == first else [(cls, calendar.previous_business_day(on))]
 
-    def prev_date(self) -> date | None:
-        return None if self.date == fund().inception else calendar.previous_business_day(self.date)
+    def external_requires(self) -> list[luigi.Task]:
+        return [MarketDataReady(date=self.date)]
 
-    def read_inputs(self, conn: sa.Connection) -> MtmTaskInputs:
-        conf = cfg.pms_mtm()
-        d, p = self.date, self.prev_date()
+    def read_inputs(self, ctx: RunContext) -> MtmTaskInputs:
+        conf, fund = ctx.settings.mtm, ctx.fund
+        d = self.date
+        p = None if d == fund.inception else calendar.previous_business_day(d)
         hist_start = calendar.add_business_days(d, -(conf.var_window + 5))
-        prices = rd.prices_between_typed(conn, hist_start, d)
-        fx = rd.fx_between(conn, hist_start, d)
-        prev_book = rd.row_on(conn, s.book_snapshots, p) if p else None
-        cdi_start = calendar.add_business_days(d, -10)
-        inputs = mtm.MtmInputs(
-            business_date=d,
-            prev_date=p,
-            instruments=rd.instruments(conn),
-            trades=rd.trades_upto_typed(conn, d, TRADE_COLUMNS),
-            prev_marks=(rd.marks_typed(conn, p, PREV_MARK_COLUMNS) if p
-                        else pd.DataFrame(columns=PREV_MARK_COLUMNS)),
-            prices=prices,
-            fx=fx,
-            cdi=rd.cdi_between(conn, cdi_start, d),
-            vna=rd.vna_between(conn, calendar.add_business_days(d, -30), d),
-            nav_prev=float(prev_book["nav_brl"]) if prev_book else fund().initial_nav,
-            capital_flow_brl=rd.capital_flow(conn, d),
-            is_b3_session=calendar.is_b3_session(d),
-            max_stale_bd=conf.max_stale_bd,
-        )
-        books = rd.book_series(conn, fund().inception, d)
-        return MtmTaskInputs(inputs, prices, fx, books)
+        held = ctx.window
+        with ctx.stores.engine.connect() as conn:
+            prices = rd.prices_between_typed(conn, hist_start, d, held)
+            fx = rd.fx_between(conn, hist_start, d, held)
+            prev_book = rd.row_on(conn, s.book_snapshots, p) if p else None
+            inputs = mtm.MtmInputs(
+                business_date=d,
+                prev_date=p,
+                instruments=rd.instruments(conn, held),
+                trades=rd.trades_upto_typed(conn, d, TRADE_COLUMNS, held),
+                prev_marks=(rd.marks_typed(conn, p, PREV_MARK_COLUMNS) if p
+                            else pd.DataFrame(columns=PREV_MARK_COLUMNS)),
+                prices=prices,
+                fx=fx,
+                cdi=rd.cdi_between(conn, calendar.add_business_days(d, -10), d, held),
+                vna=rd.vna_between(conn, calendar.add_business_days(d, -30), d, held),
+                nav_prev=float(prev_book["nav_brl"]) if prev_book else fund.initial_nav,
+                capital_flow_brl=rd.capital_flow(conn, d),
+                is_b3_session=calendar.is_b3_session(d),
+                max_stale_bd=conf.max_stale_bd,
+            )
+            books = rd.book_series(conn, fund.inception, d)
+        return MtmTaskInputs(inputs, prices, fx, books, ctx.reference.limits(),
+                             ctx.reference.stress_scenarios(), conf.var_window,
+                             conf.var_min_history)
 
     def compute(self, inputs: MtmTaskInputs) -> StepResult:
-        conf = cfg.pms_mtm()
         result = mtm.mark_to_market(inputs.mtm)
         nav_series = pd.concat([inputs.books[BOOK_COLUMNS],
                                 pd.DataFrame([{"business_date": self.date,
                                                "nav_brl": result.book["nav_brl"],
                                                "pnl_bps": result.book["pnl_bps"]}])])
-        config_dir = cfg.config_dir()
         snapshot = risk.risk_snapshot(
             result.marks, inputs.mtm.instruments, inputs.history, inputs.fx_history,
             nav=result.book["nav_brl"], on=self.date,
-            limits=files.limits(config_dir), scenarios=files.stress_scenarios(config_dir),
-            window=conf.var_window, min_history=conf.var_min_history,
+            limits=inputs.limits, scenarios=inputs.scenarios,
+            window=inputs.var_window, min_history=inputs.var_min_history,
             nav_history=nav_series.drop_duplicates("business_date", keep="last"),
         )
         metadata = dict(result.metadata)
@@ -143,11 +140,9 @@ class MarkToMarket(PmsTask):
                 reprs = result.written[_REPRS] = float_texts(typed)
             rows += replace_typed(conn, tbl, self.date, typed, reprs=reprs)
             result.written[tbl] = typed
-        conn.execute(sa.delete(s.data_quality_issues).where(
-            s.data_quality_issues.c.business_date == self.date,
-            s.data_quality_issues.c.step == self.family()))
-        dq = result.frames[s.data_quality_issues]
-        return rows + insert_frame(conn, s.data_quality_issues, dq.assign(run_id=run_id))
+        dq = result.frames[s.data_quality_issues].assign(run_id=run_id)
+        return rows + replace_step_rows(conn, s.data_quality_issues, self.date, self.family(),
+                                        dq)
 
     def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
                       ) -> dict[str, str]:

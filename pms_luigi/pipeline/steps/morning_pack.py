@@ -2,22 +2,33 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import Any
 
-import luigi
 import pandas as pd
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar, pack as morning_pack
-from pms_luigi.report import html as render
-from pms_luigi.pipeline import config as cfg
-from pms_luigi.cache.payloads import canonical_json
-from pms_luigi.store import readers as rd
-from pms_luigi.store import schema as s
+from pms_luigi.core import calendar
+from pms_luigi.core import pack as morning_pack
+from pms_luigi.core.frames import canonical_json
+from pms_luigi.pipeline.context import RunContext
+from pms_luigi.pipeline.step import PmsTask, StepResult
 from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
-from pms_luigi.pipeline.step import PmsTask, StepResult, fund
 from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 from pms_luigi.pipeline.steps.proposals import TradeProposals
+from pms_luigi.report import html as render
+from pms_luigi.store import readers as rd
+from pms_luigi.store import schema as s
+
+
+@dataclass
+class PackStepInputs:
+    """The pack's inputs and where its files go."""
+
+    pack: morning_pack.PackInputs
+    out_dir: Path
 
 
 class MorningPack(PmsTask):
@@ -25,51 +36,71 @@ class MorningPack(PmsTask):
     rank = 3
     kinds = ("morning_pack",)
 
-    def requires(self) -> list[luigi.Task]:
-        prev = calendar.previous_business_day(self.date)
-        return [MarkToMarket(date=prev), PerformanceAttribution(date=prev),
-                TradeProposals(date=self.date)]
+    @classmethod
+    def upstream_for(cls, on: date, ctx: RunContext) -> list[tuple[type[PmsTask], date]]:
+        """Last close's book and attribution, and the day's proposals."""
+        prev = calendar.previous_business_day(on)
+        return [(MarkToMarket, prev), (PerformanceAttribution, prev), (TradeProposals, on)]
 
-    def read_inputs(self, conn: sa.Connection) -> morning_pack.PackInputs:
+    def read_inputs(self, ctx: RunContext) -> PackStepInputs:
         d = self.date
         p = calendar.previous_business_day(d)
         p2 = calendar.previous_business_day(p)
         sessions = calendar.b3_sessions(calendar.add_business_days(p, -12), p)
-        return morning_pack.PackInputs(
-            date=d,
-            prev_date=p,
-            book=rd.row_on(conn, s.book_snapshots, p),
-            book_history=rd.books_between(conn, fund().inception, p),
-            marks=rd.marks_on(conn, p),
-            risk=rd.row_on(conn, s.risk_snapshots, p),
-            attribution=rd.rows_on(conn, s.attribution, p),
-            stats=rd.rows_on(conn, s.performance_stats, p),
-            proposals=rd.proposals_on(conn, d),
-            dq_issues=rd.dq_issues_on(conn, [p, d]),
-            signals_now=rd.signals_on(conn, [p]),
-            signals_prev=rd.signals_on(conn, [p2]),
-            curve_prices=rd.prices_between(conn, sessions[0], p),
-            fx=rd.fx_between(conn, sessions[0], p),
-            instruments=rd.instruments(conn),
-            strategies=rd.strategies(conn),
-            expiry_horizon_bd=cfg.pms_mtm().expiry_horizon_bd,
-            fund_name=fund().name,
-        )
+        with ctx.stores.engine.connect() as conn:
+            pack = morning_pack.PackInputs(
+                date=d,
+                prev_date=p,
+                book=rd.row_on(conn, s.book_snapshots, p),
+                book_history=rd.books_between(conn, ctx.fund.inception, p),
+                marks=rd.marks_on(conn, p),
+                risk=rd.row_on(conn, s.risk_snapshots, p),
+                attribution=rd.rows_on(conn, s.attribution, p),
+                stats=rd.rows_on(conn, s.performance_stats, p),
+                proposals=rd.proposals_on(conn, d),
+                dq_issues=rd.dq_issues_on(conn, [p, d]),
+                signals_now=rd.signals_on(conn, [p]),
+                signals_prev=rd.signals_on(conn, [p2]),
+                curve_prices=rd.prices_between(conn, sessions[0], p),
+                fx=rd.fx_between(conn, sessions[0], p),
+                instruments=rd.instruments(conn),
+                strategies=rd.strategies(conn),
+                expiry_horizon_bd=ctx.settings.mtm.expiry_horizon_bd,
+                fund_name=ctx.fund.name,
+            )
+        return PackStepInputs(pack, ctx.settings.output_dir / d.isoformat())
 
-    def compute(self, inputs: morning_pack.PackInputs) -> StepResult:
-        pack = morning_pack.assemble_pack(inputs)
+    def compute(self, inputs: PackStepInputs) -> StepResult:
+        """Assemble the pack and render it (HTML, PDF, PNG charts) in memory; the files are
+        written after the commit (:meth:`write_files`)."""
+        pack = morning_pack.assemble_pack(inputs.pack)
+        text = canonical_json(pack)
         pngs = render.render_charts(pack)
         cids = {name: f"{name}@pms-luigi" for name in pngs}
         html = render.render_html(pack, cids)
         pdf = render.render_pdf(html, pngs, cids)
-        paths = render.write_outputs(cfg.output_dir() / self.date.isoformat(), self.date,
-                                     html, pdf, pngs, canonical_json(pack))
-        digest = hashlib.sha256(canonical_json(pack).encode()).hexdigest()
+        out = inputs.out_dir
+        paths = {**{name: out / f"{name}.png" for name in sorted(pngs)},
+                 "json": out / "morning_pack.json", "html": out / "morning_pack.html",
+                 **({"pdf": out / "morning_pack.pdf"} if pdf is not None else {})}
+        digest = hashlib.sha256(text.encode()).hexdigest()
         row = {"business_date": self.date, "payload": pack, "html": html, "digest": digest}
         return StepResult(frames={s.morning_packs: pd.DataFrame([row])},
                           metadata={"sections": len(pack.get("sections", pack)),
                                     "paths": {k: str(v) for k, v in paths.items()},
-                                    "pack_digest": digest})
+                                    "pack_digest": digest},
+                          files={"out": out, "html": html, "pdf": pdf, "pngs": pngs,
+                                 "json": text, "paths": paths})
+
+    def write_files(self, result: StepResult) -> None:
+        """The pack's files under ``output_dir/<date>/``, each written atomically, after the
+        rows committed: a crash before the commit leaves no file of an uncommitted pack."""
+        f = result.files
+        written = render.write_outputs(f["out"], self.date, f["html"], f["pdf"], f["pngs"],
+                                       f["json"])
+        if written != f["paths"]:
+            raise RuntimeError(f"pack files written {sorted(written)} differ from those "
+                               f"recorded in the marker {sorted(f['paths'])}")
 
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
         row = rd.row_on(conn, s.morning_packs, self.date)

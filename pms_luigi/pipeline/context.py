@@ -1,0 +1,275 @@
+"""The run context: what one build shares, built once and handed to every step.
+
+A build (``pms-luigi run``, a backfill, a rerun, one ``luigi --module …`` process) reads
+its settings, opens its stores and learns the fund once; its steps then share:
+
+- ``settings``: store URLs, folders and the ``[pms_*]`` sections, read when the context is
+  made (so ``LUIGI_CONFIG_PATH`` and the ``PMS_*`` variables of that moment apply);
+- ``stores``: the engine and the Redis cache (from the process-level pools, per process:
+  a forked worker gets its own connections);
+- ``memo``: the status memo of the build (see :mod:`pms_luigi.pipeline.status`);
+- ``window``: the input window of a backfill chunk, when one is open;
+- ``fund`` and ``reference``: the fund's settings and the reference files (limits, stress
+  scenarios, proposal policy), each read once;
+- ``carried``: state one date's step leaves for the next date's (see :class:`Carried`).
+
+How a Luigi task finds it: Luigi builds tasks from their parameters alone, so the runner
+*activates* the context for the duration of its build (:func:`activated`) and a step asks
+for :func:`current`. Without an activated context — the ``luigi`` binary, a test calling a
+step directly — :func:`current` makes one for the environment of the moment and keeps it
+while that environment stays the same. The only process-level state below this is the
+engine pool and the Redis client pool.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
+
+from pms_luigi.cache.client import get_redis
+from pms_luigi.cache.publish import Cache
+from pms_luigi.pipeline import config as cfg
+from pms_luigi.pipeline.status import StatusMemo
+from pms_luigi.store import readers as rd
+from pms_luigi.store.engine import db_unavailable, get_engine
+from pms_luigi.store.window import InputWindow
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MtmSettings:
+    """``[pms_mtm]``: stale-price policy, VaR window and history, expiry warning horizon."""
+
+    max_stale_bd: int
+    var_window: int
+    var_min_history: int
+    expiry_horizon_bd: int
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """``[pms_retry]``: in-process retries of transient store errors."""
+
+    attempts: int
+    wait_seconds: float
+    backoff: float
+    jitter_seconds: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a build reads from ``luigi.cfg`` and the environment, read once."""
+
+    database_url: str
+    redis_url: str
+    namespace: str
+    data_dir: Path
+    cache_ttl_days: int
+    cache_window_bd: int
+    config_dir: Path
+    output_dir: Path
+    fund_name: str
+    inception_override: str
+    initial_nav_override: str
+    mtm: MtmSettings
+    retry: RetrySettings
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        store, fund, mtm, retry = cfg.pms_store(), cfg.pms_fund(), cfg.pms_mtm(), cfg.pms_retry()
+        return cls(
+            database_url=cfg.database_url(), redis_url=cfg.redis_url(),
+            namespace=cfg.namespace(), data_dir=cfg.data_dir(),
+            cache_ttl_days=store.cache_ttl_days, cache_window_bd=store.cache_window_bd,
+            config_dir=cfg.config_dir(), output_dir=cfg.output_dir(),
+            fund_name=fund.name, inception_override=fund.inception_date,
+            initial_nav_override=fund.initial_nav,
+            mtm=MtmSettings(mtm.max_stale_bd, mtm.var_window, mtm.var_min_history,
+                            mtm.expiry_horizon_bd),
+            retry=RetrySettings(retry.attempts, retry.wait_seconds, retry.backoff,
+                                retry.jitter_seconds))
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What identifies the stores: two contexts with the same key see the same data."""
+        return (self.database_url, self.redis_url, self.namespace)
+
+
+def environment_key() -> tuple[str, str, str]:
+    """:attr:`Settings.key` of the environment of the moment (cheap: no folder is made)."""
+    return (cfg.database_url(), cfg.redis_url(), cfg.namespace())
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The build's database engine and Redis cache."""
+
+    engine: sa.Engine
+    cache: Cache
+    cache_window_bd: int
+    lock_dir: Path
+
+
+@dataclass(frozen=True)
+class Fund:
+    name: str
+    inception: date
+    initial_nav: float
+
+
+@dataclass
+class ReferenceFiles:
+    """The fund's reference files under the config folder, parsed once per content.
+
+    Each request reads the file's bytes and parses them only when they differ from the last
+    parse (content, not modification time, decides), so an edit made while a long backfill
+    runs is seen by the next step. Callers get their own copy.
+    """
+
+    folder: Path
+    _parsed: dict[str, tuple[bytes, Any]] = field(default_factory=dict)
+
+    def _get(self, name: str, parse: Callable[[bytes], T]) -> T:
+        raw = (self.folder / name).read_bytes()
+        held = self._parsed.get(name)
+        if held is None or held[0] != raw:
+            held = self._parsed[name] = (raw, parse(raw))
+        return copy.deepcopy(held[1])
+
+    def limits(self) -> pd.DataFrame:
+        return self._get("limits.csv", lambda raw: pd.read_csv(io.BytesIO(raw)))
+
+    def stress_scenarios(self) -> dict[str, Any]:
+        return self._get("stress_scenarios.json", json.loads)
+
+    def proposal_policy(self) -> dict[str, Any]:
+        return self._get("proposal_policy.json", json.loads)
+
+
+@dataclass
+class Carried:
+    """What one date's step leaves for the next date's within a build.
+
+    ``attribution_rows``: the attribution rows the build last wrote, keyed by (date,
+    run_id). A run_id names one commit of rows and marker together, so when the marker of
+    the next date's chain base carries that run_id these are its rows and need not be read
+    back; a run that did not commit never appears in a marker.
+    """
+
+    attribution_rows: dict[tuple[date, str], pd.DataFrame] = field(default_factory=dict)
+
+
+class RunContext:
+    """One build's settings, stores, memo, input window, fund, reference data and carried
+    state (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.memo = StatusMemo()
+        self.window: InputWindow | None = None
+        self.reference = ReferenceFiles(settings.config_dir)
+        self.carried = Carried()
+        self._stores: tuple[int, Stores] | None = None
+        self._fund: Fund | None = None
+
+    @classmethod
+    def from_environment(cls) -> RunContext:
+        return cls(Settings.from_environment())
+
+    @property
+    def stores(self) -> Stores:
+        """The stores of this process (a forked worker opens its own connections)."""
+        pid = os.getpid()
+        if self._stores is None or self._stores[0] != pid:
+            s = self.settings
+            cache = Cache(get_redis(s.redis_url), s.namespace, s.cache_ttl_days * 86_400)
+            self._stores = (pid, Stores(get_engine(s.database_url), cache, s.cache_window_bd,
+                                        s.data_dir / "locks"))
+        return self._stores[1]
+
+    @property
+    def fund(self) -> Fund:
+        """The ``fund`` table's row, overridden by ``[pms_fund]`` where set; read once."""
+        if self._fund is None:
+            self._fund = self._read_fund()
+        return self._fund
+
+    def _read_fund(self) -> Fund:
+        s = self.settings
+        try:
+            with self.stores.engine.connect() as conn:
+                row = rd.fund_row(conn)
+        except sa.exc.OperationalError as exc:
+            raise db_unavailable(s.database_url, exc) from exc
+        if row is None and not s.inception_override:
+            raise RuntimeError("no fund configured: load data (pms-luigi demo / load) or set "
+                               "[pms_fund] inception_date and initial_nav")
+        inception = date.fromisoformat(s.inception_override) if s.inception_override \
+            else row["inception_date"]
+        nav = float(s.initial_nav_override) if s.initial_nav_override \
+            else float(row["initial_nav"])
+        return Fund(row["name"] if row else s.fund_name, inception, nav)
+
+    @contextlib.contextmanager
+    def input_window(self, last: date) -> Iterator[InputWindow]:
+        """Serve the steps' input reads dated up to ``last`` from one read per table
+        (:mod:`pms_luigi.store.window`) while the block runs."""
+        outer, self.window = self.window, InputWindow(last)
+        try:
+            yield self.window
+        finally:
+            self.window = outer
+
+
+#: The context of the running build: set by :func:`activated`, or made by :func:`current`.
+_CURRENT: contextvars.ContextVar[tuple[bool, RunContext] | None] = contextvars.ContextVar(
+    "pms_run_context", default=None)
+
+
+def active() -> RunContext | None:
+    """The context a caller activated (:func:`activated`), if any."""
+    held = _CURRENT.get()
+    return held[1] if held is not None and held[0] else None
+
+
+def current() -> RunContext:
+    """The active build's context; without one, the environment's (made on first use and
+    remade when the store URLs or namespace change)."""
+    held = _CURRENT.get()
+    if held is not None and (held[0] or held[1].settings.key == environment_key()):
+        return held[1]
+    ctx = RunContext.from_environment()
+    _CURRENT.set((False, ctx))
+    return ctx
+
+
+def forget() -> None:
+    """Drop the environment's context (not an activated one): the next :func:`current`
+    reads settings and the fund again — after loading a new fund into the same stores."""
+    held = _CURRENT.get()
+    if held is not None and not held[0]:
+        _CURRENT.set(None)
+
+
+@contextlib.contextmanager
+def activated(ctx: RunContext | None = None) -> Iterator[RunContext]:
+    """Make ``ctx`` (default: a new one from the environment) the context of every step
+    run in this block, in this process and in workers forked from it."""
+    ctx = ctx or RunContext.from_environment()
+    token = _CURRENT.set((True, ctx))
+    try:
+        yield ctx
+    finally:
+        _CURRENT.reset(token)
