@@ -32,7 +32,9 @@ setup(
         "weasyprint>=60,<80",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "empyrical-reloaded>=0.5.10,<1"],
+        # The test suite and the checks .ci/run makes (the import contracts, ruff); dev only.
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "empyrical-reloaded>=0.5.10,<1",
+                 "import-linter>=2.17,<3", "grimp>=3.20,<4", "ruff>=0.17,<0.18"],
     },
     entry_points={"console_scripts": ["pms-luigi=pms_luigi.cli.main:main"]},
 )
