@@ -413,9 +413,10 @@ def test_factor_changes_zero_move_on_a_day_without_b3_session():
     # 2025-12-24 is an ANBIMA business day without a B3 session: FX fixes, DI does not trade
     d = [date(2025, 12, 22), date(2025, 12, 23), date(2025, 12, 24), date(2025, 12, 26)]
     hist = pd.DataFrame([(x, "DI1F28", 80_000.0, r) for x, r in
-                         zip([d[0], d[1], d[3]], [0.1400, 0.1410, 0.1430])],
+                         zip([d[0], d[1], d[3]], [0.1400, 0.1410, 0.1430], strict=True)],
                         columns=["price_date", "instrument_id", "price", "rate"])
-    fx = pd.DataFrame([(x, "USDBRL", "CLOSE", s) for x, s in zip(d, [5.5, 5.6, 5.6, 5.5])],
+    fx = pd.DataFrame([(x, "USDBRL", "CLOSE", s)
+                       for x, s in zip(d, [5.5, 5.6, 5.6, 5.5], strict=True)],
                       columns=["fixing_date", "pair", "kind", "rate"])
     ch = risk.factor_changes(hist, INSTRUMENTS, fx, d[3])
     assert ch.loc[d[2], "DI_504"] == 0.0
@@ -423,26 +424,38 @@ def test_factor_changes_zero_move_on_a_day_without_b3_session():
     assert ch.loc[d[2], "USDBRL"] == 0.0
 
 
-def test_factor_changes_level_memo_is_exact_and_never_stale():
-    """Curve levels are memoized by each date's knots: a warm call is bit-identical to a cold
-    one, and a corrected rate on one date changes that date's levels (no stale memo hit)."""
+def test_factor_changes_level_cache_is_exact_and_never_stale():
+    """Curve levels are cached by each date's knots in the caller's LevelCache: a warm call
+    is bit-identical to a cold one and to no cache at all, and a corrected rate on one date
+    changes that date's levels (no stale cache hit)."""
     sessions, hist, fx = synthetic_market(date(2025, 11, 3), date(2025, 12, 5))
     on = sessions[-1]
-    risk._LEVEL_MEMO.clear()
-    cold = risk.factor_changes(hist, INSTRUMENTS, fx, on)
-    assert risk._LEVEL_MEMO  # filled by the cold call
-    pd.testing.assert_frame_equal(risk.factor_changes(hist, INSTRUMENTS, fx, on), cold,
+    cache = risk.LevelCache()
+    uncached = risk.factor_changes(hist, INSTRUMENTS, fx, on)
+    cold = risk.factor_changes(hist, INSTRUMENTS, fx, on, level_cache=cache)
+    assert len(cache)  # filled by the cold call
+    pd.testing.assert_frame_equal(cold, uncached, check_exact=True)
+    pd.testing.assert_frame_equal(risk.factor_changes(hist, INSTRUMENTS, fx, on,
+                                                      level_cache=cache), cold,
                                   check_exact=True)
     fixed = hist.copy()
     row = (fixed["price_date"] == sessions[-5]) & (fixed["instrument_id"] == "DI1F28")
     assert row.sum() == 1
     fixed.loc[row, "rate"] += 0.0010  # a corrected settlement rate, 10 bp
-    warm = risk.factor_changes(fixed, INSTRUMENTS, fx, on)
-    risk._LEVEL_MEMO.clear()
+    warm = risk.factor_changes(fixed, INSTRUMENTS, fx, on, level_cache=cache)
     pd.testing.assert_frame_equal(warm, risk.factor_changes(fixed, INSTRUMENTS, fx, on),
                                   check_exact=True)
     moved = (warm["DI_504"] - cold["DI_504"]).abs() > 1.0
     assert set(warm.index[moved]) == {sessions[-5], sessions[-4]}  # into and out of the fix
+
+
+def test_level_cache_keeps_the_newest_entries():
+    cache = risk.LevelCache(max_entries=2)
+    for i in range(3):
+        cache.put(bytes([i]), np.full(len(risk.VERTICES), float(i)))
+    assert len(cache) == 2
+    assert cache.get(bytes([0])) is None
+    assert cache.get(bytes([2]))[0] == 2.0
 
 
 # ----------------------------------------------------------------------------- snapshot

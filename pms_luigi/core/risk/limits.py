@@ -1,0 +1,191 @@
+"""Book metrics and their limits: leverage, DV01, deltas, concentration, VaR, stress, drawdown.
+
+utilisation = value / limit × 100; OK below the warn threshold, WARNING from it up to and
+including 100, BREACH above 100; NO_DATA when the metric is unavailable (e.g. VaR with
+insufficient history) — never OK by default. The limits come from ``config/limits.csv``
+(:func:`limits_from_frame`); the metrics from :func:`book_metrics`, also usable pre-trade on
+a hypothetical book.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from pms_luigi.core.errors import InvalidInput
+from pms_luigi.core.frames import require
+from pms_luigi.core.risk.factors import ABS_BP, EQUITY_FACTOR, FX_FACTOR, factor_kind
+
+ASSET_CLASSES: Final[tuple[str, ...]] = ("RATES", "INFLATION", "FX", "CUPOM", "EQUITY", "CREDIT")
+LIMIT_STATUS_COLUMNS: Final[list[str]] = [
+    "limit", "metric", "value", "limit_value", "utilisation", "status",
+]
+
+
+def _finite_or_none(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def limits_from_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Validate the limits table (``config/limits.csv`` as read by the task layer).
+
+    Columns: ``limit`` (unique name), ``metric`` (key of the metrics dict, see
+    :func:`book_metrics`), ``limit_value`` (> 0, in the metric's unit), ``warn_pct`` (WARNING
+    from this % of the limit, in (0, 100]); optional ``unit``, ``description``.
+
+    Returns:
+        A copy with limit_value and warn_pct as floats and a fresh RangeIndex.
+
+    Raises:
+        InvalidInput: a missing column, a value out of range, a limit named twice.
+    """
+    require(df, ["limit", "metric", "limit_value", "warn_pct"], "limits")
+    out = df.copy()
+    for col in ("limit_value", "warn_pct"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    checks = {"limit_value": (out["limit_value"] > 0, "must be > 0"),
+              "warn_pct": ((out["warn_pct"] > 0) & (out["warn_pct"] <= 100),
+                           "must be in (0, 100]")}
+    for field, (ok, rule) in checks.items():
+        bad = ~(ok & np.isfinite(out[field]))
+        if bad.any():
+            i = bad.to_numpy().argmax()
+            name = out["limit"].iloc[i]
+            raise InvalidInput(f"limit {name!r}: {field} {rule}, got {df[field].iloc[i]!r}",
+                               table="limits", row=name, field=field)
+    dup = out["limit"].duplicated()
+    if dup.any():
+        name = out.loc[dup, "limit"].iloc[0]
+        raise InvalidInput(f"duplicate limit {name!r}", table="limits", row=name, field="limit")
+    return out.reset_index(drop=True)
+
+
+def limit_status(metrics: Mapping[str, float | None], limits: pd.DataFrame) -> pd.DataFrame:
+    """Utilisation of every configured limit.
+
+    utilisation = value / limit_value × 100 (percent; rounded to 9 decimals before
+    classifying, so 240/300 is exactly 80). status: ``BREACH`` if > 100, ``WARNING`` if
+    ≥ warn_pct, else ``OK``; ``NO_DATA`` (value and utilisation null) when the metric is
+    absent or None — e.g. VaR under INSUFFICIENT_HISTORY, or drawdown not supplied. Values
+    are magnitudes (the metrics dict already holds |DV01|, |net leverage|, ...).
+
+    Returns:
+        One row per limit. Columns: limit, metric, value, limit_value, utilisation, status.
+
+    >>> lim = pd.DataFrame({"limit": ["GROSS"], "metric": ["gross_leverage"],
+    ...                     "limit_value": [3.0], "warn_pct": [80.0]})
+    >>> row = limit_status({"gross_leverage": 2.4}, lim).iloc[0]
+    >>> float(row["utilisation"]), row["status"]
+    (80.0, 'WARNING')
+    """
+    return utilisation(metrics, limits_from_frame(limits))
+
+
+def utilisation(metrics: Mapping[str, float | None], lim: pd.DataFrame) -> pd.DataFrame:
+    """:func:`limit_status` over limits already validated by :func:`limits_from_frame`."""
+    value = lim["metric"].map(lambda k: _finite_or_none(metrics.get(k))).astype(float)
+    util = (value / lim["limit_value"] * 100.0).round(9)
+    status = np.select([value.isna(), util > 100.0, util >= lim["warn_pct"]],
+                       ["NO_DATA", "BREACH", "WARNING"], "OK")
+    return pd.DataFrame({"limit": lim["limit"], "metric": lim["metric"], "value": value,
+                         "limit_value": lim["limit_value"], "utilisation": util,
+                         "status": status})[LIMIT_STATUS_COLUMNS]
+
+
+def current_drawdown(navs: pd.Series) -> float:
+    """Drawdown of the last NAV from its running peak, as a fraction: 1 − NAV_last / max NAV.
+
+    Raises:
+        InvalidInput: an empty, non-finite or non-positive NAV history.
+
+    >>> current_drawdown(pd.Series([100.0, 120.0, 90.0]))
+    0.25
+    """
+    v = np.asarray(navs, dtype=float)
+    if len(v) == 0 or not (np.isfinite(v).all() and (v > 0).all()):
+        raise InvalidInput("NAV history must be non-empty, finite and positive", field="nav_brl")
+    return float(1.0 - v[-1] / v.max())
+
+
+def performance_drawdown(pnl_bps: pd.Series) -> float:
+    """Drawdown of the flow-neutral performance index, as a fraction.
+
+    index_t = Π(1 + pnl_bps/10⁴), anchored at 1 before the first day; drawdown =
+    1 − index_last / max(1, max index) — the definition attribution and the pack use too.
+    Subscriptions and redemptions move NAV but not this index, so a redemption is never
+    mistaken for a loss.
+
+    Raises:
+        InvalidInput: a non-finite pnl_bps.
+
+    >>> round(performance_drawdown(pd.Series([-100.0, 0.0])), 10)
+    0.01
+    """
+    r = np.asarray(pnl_bps, dtype=float) / 1e4
+    if not np.isfinite(r).all():
+        raise InvalidInput("pnl_bps history must be finite", field="pnl_bps")
+    index = np.concatenate([[1.0], np.cumprod(1.0 + r)])
+    return float(1.0 - index[-1] / index.max())
+
+
+def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
+                 var95_brl: float | None = None, var99_brl: float | None = None,
+                 es975_brl: float | None = None, worst_stress_brl: float | None = None,
+                 drawdown: float | None = None) -> dict[str, float | None]:
+    """The metrics dict :func:`limit_status` reads (also usable pre-trade on a hypothetical book).
+
+    Keys (units): ``var95_bps``/``var99_bps``/``es975_bps`` (bps of NAV; None if the VaR is
+    None), ``gross_leverage`` = Σ|notional_brl|/NAV, ``net_leverage`` = |Σ notional_brl|/NAV
+    (x), ``dv01_net_bps_nav`` = |Σ DV01|/NAV·10⁴ and ``dv01_gross_bps_nav`` =
+    Σ_bucket|DV01|/NAV·10⁴ (bps of NAV per bp), ``fx_delta_pct_nav`` and
+    ``equity_delta_pct_nav`` (|delta| as % of NAV), ``concentration_pct.<ASSET_CLASS>``
+    (Σ|notional| of the class as % of gross; every class of :data:`ASSET_CLASSES`, 0 when
+    absent), ``worst_stress_loss_bps`` (max(0, −min stress P&L) in bps of NAV),
+    ``drawdown_pct`` (drawdown fraction × 100).
+
+    Args:
+        marks: ``position_marks`` rows (notional_brl, asset_class).
+        exposures: their ``factor_exposures``.
+        nav: NAV in BRL (> 0).
+        var95_brl, var99_brl, es975_brl, worst_stress_brl, drawdown: the snapshot's
+            figures, None when unavailable.
+
+    Raises:
+        InvalidInput: NAV not positive.
+    """
+    nav = float(nav)
+    if not (math.isfinite(nav) and nav > 0):
+        raise InvalidInput(f"NAV must be positive, got {nav!r}", table="book_snapshots",
+                           field="nav_brl")
+
+    def bps(x: float | None) -> float | None:
+        return None if _finite_or_none(x) is None else float(x) / nav * 1e4
+
+    empty = pd.Series(dtype=float)
+    notional = marks["notional_brl"].astype(float) if len(marks) else empty
+    gross = float(notional.abs().sum())
+    by_ac = notional.abs().groupby(marks["asset_class"]).sum() if len(marks) else empty
+    s = exposures.groupby("factor")["sensitivity_brl"].sum() if len(exposures) else empty
+    rate = s[[factor_kind(f) == ABS_BP for f in s.index]] if len(s) else s
+    out: dict[str, float | None] = {
+        "var95_bps": bps(var95_brl), "var99_bps": bps(var99_brl), "es975_bps": bps(es975_brl),
+        "gross_leverage": gross / nav,
+        "net_leverage": abs(float(notional.sum())) / nav,
+        "dv01_net_bps_nav": abs(float(rate.sum())) / nav * 1e4,
+        "dv01_gross_bps_nav": float(rate.abs().sum()) / nav * 1e4,
+        "fx_delta_pct_nav": abs(float(s.get(FX_FACTOR, 0.0))) / nav * 100.0,
+        "equity_delta_pct_nav": abs(float(s.get(EQUITY_FACTOR, 0.0))) / nav * 100.0,
+        "worst_stress_loss_bps": None if _finite_or_none(worst_stress_brl) is None
+        else max(0.0, -float(worst_stress_brl)) / nav * 1e4,
+        "drawdown_pct": None if _finite_or_none(drawdown) is None else float(drawdown) * 100.0,
+    }
+    for ac in sorted(set(ASSET_CLASSES) | set(by_ac.index)):
+        out[f"concentration_pct.{ac}"] = float(by_ac.get(ac, 0.0)) / gross * 100.0 \
+            if gross else 0.0
+    return out

@@ -1,0 +1,292 @@
+"""The ``risk_snapshots`` row of a business date, assembled from the other risk modules.
+
+exposures (:mod:`.factors`) → factor changes (:mod:`.history`) → VaR/ES (:mod:`.var`) →
+stress (:mod:`.stress`) → book metrics and limit utilisation (:mod:`.limits`). Money stays
+float64 here; the writer rounds to centavos (half-even) at the database boundary.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from pms_luigi.core.errors import InvalidInput, MissingFxFixing
+from pms_luigi.core.frames import as_date, json_safe, require, to_days
+from pms_luigi.core.risk.factors import (
+    ABS_BP,
+    FX_FACTOR,
+    factor_exposures,
+    factor_kind,
+    factor_vector,
+)
+from pms_luigi.core.risk.history import LevelCache, factor_changes
+from pms_luigi.core.risk.limits import (
+    book_metrics,
+    current_drawdown,
+    limits_from_frame,
+    performance_drawdown,
+    utilisation,
+)
+from pms_luigi.core.risk.stress import scenarios_from_dict, stress_table
+from pms_luigi.core.risk.var import (
+    component_by_exposure,
+    factor_covariance,
+    historical_var_es,
+    parametric_var_from_cov,
+    scenario_pnl,
+    tail_count,
+)
+
+SNAPSHOT_STATUS_OK: Final[str] = "OK"
+SNAPSHOT_STATUS_INSUFFICIENT: Final[str] = "INSUFFICIENT_HISTORY"
+
+_MARK_COLUMNS: Final = ("business_date", "instrument_id", "strategy_id", "asset_class",
+                        "quantity", "notional_brl", "dv01_brl", "fx_delta_usd",
+                        "equity_delta_brl")
+#: The snapshot's VaR columns, in row order: None under INSUFFICIENT_HISTORY, never 0.
+_VAR_FIELDS: Final = ("var95_brl", "var99_brl", "es975_brl", "param_var95_brl",
+                      "param_var99_brl")
+
+
+def risk_snapshot(
+    marks: pd.DataFrame,
+    instruments: pd.DataFrame,
+    history: pd.DataFrame,
+    fx_history: pd.DataFrame,
+    nav: float,
+    on: date,
+    limits: pd.DataFrame,
+    scenarios: Mapping[str, Any] | list[dict[str, Any]],
+    window: int = 252,
+    min_history: int = 60,
+    drawdown: float | None = None,
+    *,
+    changes: pd.DataFrame | None = None,
+    spot: float | None = None,
+    fx_kind: str = "CLOSE",
+    nav_history: pd.DataFrame | None = None,
+    level_cache: LevelCache | None = None,
+) -> dict[str, Any]:
+    """The ``risk_snapshots`` row for ``on`` (all columns but run_id).
+
+    Steps: exposures (spot = the USDBRL ``fx_kind`` fixing dated ``on`` unless ``spot`` is
+    passed) → factor changes ≤ ``on`` (or the precomputed ``changes``, e.g. reused across
+    pre-trade what-ifs) → the last ``window`` axis dates → scenarios complete for every
+    exposed factor → historical VaR95/99, ES97.5 and parametric VaR95/99 (sample covariance
+    of the same scenarios) → stress table → book metrics → limit status.
+
+    ``status``: ``INSUFFICIENT_HISTORY`` when fewer than ``min_history`` complete scenarios
+    exist or an exposed factor has no history at all: the five VaR fields are then None
+    (never 0), ``details.missing_factors`` names what is missing, and stress/limits are still
+    reported (VaR limits NO_DATA). A book with no open position is ``OK`` with zero VaR and
+    ``details.empty_book`` true. Open positions whose marks carry no DV01/delta at all are
+    listed in ``details.unmodelled_positions`` (their risk is not in the VaR).
+
+    Args:
+        marks, instruments, history, fx_history: ``position_marks`` rows dated ``on``, the
+            instrument master, ``market_prices`` and ``fx_fixings`` rows.
+        nav: NAV of ``on`` in BRL (> 0). on: the business date.
+        limits, scenarios: ``config/limits.csv`` and the parsed ``stress_scenarios.json``.
+        window, min_history: scenario dates of the VaR; complete scenarios it needs.
+        drawdown: fraction of peak NAV; or ``nav_history`` (``book_snapshots`` rows,
+            today's included: drawdown of the rows ≤ ``on``); neither → NO_DATA.
+        changes: precomputed ``factor_changes`` (rows after ``on`` ignored).
+        spot, fx_kind: USDBRL rate for the FX deltas; the fixing kind (CLOSE or PTAX).
+        level_cache: the caller's ``LevelCache`` (one per run); None computes the curve
+            levels here (same result).
+
+    Returns:
+        business_date, status, n_scenarios, var95_brl, var99_brl, es975_brl,
+        param_var95_brl, param_var99_brl and ``details`` (plain JSON types).
+
+    Raises:
+        InvalidInput: a mark not dated ``on``, NAV not positive, window or min_history < 2,
+            both drawdown and nav_history, any input error of the steps.
+        MissingFxFixing: the book has FX delta, no ``spot`` and no fixing dated ``on``.
+    """
+    on = as_date(on, "on")
+    on_d = np.datetime64(on, "D")
+    nav = _check_book(marks, nav, on, on_d, window, min_history)
+    scs = scenarios_from_dict(scenarios)
+    lim = limits_from_frame(limits)
+    drawdown, dd_source = _drawdown(drawdown, nav_history, on_d)
+    spot, spot_source = _usd_spot(marks, fx_history, on, fx_kind, spot)
+    exposures = factor_exposures(marks, instruments, spot=spot)
+    s = factor_vector(exposures)
+    if changes is None:
+        changes = factor_changes(history, instruments, fx_history, on, fx_kind=fx_kind,
+                                 level_cache=level_cache)
+    else:
+        changes = changes[changes.index <= on]
+    status, n_scen, figures, var_details = _value_at_risk(marks, exposures, s, changes,
+                                                          window, min_history)
+    notes = _method_notes(window, on, fx_kind) | {
+        "spot_usdbrl": spot, "spot_source": spot_source,
+        "drawdown": drawdown, "drawdown_source": dd_source}
+    stress = stress_table(exposures, scs, nav=nav, changes=changes, vector=s)
+    ok_stress = stress.loc[stress["status"] == "OK", "pnl_brl"]
+    metrics = book_metrics(marks, exposures, nav, var95_brl=figures["var95_brl"],
+                           var99_brl=figures["var99_brl"], es975_brl=figures["es975_brl"],
+                           worst_stress_brl=float(ok_stress.min()) if len(ok_stress) else None,
+                           drawdown=drawdown)
+    details = {"method": notes, **var_details,
+               **_book_details(marks, exposures, s, metrics, stress, utilisation(metrics, lim))}
+    return {"business_date": on, "status": status, "n_scenarios": n_scen, **figures,
+            "details": json_safe(details)}
+
+
+def _value_at_risk(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
+                   changes: pd.DataFrame, window: int, min_history: int
+                   ) -> tuple[str, int, dict[str, float | None], dict[str, Any]]:
+    """(status, n_scenarios, the five VaR fields, their details) over the last ``window``
+    dates of ``changes``, on the scenarios complete for every exposed factor."""
+    missing = [f for f in s.index if f not in changes.columns]
+    win = changes.iloc[-window:]
+    present = [f for f in s.index if f in win.columns]
+    complete = win[present].dropna() if present else win.iloc[:, :0]
+    details: dict[str, Any] = {"missing_factors": missing,
+                               "window_start": complete.index[0] if len(complete) else None,
+                               "window_end": complete.index[-1] if len(complete) else None}
+    if s.empty:
+        details["empty_book"] = bool((marks["quantity"].astype(float) == 0).all())
+        return SNAPSHOT_STATUS_OK, len(win), dict.fromkeys(_VAR_FIELDS, 0.0), details
+    if missing or len(complete) < min_history:
+        details["min_history"] = min_history
+        return SNAPSHOT_STATUS_INSUFFICIENT, len(complete), \
+            dict.fromkeys(_VAR_FIELDS, None), details
+    figures, var_details = _var_figures(exposures, s, complete)
+    return SNAPSHOT_STATUS_OK, len(complete), figures, details | var_details
+
+
+def _check_book(marks: pd.DataFrame, nav: float, on: date, on_d: np.datetime64,
+                window: int, min_history: int) -> float:
+    """Validate the marks (columns, all dated ``on``), the NAV and the window; the NAV as float."""
+    require(marks, _MARK_COLUMNS, "position_marks")
+    if len(marks) and (to_days(marks["business_date"]) != on_d).any():
+        bad = marks.loc[to_days(marks["business_date"]) != on_d].iloc[0]
+        raise InvalidInput(f"position_marks row {bad['instrument_id']}/{bad['strategy_id']} is "
+                           f"dated {bad['business_date']}, not {on}", table="position_marks",
+                           row=(bad["instrument_id"], bad["strategy_id"]), field="business_date")
+    nav = float(nav)
+    if not (math.isfinite(nav) and nav > 0):
+        raise InvalidInput(f"NAV on {on} must be positive, got {nav!r}", table="book_snapshots",
+                           field="nav_brl")
+    if window < 2 or min_history < 2:
+        raise InvalidInput("window and min_history must be at least 2", field="window")
+    return nav
+
+
+def _drawdown(drawdown: float | None, nav_history: pd.DataFrame | None,
+              on_d: np.datetime64) -> tuple[float | None, str | None]:
+    """(drawdown, source): the argument as given, or that of the ``nav_history`` rows dated
+    ≤ ``on`` — of the performance index when they carry pnl_bps, else of the NAV."""
+    if nav_history is None:
+        return drawdown, None if drawdown is None else "argument"
+    if drawdown is not None:
+        raise InvalidInput("pass drawdown or nav_history, not both", field="drawdown")
+    require(nav_history, ["business_date", "nav_brl"], "book_snapshots")
+    navs = nav_history.assign(_d=to_days(nav_history["business_date"]))
+    navs = navs[navs["_d"] <= on_d].sort_values("_d", kind="stable")
+    if not len(navs):
+        return None, None
+    if navs["_d"].duplicated().any():
+        raise InvalidInput("nav_history has duplicate business_date rows",
+                           table="book_snapshots", field="business_date")
+    if "pnl_bps" in navs:
+        return performance_drawdown(navs["pnl_bps"]), "nav_history"
+    return current_drawdown(navs["nav_brl"]), "nav_history"
+
+
+def _usd_spot(marks: pd.DataFrame, fx_history: pd.DataFrame, on: date, fx_kind: str,
+              spot: float | None) -> tuple[float | None, str | None]:
+    """(spot, source) for the FX deltas: the argument, else the USDBRL ``fx_kind`` fixing
+    dated exactly ``on`` when the book has FX delta (no stale spot), else none needed."""
+    if spot is not None:
+        return spot, "argument"
+    if not (len(marks) and (marks["fx_delta_usd"].astype(float) != 0).any()):
+        return None, None
+    if len(fx_history):
+        same_day = to_days(fx_history["fixing_date"]) == np.datetime64(on, "D")
+        x = fx_history.loc[(fx_history["pair"] == FX_FACTOR)
+                           & (fx_history["kind"] == fx_kind) & same_day, "rate"]
+        if len(x):
+            return float(x.iloc[0]), f"fx_fixings {fx_kind}"
+    raise MissingFxFixing(FX_FACTOR, fx_kind, on)
+
+
+def _method_notes(window: int, on: date, fx_kind: str) -> dict[str, Any]:
+    """How the figures were computed, stored in ``details.method``."""
+    return {
+        "historical": f"sensitivity-based historical simulation, last {window} factor-change "
+                      f"dates <= {on.isoformat()}, scenarios complete for every exposed factor; "
+                      "k = ceil(N*(1-alpha)) in Decimal, VaR = -(k-th worst), ES = -mean(k worst)",
+        "parametric": "delta-normal, sample covariance (ddof=1) of the same scenarios, "
+                      "z from NormalDist, 1-day, mean ignored; component VaR is Euler (additive)",
+        "factors": "DI_/REAL_/CUPOM_<du>: constant-maturity vertices, flat-forward 252, abs bp; "
+                   f"USDBRL (fx {fx_kind}) and IBOV (front IND, roll-free) relative changes",
+        "stress": "first order: bp x DV01 of the bucket, pct x delta; historical replays from "
+                  "stored factor changes",
+    }
+
+
+def _var_figures(exposures: pd.DataFrame, s: pd.Series, complete: pd.DataFrame
+                 ) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """The five VaR fields over the ``complete`` scenarios, and their details: the worst
+    scenarios (the ES97.5 tail), parametric ES97.5, component/marginal VaR99 by factor and
+    component VaR99 by strategy (Euler: they sum to the parametric VaR99)."""
+    pnl = scenario_pnl(exposures, complete, vector=s)
+    var95, _ = historical_var_es(pnl, 0.95)
+    var99, _ = historical_var_es(pnl, 0.99)
+    _, es975 = historical_var_es(pnl, 0.975)
+    # one covariance for the three confidences: the same s, the same complete rows
+    cov = factor_covariance(complete[list(s.index)])
+    pv95 = parametric_var_from_cov(s, cov, 0.95)
+    pv99 = parametric_var_from_cov(s, cov, 0.99)
+    worst = pnl.sort_values(kind="stable").head(tail_count(len(pnl), 0.975))
+    by_row = component_by_exposure(exposures, pv99.marginal)
+    figures = {"var95_brl": var95, "var99_brl": var99, "es975_brl": es975,
+               "param_var95_brl": pv95.var_brl, "param_var99_brl": pv99.var_brl}
+    return figures, {
+        "worst_scenarios": [{"date": d, "pnl_brl": v} for d, v in worst.items()],
+        "param_es975_brl": parametric_var_from_cov(s, cov, 0.975).es_brl,
+        "component_var99_by_factor": pv99.component.to_dict(),
+        "marginal_var99_by_factor": pv99.marginal.to_dict(),
+        "component_var99_by_strategy": by_row.groupby(exposures["strategy_id"]).sum()
+        .sort_index().to_dict(),
+    }
+
+
+def _position_keys(frame: pd.DataFrame) -> pd.Index:
+    """(instrument_id, strategy_id) pairs as one "iid\\0sid" text each: set difference and
+    tuple order vectorized (\\0 sorts before any character, so text order is tuple order)."""
+    return pd.Index(frame["instrument_id"].astype(str).to_numpy(dtype=object) + "\0"
+                    + frame["strategy_id"].astype(str).to_numpy(dtype=object), dtype=object)
+
+
+def _book_details(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
+                  metrics: Mapping[str, float | None], stress: pd.DataFrame,
+                  limits_tbl: pd.DataFrame) -> dict[str, Any]:
+    """Positions, exposures by factor, DV01 by bucket, metrics, stress and limit rows."""
+    rate_s = s[[factor_kind(f) == ABS_BP for f in s.index]]
+    open_pos = marks[marks["quantity"].astype(float) != 0]
+    keys = _position_keys(open_pos).unique().difference(_position_keys(exposures))
+    return {
+        "n_positions": len(open_pos),
+        # open positions with no DV01/delta at all: their risk is NOT in the VaR (data issue)
+        "unmodelled_positions": [k.split("\0") for k in keys.sort_values()],
+        "exposures_by_factor": [{"factor": f, "shock_kind": factor_kind(f), "sensitivity_brl": v}
+                                for f, v in s.items()],
+        "dv01_by_bucket": rate_s.to_dict(),
+        "dv01_total_brl": float(rate_s.sum()),
+        "var_bps": {"var95": metrics["var95_bps"], "var99": metrics["var99_bps"],
+                    "es975": metrics["es975_bps"]},
+        "metrics": metrics,
+        "stress": stress.to_dict(orient="records"),
+        "limits": limits_tbl.to_dict(orient="records"),
+        "limit_breaches": limits_tbl.loc[limits_tbl["status"] == "BREACH", "limit"].tolist(),
+        "limit_warnings": limits_tbl.loc[limits_tbl["status"] == "WARNING", "limit"].tolist(),
+    }
