@@ -706,7 +706,7 @@ def test_step_writes_the_generic_values_and_its_payload_equals_the_republish(wor
     the republish from the database and the canonical JSON of the payload's definition."""
     import sqlalchemy as sa
 
-    from pms_luigi.cache.payloads import canonical_json
+    from pms_luigi.core.frames import canonical_json
     from pms_luigi.store import readers as rd
     from pms_luigi.store import schema as s
     from pms_luigi.store.writers import insert_frame, replace_on
@@ -727,7 +727,8 @@ def test_step_writes_the_generic_values_and_its_payload_equals_the_republish(wor
     with world.engine.connect() as conn:
         result = task.compute(AttributionInputs(
             fund.facts, rd.columns_between(conn, s.book_snapshots, fund.inception, fund.on,
-                                           BOOK_COLUMNS), STRATEGIES, INSTRUMENTS))
+                                           BOOK_COLUMNS), STRATEGIES, INSTRUMENTS,
+            inception=fund.inception))
     with world.engine.connect() as conn:  # what the generic writer stores (rolled back)
         tx = conn.begin()
         replace_on(conn, s.attribution, fund.on, result.frames[s.attribution].assign(run_id=run_id))
