@@ -5,7 +5,7 @@ pre-open step committed (payload + HTML + digest); the files under ``output_dir`
 another machine or be cleaned up. The charts and the PDF are re-rendered from the stored
 payload and HTML — both renderers are deterministic, so the mail carries the same images and
 document the step wrote. Nothing here recomputes the pack: a date without a stored pack is
-reported (exit 3) with the command that builds it.
+reported (exit 3, missing data) with the command that builds it.
 
 Wiring: ``pms_luigi.cli.main.parser()`` calls :func:`register` on its subparsers; this module
 also runs alone (``python -m pms_luigi.cli.pack pack show --date D``).
@@ -15,27 +15,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pms_luigi.pipeline import config as cfg
-
-EXIT_OK = 0
-EXIT_NO_PACK = 3
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+from pms_luigi.cli.common import parse_date, run_alone
+from pms_luigi.core.errors import ExitCode, MissingData
 
 
 def stored_pack(on: date) -> dict[str, Any] | None:
     """The ``morning_packs`` row of ``on`` (payload, html, digest, run_id) or None."""
     import sqlalchemy as sa
 
+    from pms_luigi.pipeline import config as cfg
     from pms_luigi.store import schema as s
     from pms_luigi.store.engine import get_engine
 
@@ -49,6 +42,7 @@ def smtp_settings() -> Any:
     """``[pms_smtp]`` as plain :class:`pms_luigi.report.delivery.SmtpSettings` (no password)."""
     import luigi
 
+    from pms_luigi.pipeline import config as cfg
     from pms_luigi.report import delivery
 
     raw = luigi.configuration.get_config()
@@ -63,29 +57,29 @@ def smtp_settings() -> Any:
         username=conf.username.strip(), timeout_seconds=float(conf.timeout_seconds))
 
 
-def _missing(on: date) -> int:
-    print(f"no morning pack stored for {on}: build it with "
-          f"`pms-luigi run preopen --date {on}`", file=sys.stderr)
-    return EXIT_NO_PACK
+def _missing(on: date) -> MissingData:
+    return MissingData(f"no morning pack stored for {on}: build it with "
+                       f"`pms-luigi run preopen --date {on}`")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print the plain-text summary of the stored pack (the e-mail's text part)."""
-    from pms_luigi.report import html as render
+    from pms_luigi import report as render
+    from pms_luigi.pipeline import config as cfg
 
     row = stored_pack(args.date)
     if row is None:
-        return _missing(args.date)
+        raise _missing(args.date)
     print(render.render_text(row["payload"]), end="")
     print(f"\n(pack digest {row['digest'][:16]}, run {row['run_id']}; files under "
           f"{cfg.output_dir() / args.date.isoformat()})")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def pack_message(row: dict[str, Any], sender: str, recipients: tuple[str, ...],
                  when: datetime | None = None) -> Any:
     """The e-mail of a stored pack: HTML body with the charts by Content-ID, text part, PDF."""
-    from pms_luigi.report import html as render
+    from pms_luigi import report as render
 
     pack = row["payload"]
     pngs = render.render_charts(pack)
@@ -102,7 +96,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     row = stored_pack(args.date)
     if row is None:
-        return _missing(args.date)
+        raise _missing(args.date)
     settings = smtp_settings()
     if args.dry_run and not settings.host:  # building the message needs no server
         settings = dataclasses.replace(settings, host="localhost")
@@ -113,11 +107,11 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"written {args.eml}")
     if args.dry_run:
         print(f"dry run: not sent ({len(msg.as_bytes()):,} bytes for {', '.join(to)})")
-        return EXIT_OK
+        return ExitCode.OK
     sent = delivery.send_message(msg, settings, delivery.password_from_env(), to)
     print(f"sent morning pack {args.date} to {', '.join(sent)} via "
           f"{settings.host}:{settings.port}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -125,10 +119,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("pack", help="show or e-mail the stored morning pack of a date")
     sub = p.add_subparsers(dest="pack_command", required=True)
     s = sub.add_parser("show", help="print the pack's summary in the terminal")
-    s.add_argument("--date", type=_date, required=True, help="pre-open date D (YYYY-MM-DD)")
+    s.add_argument("--date", type=parse_date, required=True, help="pre-open date D (YYYY-MM-DD)")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("send", help="e-mail the pack (HTML + charts + PDF) via [pms_smtp]")
-    s.add_argument("--date", type=_date, required=True, help="pre-open date D (YYYY-MM-DD)")
+    s.add_argument("--date", type=parse_date, required=True, help="pre-open date D (YYYY-MM-DD)")
     s.add_argument("--to", nargs="+", help="recipients instead of [pms_smtp] recipients")
     s.add_argument("--eml", help="also write the message to this .eml file")
     s.add_argument("--dry-run", action="store_true", help="build the message, do not send")
@@ -136,11 +130,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m pms_luigi.cli.pack pack …``: the same as ``pms-luigi pack …``."""
-    from pms_luigi.cli import main as cli
-
-    return cli.main(argv)
+    return run_alone(register, argv)
 
 
 if __name__ == "__main__":

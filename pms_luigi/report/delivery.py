@@ -28,11 +28,11 @@ from email.message import EmailMessage
 
 from pms_luigi.core.errors import PmsError
 
-__all__ = ["DeliveryError", "SmtpSettings", "PASSWORD_ENV", "parse_recipients",
+__all__ = ["PASSWORD_ENV", "DeliveryError", "SmtpSettings", "parse_recipients",
            "password_from_env", "send_message"]
 
 #: The only place the SMTP password is read from.
-PASSWORD_ENV = "PMS_SMTP_PASSWORD"
+PASSWORD_ENV = "PMS_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 _ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+$")
 

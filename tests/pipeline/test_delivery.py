@@ -14,7 +14,8 @@ import luigi
 import pytest
 
 from pms_luigi.cli import pack as cli_pack
-from pms_luigi.report import delivery, html as render
+from pms_luigi import report as render
+from pms_luigi.report import delivery
 from pms_luigi.report.delivery import DeliveryError, SmtpSettings
 from pms_luigi.core.pack import assemble_pack
 from tests.smtp_sink import SmtpSink

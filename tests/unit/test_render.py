@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 import pytest
 from PIL import Image
 
-from pms_luigi.report import html as render
+from pms_luigi import report as render
 from pms_luigi.core.pack import PackInputs, assemble_pack, pack_json
 from tests.unit.test_morning_pack import ASH_WED, FRI_13, XSS, make_inputs
 

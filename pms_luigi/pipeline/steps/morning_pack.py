@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from pms_luigi import report as render
 from pms_luigi.core import calendar
 from pms_luigi.core import pack as morning_pack
 from pms_luigi.core.frames import canonical_json
@@ -18,7 +19,6 @@ from pms_luigi.pipeline.step import PmsTask, StepResult
 from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
 from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 from pms_luigi.pipeline.steps.proposals import TradeProposals
-from pms_luigi.report import html as render
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 

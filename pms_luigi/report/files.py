@@ -1,0 +1,71 @@
+"""The pack's files in the output folder, each written atomically."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from pms_luigi.core.pack import pack_json
+from pms_luigi.report.charts import cid_resolver, swap_cids
+
+
+def write_outputs(out_dir: str | Path, on: date, html: str, pdf: bytes | None,
+                  pngs: Mapping[str, bytes], pack_json_text: str | Mapping[str, Any],
+                  cids: Mapping[str, str] | None = None,
+                  eml: EmailMessage | bytes | None = None) -> dict[str, Path]:
+    """Write the pack's files into ``out_dir`` and return {kind: path}.
+
+    Files: ``morning_pack.json`` (canonical JSON), ``morning_pack.html`` (browser copy: the
+    ``cid:`` images point to the PNG files next to it), ``morning_pack.pdf``,
+    ``<chart>.png`` and, when given, ``morning_pack.eml``.
+
+    Raises:
+        ValueError: the pack JSON carries a date other than ``on`` (a wrong folder).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = pack_json_text if isinstance(pack_json_text, str) else pack_json(pack_json_text)
+    try:
+        packed_date = json.loads(text).get("date")
+    except (ValueError, AttributeError):
+        packed_date = None
+    if packed_date is not None and packed_date != on.isoformat():
+        raise ValueError(f"write_outputs: pack is dated {packed_date}, not {on.isoformat()}")
+    paths: dict[str, Path] = {}
+    for name in sorted(pngs):
+        paths[name] = _atomic_write(out / f"{name}.png", pngs[name])
+    resolve = cid_resolver(pngs, cids)
+
+    def file_ref(cid: str) -> str:
+        name = resolve(cid)
+        return f"{name}.png" if name else "data:,"
+
+    paths["json"] = _atomic_write(out / "morning_pack.json", text.encode("utf-8"))
+    paths["html"] = _atomic_write(out / "morning_pack.html",
+                                  swap_cids(html, file_ref).encode("utf-8"))
+    if pdf is not None:
+        paths["pdf"] = _atomic_write(out / "morning_pack.pdf", pdf)
+    if eml is not None:
+        paths["eml"] = _atomic_write(out / "morning_pack.eml",
+                                     eml if isinstance(eml, bytes) else eml.as_bytes())
+    return paths
+
+
+def _atomic_write(path: Path, data: bytes) -> Path:
+    """Write via a temp file in the same folder + rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the pack is read by other users/web server
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
