@@ -78,13 +78,18 @@ class Reference:
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         return cls(tags, style, asset_class, digest, key)
 
+    def matches(self, strategies: pd.DataFrame, instruments: pd.DataFrame) -> bool:
+        """Whether this reference was prepared from frames with this content (a caller that
+        holds one across dates prepares a new one when the reference data changed)."""
+        return _content_key(strategies, instruments) == self.key
+
     def check(self, strategies: pd.DataFrame, instruments: pd.DataFrame) -> Reference:
         """This reference, after checking it was prepared from these frames.
 
         Raises:
             InvalidInput: the frames' content differs from what it was prepared from.
         """
-        if _content_key(strategies, instruments) != self.key:
+        if not self.matches(strategies, instruments):
             raise InvalidInput("the prepared Reference does not match the strategies and "
                                "instruments passed: prepare it from the same rows",
                                table="strategies", field="reference")
