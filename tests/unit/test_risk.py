@@ -1,5 +1,5 @@
-"""Tests for pms_luigi.core.risk: the finance-conventions.md §6 vectors, exact quantile rule, factor
-history point-in-time, stress signs by factor, limit statuses and the snapshot statuses."""
+"""Tests for pms_luigi.core.risk: the worked VaR vectors, exact quantile rule, factor history
+point in time, stress signs by factor, limit statuses and the snapshot statuses."""
 from __future__ import annotations
 
 import json
@@ -93,7 +93,7 @@ def synthetic_market(start: date, end: date, seed: int = 7):
 # ----------------------------------------------------------------------------- quantile rule
 
 def test_tail_count_avoids_the_float_ceil_trap():
-    assert 20 * (1 - 0.95) == 1.0000000000000009  # the trap (finance-conventions.md §6)
+    assert 20 * (1 - 0.95) == 1.0000000000000009  # the float trap
     assert math.ceil(20 * (1 - 0.95)) == 2
     assert risk.tail_count(20, 0.95) == 1
     assert risk.tail_count(20, 0.90) == 2
@@ -503,6 +503,18 @@ def test_risk_snapshot_ok_matches_the_pieces():
     assert {r["limit"]: r["status"] for r in d["limits"]}["DRAWDOWN"] == "OK"
     stress = {r["scenario"]: r["pnl_brl"] for r in d["stress"]}
     assert stress["DI_PARALLEL_UP_100"] == pytest.approx(310_000.0)
+
+
+def test_risk_snapshot_with_a_level_cache_is_identical_date_after_date():
+    """A backfill's LevelCache, shared by consecutive dates, changes nothing."""
+    sessions, hist, fx = synthetic_market(date(2025, 8, 1), date(2026, 1, 30))
+    cache = risk.LevelCache()
+    for on in sessions[-3:]:
+        args = (book(on), INSTRUMENTS, hist, fx, 100e6, on, LIMITS, SCENARIOS)
+        kw = {"window": 100, "min_history": 60, "drawdown": 0.03}
+        assert risk.risk_snapshot(*args, **kw, level_cache=cache) == \
+            risk.risk_snapshot(*args, **kw)
+    assert len(cache)
 
 
 def test_risk_snapshot_insufficient_history_reports_none_not_zero():
