@@ -13,11 +13,11 @@ from email import message_from_bytes, policy
 import luigi
 import pytest
 
-from pms_luigi.cli import pack as cli_pack
 from pms_luigi import report as render
+from pms_luigi.cli import pack as cli_pack
+from pms_luigi.core.pack import assemble_pack
 from pms_luigi.report import delivery
 from pms_luigi.report.delivery import DeliveryError, SmtpSettings
-from pms_luigi.core.pack import assemble_pack
 from tests.smtp_sink import SmtpSink
 from tests.unit.test_morning_pack import make_inputs
 
@@ -35,7 +35,7 @@ def message_parts() -> tuple[dict, str, dict[str, bytes], bytes, dict[str, str]]
 
 
 @pytest.fixture
-def message(message_parts):  # noqa: ANN001, ANN201
+def message(message_parts):
     pack, html, pngs, pdf, cids = message_parts
     return render.build_email(pack, html, pngs, pdf, SENDER, [PM, RISK], cids=cids)
 
@@ -58,7 +58,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_pack_is_delivered_with_cid_images_and_pdf(sink, message, message_parts) -> None:  # noqa: ANN001
+def test_pack_is_delivered_with_cid_images_and_pdf(sink, message, message_parts) -> None:
     _, html, pngs, pdf, cids = message_parts
     sent = delivery.send_message(message, _settings(sink.port))
     assert sent == (PM, RISK)
@@ -82,7 +82,7 @@ def test_pack_is_delivered_with_cid_images_and_pdf(sink, message, message_parts)
     assert text == render.render_text(message_parts[0])
 
 
-def test_login_uses_the_password_from_the_environment_only(message, monkeypatch) -> None:  # noqa: ANN001
+def test_login_uses_the_password_from_the_environment_only(message, monkeypatch) -> None:
     monkeypatch.setenv(delivery.PASSWORD_ENV, "s3cr3t-from-env")
     with SmtpSink(credentials=("pms-bot", "s3cr3t-from-env")) as server:
         delivery.send_message(message, _settings(server.port, username="pms-bot"),
@@ -90,7 +90,7 @@ def test_login_uses_the_password_from_the_environment_only(message, monkeypatch)
         assert server.messages[0].auth == ("pms-bot", "s3cr3t-from-env")
     monkeypatch.setenv(delivery.PASSWORD_ENV, "wrong")
     with SmtpSink(credentials=("pms-bot", "s3cr3t-from-env")) as server:
-        with pytest.raises(DeliveryError, match="login as 'pms-bot'.*535"):
+        with pytest.raises(DeliveryError, match=r"login as 'pms-bot'.*535"):
             delivery.send_message(message, _settings(server.port, username="pms-bot"),
                                   delivery.password_from_env())
         assert server.messages == []
@@ -100,19 +100,19 @@ def test_login_uses_the_password_from_the_environment_only(message, monkeypatch)
                               delivery.password_from_env())
 
 
-def test_starttls_required_but_not_offered_fails_before_any_data(sink, message) -> None:  # noqa: ANN001
+def test_starttls_required_but_not_offered_fails_before_any_data(sink, message) -> None:
     with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
         delivery.send_message(message, _settings(sink.port, starttls=True))
     assert sink.messages == []
 
 
-def test_credentials_are_never_sent_in_clear_to_a_remote_host(message) -> None:  # noqa: ANN001
+def test_credentials_are_never_sent_in_clear_to_a_remote_host(message) -> None:
     remote = _settings(25, host="smtp.fund.example", username="pms-bot")
     with pytest.raises(DeliveryError, match="refusing to send SMTP credentials without TLS"):
         delivery.send_message(message, remote, "pw")
 
 
-def test_partial_refusal_is_reported_and_the_others_get_the_pack(message) -> None:  # noqa: ANN001
+def test_partial_refusal_is_reported_and_the_others_get_the_pack(message) -> None:
     with SmtpSink(refuse={RISK}) as server:
         with pytest.raises(DeliveryError, match=r"refused some recipients.*risk@fund\.example "
                                                  r"\(550"):
@@ -124,7 +124,7 @@ def test_partial_refusal_is_reported_and_the_others_get_the_pack(message) -> Non
         assert server.messages == []
 
 
-def test_unreachable_server_is_a_delivery_error_naming_it(message) -> None:  # noqa: ANN001
+def test_unreachable_server_is_a_delivery_error_naming_it(message) -> None:
     port = _free_port()
     with pytest.raises(DeliveryError, match=f"cannot deliver through SMTP server 127.0.0.1:{port}"):
         delivery.send_message(message, _settings(port))
@@ -137,7 +137,7 @@ def test_unreachable_server_is_a_delivery_error_naming_it(message) -> None:  # n
     ({"recipients": ("pm@fund.example", "x<script>")}, "not an e-mail address: 'x<script>'"),
     ({"port": 0}, "port out of range"),
 ])
-def test_incomplete_settings_are_refused_before_connecting(kw, match, message) -> None:  # noqa: ANN001
+def test_incomplete_settings_are_refused_before_connecting(kw, match, message) -> None:
     with pytest.raises(DeliveryError, match=match):
         delivery.send_message(message, _settings(**kw))
 
@@ -150,7 +150,7 @@ def test_recipients_parse_from_config_text_and_override_list() -> None:
     assert _settings(1).validate(["only@x.br"]) == ("only@x.br",)
 
 
-def test_settings_come_from_the_pms_smtp_config_section(monkeypatch) -> None:  # noqa: ANN001
+def test_settings_come_from_the_pms_smtp_config_section(monkeypatch) -> None:
     conf = luigi.configuration.get_config()
     values = {"host": "smtp.fund.example", "port": "2525", "sender": SENDER,
               "recipients": f"{PM}, {RISK}", "starttls": "false", "username": "pms-bot"}
@@ -160,7 +160,7 @@ def test_settings_come_from_the_pms_smtp_config_section(monkeypatch) -> None:  #
             conf.set("pms_smtp", k, v)
         s = cli_pack.smtp_settings()
         conf.set("pms_smtp", "password", "typed-into-the-file")
-        with pytest.raises(DeliveryError, match="not in luigi.cfg.*PMS_SMTP_PASSWORD"):
+        with pytest.raises(DeliveryError, match=r"not in luigi.cfg.*PMS_SMTP_PASSWORD"):
             cli_pack.smtp_settings()
     finally:
         conf.remove_section("pms_smtp")

@@ -1,9 +1,9 @@
 """Tests of the pure morning-pack assembler (pms_luigi.core.pack).
 
-The inputs are hand-built frames with exactly the DB column names (store/schema.py), so every
-number asserted below can be traced to the input cell it comes from. The calendar facts used
-(Carnival 2026 = Feb 16-17, Ash Wednesday Feb 18 is an ANBIMA business day, B3 closed on Dec 31)
-are the published ANBIMA/B3 calendars (finance-conventions.md §1.5).
+The inputs are hand-built frames with exactly the DB column names (pms_luigi/store/schema.py),
+so every number asserted below can be traced to the input cell it comes from. The calendar
+facts used (Carnival 2026 = Feb 16-17, Ash Wednesday Feb 18 is an ANBIMA business day, B3
+closed on Dec 31) are the published ANBIMA/B3 calendars.
 """
 
 from __future__ import annotations
@@ -26,16 +26,21 @@ XSS = "<script>alert(1)</script>"
 
 # fmt: off
 INSTRUMENTS = [
-    # instrument_id, name, asset_class, type, currency, exchange, maturity, contract_size, underlying
+    # instrument_id, name, asset_class, type, currency, exchange, maturity, contract_size,
+    # underlying
     ("DI1H26", "DI1 Mar/26", "RATES", "DI1", "BRL", "B3", date(2026, 3, 2), 1.0, None),
     ("DI1F27", "DI1 Jan/27", "RATES", "DI1", "BRL", "B3", date(2027, 1, 4), 1.0, None),
     ("DI1F28", "DI1 Jan/28", "RATES", "DI1", "BRL", "B3", date(2028, 1, 3), 1.0, None),
     ("DI1F29", "DI1 Jan/29", "RATES", "DI1", "BRL", "B3", date(2029, 1, 2), 1.0, None),
     ("DI1F31", "DI1 Jan/31", "RATES", "DI1", "BRL", "B3", date(2031, 1, 2), 1.0, None),
-    ("NTNB_2030", "NTN-B Aug/2030", "INFLATION", "NTNB", "BRL", "TESOURO", date(2030, 8, 15), 1.0, None),
-    ("NTNB_2035", "NTN-B May/2035", "INFLATION", "NTNB", "BRL", "TESOURO", date(2035, 5, 15), 1.0, None),
-    ("INDJ26", "Ibovespa future Apr/26", "EQUITY", "IND", "BRL", "B3", date(2026, 4, 15), 1.0, "IBOV"),
-    ("INDM26", "Ibovespa future Jun/26", "EQUITY", "IND", "BRL", "B3", date(2026, 6, 17), 1.0, "IBOV"),
+    ("NTNB_2030", "NTN-B Aug/2030", "INFLATION", "NTNB", "BRL", "TESOURO", date(2030, 8, 15), 1.0,
+     None),
+    ("NTNB_2035", "NTN-B May/2035", "INFLATION", "NTNB", "BRL", "TESOURO", date(2035, 5, 15), 1.0,
+     None),
+    ("INDJ26", "Ibovespa future Apr/26", "EQUITY", "IND", "BRL", "B3", date(2026, 4, 15), 1.0,
+     "IBOV"),
+    ("INDM26", "Ibovespa future Jun/26", "EQUITY", "IND", "BRL", "B3", date(2026, 6, 17), 1.0,
+     "IBOV"),
     ("WDOJ26", "Mini dollar Apr/26", "FX", "WDO", "BRL", "B3", date(2026, 4, 1), 10.0, "USDBRL"),
 ]
 # fmt: on
@@ -102,7 +107,7 @@ def make_inputs(d: date = ASH_WED, p: date | None = None) -> PackInputs:
         (WDO_PRICES, False),
     ):
         for iid, vals in table.items():
-            for day, v in zip((s0, s1, s5), vals):
+            for day, v in zip((s0, s1, s5), vals, strict=True):
                 if has_rate:
                     price_rows.append(
                         dict(
@@ -219,7 +224,7 @@ def make_inputs(d: date = ASH_WED, p: date | None = None) -> PackInputs:
     daily_bps = [12.0, -30.5, 8.25, 40.0, -55.0, 3.0, 17.5, -12.0, 22.0, 5.0] * 4
     hist = []
     nav = 249_000_000.0
-    for day, bps in zip(days, daily_bps[-len(days) :]):
+    for day, bps in zip(days, daily_bps[-len(days) :], strict=True):
         pnl = nav * bps / 1e4
         hist.append(
             dict(
@@ -489,11 +494,12 @@ def make_inputs(d: date = ASH_WED, p: date | None = None) -> PackInputs:
                 conviction=-0.62,
                 strategies='[{"strategy_id": "FX_02", "weight": 1.0, "conviction": -0.62}]',
                 rationale="USD/BRL momentum",
-                risk_impact='{"measure": "delta_usd", "pre_trade": {"status": "OK", "var95_brl_before": 3912345.67, '
-                '"var95_brl_after": 4007345.67, "warnings": [], "no_data": []}}',
+                risk_impact='{"measure": "delta_usd", "pre_trade": {"status": "OK", '
+                '"var95_brl_before": 3912345.67, "var95_brl_after": 4007345.67, '
+                '"warnings": [], "no_data": []}}',
                 breaches='[{"limit": "CONC_FX", "metric": "concentration_pct.FX", "value": 41.68, '
-                '"limit_value": 40.0, "headroom": -1.68, "utilisation": 104.2, "value_before": 1.26, '
-                '"worsens": true}]',
+                '"limit_value": 40.0, "headroom": -1.68, "utilisation": 104.2, '
+                '"value_before": 1.26, "worsens": true}]',
                 rank=2,
                 status="PENDING",
                 origin="PIPELINE",
@@ -892,7 +898,8 @@ def test_action_items_sorted_by_priority(pack):
             "DI1H26",
         ),  # matures 2026-03-02: du(2026-02-18, 2026-03-02) = 8 <= 10
         ("LOW", "data_quality", "2026-02-13:pms.MarkToMarket:NTNB_2030:price"),
-    ]  # NTNB_2030's stale mark is reported once, through its data-quality issue; APPROVED proposal: no item
+    ]  # NTNB_2030's stale mark is reported once, through its data-quality issue;
+    # the APPROVED proposal gives no item
     assert "in 8 business day(s)" in items[6]["description"]
     assert pack["action_items"]["counts"] == {"CRITICAL": 1, "HIGH": 4, "MEDIUM": 2, "LOW": 1}
 
@@ -996,8 +1003,8 @@ def test_missing_inputs_make_sections_unavailable_never_zero():
     assert missing == ["market", "positions", "proposals", "risk", "signal_changes", "summary"]
     assert "The book for 2026-02-13 is unavailable." in pk["narrative"]["text"]
     assert (
-        "B3 has been closed since the 2026-02-13 session (2026-02-16 Carnival, 2026-02-17 Carnival)."
-        in pk["narrative"]["text"]
+        "B3 has been closed since the 2026-02-13 session (2026-02-16 Carnival, "
+        "2026-02-17 Carnival)." in pk["narrative"]["text"]
     )
 
 
@@ -1089,7 +1096,7 @@ def test_calendar_flags_b3_closed_tomorrow():
     }
 
 
-# ============================================================================ determinism and guards
+# ======================================================================= determinism and guards
 
 
 def test_same_inputs_same_pack_and_digest_even_with_shuffled_rows():

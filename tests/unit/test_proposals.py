@@ -1,13 +1,15 @@
-"""Trade proposals: aggregation, sizing, flips, pre-trade limits, workflow and the journal chain.
+"""Trade proposals: aggregation, sizing, flips, ranking and pre-trade limits.
 
-Numbers come from published contract math (finance-conventions.md §2): DI1 at 13.00 % with 252
-du has PU 88,495.58 and DV01 7.8315 R$/bp per contract; DI1 at 14.50 % / 504 du PU 76,276.20,
-DV01 13.3234; DDI at 5 % / 180 dc PU 97,560.98, DV01 4.7588 points (US$ 0.50 per point).
+Numbers come from the published B3 contract math (DI1: PU = 100,000 / (1 + r)^(du/252); DDI:
+PU = 100,000 / (1 + i x dc/360)): DI1 at 13.00 % with 252 du has PU 88,495.58 and DV01
+7.8315 R$/bp per contract; DI1 at 14.50 % / 504 du PU 76,276.20, DV01 13.3234; DDI at 5 % /
+180 dc PU 97,560.98, DV01 4.7588 points (US$ 0.50 per point). The decisions on a proposal and
+the journal chain are tested in test_lifecycle.py.
 """
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +140,8 @@ def test_aggregate_weighted_mean_alias_mapping_and_tags(strategies, aliases, ins
                                     "n_signals": 1, "factor_tags": ["carry", "momentum"]}]
 
     # a window back to P-3 picks CROSS_01's latest snapshot; equal weights by default
-    view2 = pr.aggregate_signals(sig, strategies, aliases, instruments, P, since=P - timedelta(days=3))
+    view2 = pr.aggregate_signals(sig, strategies, aliases, instruments, P,
+                                 since=P - timedelta(days=3))
     assert view2.set_index("instrument_id").at["INDG26", "conviction"] == 0.9
     assert view2.set_index("instrument_id").at["DI1F27", "conviction"] == pytest.approx(
         (0.7 + 0.4) / 2, abs=1e-12)
@@ -150,7 +153,8 @@ def test_aggregate_latest_snapshot_per_strategy_supersedes_older(strategies, ali
         (P - timedelta(days=1), "RATES_BR_01", "DI_PRE_2Y", 0.9),
         (P, "RATES_BR_01", "DI_PRE", -0.3),  # P's snapshot has no DI_PRE_2Y view: it is flat
     ])
-    view = pr.aggregate_signals(sig, strategies, aliases, instruments, P, since=P - timedelta(days=1))
+    view = pr.aggregate_signals(sig, strategies, aliases, instruments, P,
+                                since=P - timedelta(days=1))
     assert view["instrument_id"].tolist() == ["DI1F27"]
     assert view["conviction"].tolist() == [-0.3]
 
@@ -188,7 +192,8 @@ def test_duplicate_signal_key_and_bad_weight_are_refused(strategies, aliases, in
     assert exc.value.row == (P, "FX_02", "USDBRL")
     ok = _signals([(P, "FX_02", "USDBRL", 0.2)])
     with pytest.raises(InvalidInput) as exc:
-        pr.aggregate_signals(ok, strategies, aliases, instruments, P, strategy_weights={"FX_02": -1})
+        pr.aggregate_signals(ok, strategies, aliases, instruments, P,
+                             strategy_weights={"FX_02": -1})
     assert (exc.value.row, exc.value.field) == ("FX_02", "weight")
 
 
@@ -259,7 +264,8 @@ def test_flip_close_and_hold_against_the_book(instruments, prices, policy):
     # between exit and entry the position may shrink but never grow
     flat_view = pr.generate_proposals(_view("DI1F28", 0.25), None, instruments, prices, FX, policy)
     assert flat_view.empty
-    reduce = pr.generate_proposals(_view("DI1F28", 0.25), long_book, instruments, prices, FX, policy)
+    reduce = pr.generate_proposals(_view("DI1F28", 0.25), long_book, instruments, prices, FX,
+                                   policy)
     assert reduce["action"].tolist() == ["REDUCE"]
     assert reduce["quantity"].iloc[0] == round(0.25 * 15_000 / DV01_F28) - 500
 
@@ -328,7 +334,8 @@ def test_same_inputs_same_output_in_any_row_order(strategies, aliases, instrumen
         return pr.generate_proposals(v, book, i, p, FX, policy, business_date=D)
 
     a = run(sig, instruments, prices)
-    b = run(sig.iloc[::-1].reset_index(drop=True), instruments.iloc[::-1], prices.sample(frac=1, random_state=7))
+    b = run(sig.iloc[::-1].reset_index(drop=True), instruments.iloc[::-1],
+            prices.sample(frac=1, random_state=7))
     assert len(a) == 4
     assert a.to_json(orient="records", date_format="iso") == b.to_json(orient="records",
                                                                       date_format="iso")
@@ -420,147 +427,6 @@ def test_short_history_reports_no_data_not_ok(instruments, prices, policy):
     assert out["breaches"].iloc[0] == []
 
 
-# ----------------------------------------------------------------------------- workflow
-
-
-@pytest.mark.parametrize("status, action, new", [
-    ("PENDING", "APPROVE", "APPROVED"), ("PENDING", "REJECT", "REJECTED"),
-    ("PENDING", "MODIFY", "MODIFIED"), ("APPROVED", "BOOK", "BOOKED"),
-    ("MODIFIED", "BOOK", "BOOKED"), ("MODIFIED", "MODIFY", "MODIFIED"),
-])
-def test_allowed_transitions(status, action, new):
-    assert pr.transition(status, action) == new
-
-
-@pytest.mark.parametrize("status, action", [
-    ("PENDING", "BOOK"), ("REJECTED", "APPROVE"), ("BOOKED", "BOOK"), ("APPROVED", "REJECT"),
-    ("MODIFIED", "APPROVE"), ("PENDING", "DELETE"), ("EXPIRED", "APPROVE"),
-    ("APPROVED", "MODIFY"), ("MODIFIED", "REJECT"), ("BOOKED", "MODIFY"),
-])
-def test_forbidden_transitions_raise(status, action):
-    with pytest.raises(InvalidInput) as exc:
-        pr.transition(status, action)
-    assert exc.value.field == "status" and status in str(exc.value) and action in str(exc.value)
-
-
-def _proposal(quantity: float = -400.0, **kw) -> dict:
-    """A stored SELL of 400 DI1F27 (DV01 7.8315 R$/bp each: a SELL of PU = pay rates,
-    dv01 +3,132.60) against a book of +1,000 contracts."""
-    base = {"proposal_id": 7, "instrument_id": "DI1F27", "side": "SELL", "action": "REDUCE",
-            "quantity": quantity, "notional_brl": 400 * 88_495.58,
-            "dv01_brl": 400 * DV01_F27, "delta_brl": 0.0,
-            "strategies": [{"strategy_id": "RATES_BR_01", "weight": 0.5, "conviction": -0.6},
-                           {"strategy_id": "RATES_BR_02", "weight": 0.3, "conviction": 0.9},
-                           {"strategy_id": "CROSS_01", "weight": 0.2, "conviction": -0.4}],
-            "risk_impact": {"unit_risk": -DV01_F27, "current_quantity": 1000.0,
-                            "fat_finger_notional_brl": 250_000_000.0}}
-    return {**base, **kw}
-
-
-def test_modify_rounds_to_lots_rescales_and_reclassifies():
-    out = pr.modify_quantity(_proposal(), -213.4, lot_size=5.0)  # 42.68 lots -> 43
-    assert out["quantity"] == -215.0 and out["side"] == "SELL" and out["action"] == "REDUCE"
-    assert out["notional_brl"] == pytest.approx(215 * 88_495.58)
-    assert out["dv01_brl"] == pytest.approx(215 * DV01_F27)
-    assert out["risk_impact"]["post_trade_quantity"] == 785.0
-    assert out["risk_impact"]["post_trade_risk"] == pytest.approx(-785 * DV01_F27)
-    assert out["risk_impact"]["modified"]["pre_trade_is_for_quantity"] == -400.0
-    assert pr.modify_quantity(_proposal(), -1500, 1.0)["action"] == "FLIP"
-    assert pr.modify_quantity(_proposal(), -1000, 1.0)["action"] == "CLOSE"
-    flipped = pr.modify_quantity(_proposal(), 100, 1.0)
-    assert (flipped["side"], flipped["action"]) == ("BUY", "INCREASE")
-    assert flipped["dv01_brl"] == pytest.approx(-100 * DV01_F27)
-    for bad, match in [(2.0, "rounds to 0"), (float("nan"), "finite"), ("x", "not a number"),
-                       (-3000.0, "fat-finger")]:
-        with pytest.raises(InvalidInput, match=match) as exc:
-            pr.modify_quantity(_proposal(), bad, lot_size=5.0)
-        assert exc.value.row == 7 and exc.value.field == "quantity"
-
-
-def test_booking_strategy_and_cost():
-    # SELL: contributors with weight x conviction < 0 — RATES_BR_01 (-0.30) beats CROSS_01
-    assert pr.booking_strategy(_proposal()) == "RATES_BR_01"
-    assert pr.booking_strategy(_proposal(quantity=400.0)) == "RATES_BR_02"
-    assert pr.booking_strategy(_proposal(), known={"CROSS_01", "RATES_BR_02"}) == "CROSS_01"
-    with pytest.raises(InvalidInput, match="no contributing strategy"):
-        pr.booking_strategy(_proposal(strategies=[]))
-    # 10 DI1 at PU 88,495.58: notional 884,955.80 x 1.0 bp = 88.50; DDI in USD at 5.40
-    assert pr.booking_cost_brl(-10, 88_495.58, 1.0, "DI1") == 88.50
-    assert pr.booking_cost_brl(4, 97_560.98, 0.5, "DDI", fx=5.40) == pytest.approx(
-        round(4 * 0.5 * 97_560.98 * 5.40 * 1.5e-4, 2))
-    assert pr.booking_cost_brl(100, 30.0, 1.0, "EQUITY") == 0.60  # 2.0 bp default
-
-
-def test_decided_instruments_are_not_proposed_again():
-    view = pd.concat([_view("DI1F27", 0.8), _view("DI1F28", 0.5)], ignore_index=True)
-    decided = pd.DataFrame({"instrument_id": ["DI1F27", "DI1F28", "WDOG26"],
-                            "status": ["APPROVED", "PENDING", "REJECTED"]})
-    kept, skipped = pr.without_decided(view, decided)
-    assert kept["instrument_id"].tolist() == ["DI1F28"] and skipped == ["DI1F27"]
-    assert pr.without_decided(view, None)[0] is view
-
-
-# ----------------------------------------------------------------------------- journal
-
-
-def _journal(n: int = 4) -> pd.DataFrame:
-    rows, prev = [], pr.GENESIS_HASH
-    t0 = datetime(2026, 1, 6, 9, 0, tzinfo=timezone.utc)
-    for k in range(1, n + 1):
-        entry = {"entry_id": k, "proposal_id": 10 + k, "action": "APPROVE", "actor": "pm.silva",
-                 "reason": f"fits the book #{k}", "at": t0 + timedelta(minutes=k),
-                 "payload": {"quantity": 100.0 * k, "price": 88_495.58, "tags": ["carry"]}}
-        h = pr.journal_hash(prev, entry)
-        rows.append({**entry, "prev_hash": prev, "hash": h})
-        prev = h
-    return pd.DataFrame(rows)
-
-
-def test_journal_hash_is_canonical_and_covers_every_field():
-    j = _journal(1).iloc[0].to_dict()
-    entry = {k: j[k] for k in pr.JOURNAL_FIELDS}
-    h = pr.journal_hash(pr.GENESIS_HASH, entry)
-    assert h == j["hash"] and len(h) == 64
-    # key order and the naive-UTC / aware-UTC spelling of the same instant do not matter
-    reordered = dict(reversed(list(entry.items())))
-    naive = {**entry, "at": entry["at"].replace(tzinfo=None)}
-    assert pr.journal_hash(pr.GENESIS_HASH, reordered) == h == pr.journal_hash(pr.GENESIS_HASH, naive)
-    for key, value in [("entry_id", 2), ("proposal_id", 99), ("action", "REJECT"),
-                       ("actor", "someone"), ("reason", "x"),
-                       ("at", entry["at"] + timedelta(seconds=1)),
-                       ("payload", {**entry["payload"], "quantity": 101.0})]:
-        assert pr.journal_hash(pr.GENESIS_HASH, {**entry, key: value}) != h, key
-    assert pr.journal_hash("f" * 64, entry) != h
-    with pytest.raises(InvalidInput) as exc:
-        pr.journal_hash(pr.GENESIS_HASH, {**entry, "extra": 1})
-    assert exc.value.field == "extra"
-    with pytest.raises(InvalidInput):
-        pr.journal_hash("abc", entry)
-
-
-def test_verify_chain_detects_tampered_and_deleted_rows():
-    j = _journal(4)
-    assert pr.verify_chain(j) == []
-    assert pr.verify_chain(j.sample(frac=1, random_state=1)) == []  # order is by entry_id
-
-    tampered = j.copy()
-    tampered.at[1, "reason"] = "edited after the fact"          # entry 2, hash left as is
-    assert pr.verify_chain(tampered) == [2]
-
-    rehashed = tampered.copy()                                    # edit + recomputed hash
-    rehashed.at[1, "hash"] = pr.journal_hash(rehashed.at[1, "prev_hash"],
-                                             {k: rehashed.at[1, k] for k in pr.JOURNAL_FIELDS})
-    assert pr.verify_chain(rehashed) == [3]                        # breaks the next link
-
-    deleted = j.drop(index=1)                                      # entry 2 removed
-    assert pr.verify_chain(deleted) == [3]
-    assert pr.verify_chain(j.drop(index=0)) == [2]                 # genesis row removed
-
-    truncated = j.drop(index=3)                                    # last row removed
-    assert pr.verify_chain(truncated) == []
-    assert pr.verify_chain(truncated, expected_head=j.at[3, "hash"]) == [3]
-
-
 def test_worst_stress_limit_is_checked_pre_trade(instruments, prices, policy):
     empty = _book()
     limits = pd.DataFrame({"limit": ["STRESS_WORST"], "metric": ["worst_stress_loss_bps"],
@@ -576,7 +442,8 @@ def test_worst_stress_limit_is_checked_pre_trade(instruments, prices, policy):
     r = out.iloc[0]
     loss_bps = -r["dv01_brl"] * 100 / NAV * 1e4  # long PU loses |DV01| x 100bp: 89.98 bps
     assert r["breaches"] == [{
-        "limit": "STRESS_WORST", "metric": "worst_stress_loss_bps", "value": pytest.approx(loss_bps),
+        "limit": "STRESS_WORST", "metric": "worst_stress_loss_bps",
+        "value": pytest.approx(loss_bps),
         "limit_value": 50.0, "headroom": pytest.approx(50.0 - loss_bps),
         "utilisation": pytest.approx(loss_bps / 50 * 100), "value_before": 0.0, "worsens": True}]
 
@@ -599,3 +466,12 @@ def test_coupon_bond_needs_a_unit_dv01_from_the_book_or_an_override(policy, pric
     held = pr.generate_proposals(_view("NTNB_2035", 0.9, "INFLATION"), book, inst, px, FX, policy)
     assert held[["action", "quantity"]].iloc[0].tolist() == ["INCREASE",
                                                              round(0.9 * 10_000 / 2.95) - 1000.0]
+
+
+def test_decided_instruments_are_not_proposed_again():
+    view = pd.concat([_view("DI1F27", 0.8), _view("DI1F28", 0.5)], ignore_index=True)
+    decided = pd.DataFrame({"instrument_id": ["DI1F27", "DI1F28", "WDOG26"],
+                            "status": ["APPROVED", "PENDING", "REJECTED"]})
+    kept, skipped = pr.without_decided(view, decided)
+    assert kept["instrument_id"].tolist() == ["DI1F28"] and skipped == ["DI1F27"]
+    assert pr.without_decided(view, None)[0] is view

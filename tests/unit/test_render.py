@@ -1,4 +1,4 @@
-"""Tests of the morning-pack renderers (pms_luigi.report.html): HTML, charts, PDF, email, files.
+"""Tests of the morning-pack renderers (pms_luigi.report): HTML, charts, PDF, email, files.
 
 The pack comes from the same hand-built inputs as test_morning_pack.py. Nothing is mocked:
 matplotlib draws real PNGs, WeasyPrint writes a real PDF, the email is parsed back by the
@@ -123,7 +123,8 @@ def test_hostile_names_render_as_text():
     assert "<script" not in out.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     assert "<img src=x" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
-    # the strategy name, the instrument id (positions, market, proposals) and the signal all went through
+    # the strategy name, the instrument id (positions, market, proposals) and the signal all
+    # went through
     assert out.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
     assert XSS in render.render_text(
         pk
