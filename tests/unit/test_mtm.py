@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pms_luigi.core import calendar, mtm, pricing
+from pms_luigi.core import calendar, frames, mtm, pricing
 from pms_luigi.core.errors import InvalidInput, MissingCdi, MissingFxFixing, MissingPrice, MissingVna
 
 # ------------------------------------------------------------------------------- builders
@@ -129,7 +129,7 @@ def assert_explained(result: mtm.MtmResult) -> None:
     b = result.book
     assert cents(b["nav_brl"]) == cents(b["nav_prev_brl"]) + cents(b["pnl_brl"]) + cents(
         b["capital_flow_brl"])
-    assert list(m.columns) == mtm.MARK_COLUMNS and list(b) == mtm.BOOK_COLUMNS
+    assert tuple(m.columns) == mtm.MARK_COLUMNS and tuple(b) == mtm.BOOK_COLUMNS
 
 
 # ------------------------------------------------------------------------------- positions
@@ -145,10 +145,10 @@ def assert_explained(result: mtm.MtmResult) -> None:
 def test_to_days_gives_the_parsers_days(values: Any) -> None:
     """``to_days`` skips the parser for date objects; the days are the parser's (floor)."""
     parsed = pd.to_datetime(pd.Series(values, dtype=object)).to_numpy().astype("datetime64[D]")
-    got = mtm.to_days(values)
+    got = frames.to_days(values)
     assert got.dtype == np.dtype("datetime64[D]")
     np.testing.assert_array_equal(got, parsed)
-    np.testing.assert_array_equal(mtm.to_days(pd.Series(values, dtype=object)), parsed)
+    np.testing.assert_array_equal(frames.to_days(pd.Series(values, dtype=object)), parsed)
 
 
 def test_positions_average_cost_partial_close_and_flip() -> None:
@@ -532,7 +532,7 @@ def test_stale_price_within_policy_is_flagged_and_reported() -> None:
     dq = res.dq_issues
     assert sorted(dq["instrument_id"]) == ["DI1F27", "DOLQ25"]
     assert set(dq["step"]) == {"pms.MarkToMarket"} and set(dq["severity"]) == {"WARNING"}
-    assert "2025-06-02" in dq.iloc[0]["message"] and list(dq.columns) == mtm.DQ_COLUMNS
+    assert "2025-06-02" in dq.iloc[0]["message"] and tuple(dq.columns) == mtm.DQ_COLUMNS
     assert res.metadata["stale_prices"] == 2
     assert res.metadata["stale_instruments"] == ["DI1F27", "DOLQ25"]
     assert res.metadata["positions_marked"] == 3

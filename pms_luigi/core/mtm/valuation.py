@@ -1,0 +1,157 @@
+"""Valuation: each instrument group of the book through its pricer, once.
+
+The positions are grouped by ``instrument_type`` and every group is handed, as one frame of
+legs (:data:`~pms_luigi.core.pricing.base.LEG_COLUMNS`), to the pricer the registry gives
+for its type — there is no branch per type here. For each group:
+
+* rates: the published ``rate`` of the mark's price date when present, else the rate implied
+  by the price (the exact inverse of the pricing function), for D's and P's marks of the
+  rate-quoted types;
+* ``fx_rate``: BRL per unit of the price currency on D;
+* the daily P&L and its split (:meth:`~pms_luigi.core.pricing.base.Pricer.daily_pnl`);
+* the DV01 of the live positions and the exposures.
+
+A type the registry does not know is refused (InvalidInput naming the instrument); so is an
+instrument whose contract terms contradict the B3 spec or that lacks a maturity its type
+needs.
+"""
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from pms_luigi.core.errors import InvalidInput
+from pms_luigi.core.frames import require, to_days
+from pms_luigi.core.mtm.model import num
+from pms_luigi.core.mtm.prices import Fixings, PriceHistory
+from pms_luigi.core.pricing import CONTRACT_SPECS, PRICERS, Pricer, pricer_for
+
+__all__ = ["VALUE_COLUMNS", "instrument_groups", "prepare_instruments", "value_positions"]
+
+#: Columns of :func:`value_positions`: the P&L split before costs (BRL), the DV01 of one unit
+#: of quantity × contract_size, and the exposures before the expiry mask.
+VALUE_COLUMNS: Final = ("fx_rate", "carry", "market", "fx", "new_trades", "realized", "total",
+                        "dv01_unit", "notional", "fx_delta", "equity_delta", "market_value")
+_NEEDS_MATURITY: Final = tuple(t for t, p in PRICERS.items() if p.terms.needs_maturity)
+
+
+def prepare_instruments(instruments: pd.DataFrame) -> pd.DataFrame:
+    """The instrument terms the MTM reads, checked.
+
+    A B3 contract's contract_size must be its point value (a wrong multiplier scales every
+    P&L); rate instruments and NDFs must have a maturity.
+
+    Returns:
+        Columns: instrument_id, asset_class, itype, currency, exchange, mat
+        (datetime64[D]), cs (contract_size).
+
+    Raises:
+        InvalidInput: a missing column, a contract_size off the B3 spec or a missing
+            maturity; names the instrument and the field.
+    """
+    require(instruments, ["instrument_id", "asset_class", "instrument_type", "currency",
+                          "exchange", "maturity_date", "contract_size"], "instruments")
+    iid = instruments["instrument_id"].astype(str).to_numpy()
+    itype = instruments["instrument_type"].astype(str).to_numpy()
+    mat, cs = to_days(instruments["maturity_date"]), num(instruments, "contract_size")
+    for typ, spec in CONTRACT_SPECS.items():
+        bad = (itype == typ) & ~np.isclose(cs, spec.point_value)
+        if bad.any():
+            k = int(bad.argmax())
+            raise InvalidInput(
+                f"instruments: {iid[k]} ({typ}) has contract_size {cs[k]}, "
+                f"B3 point value is {spec.point_value}", table="instruments",
+                row=iid[k], field="contract_size")
+    need_mat = np.isin(itype, _NEEDS_MATURITY) & np.isnat(mat)
+    if need_mat.any():
+        k = int(need_mat.argmax())
+        raise InvalidInput(f"instruments: {iid[k]} needs a maturity_date", table="instruments",
+                           row=iid[k], field="maturity_date")
+    return pd.DataFrame({
+        "instrument_id": iid,
+        "asset_class": instruments["asset_class"].astype(str).to_numpy(),
+        "itype": itype,
+        "currency": instruments["currency"].astype(str).to_numpy(),
+        "exchange": instruments["exchange"].astype(str).to_numpy(),
+        "mat": mat,
+        "cs": cs,
+    })
+
+
+def instrument_groups(itype: np.ndarray, iid: np.ndarray) -> list[tuple[Pricer, np.ndarray]]:
+    """(pricer, row numbers) per instrument type present, in the registry's order.
+
+    Raises:
+        InvalidInput: a type without a pricer, naming its first instrument.
+    """
+    codes, types = pd.factorize(np.asarray(itype, dtype=object))
+    groups = [(pricer_for(str(t), str(iid[int(np.argmax(codes == k))])),
+               np.flatnonzero(codes == k)) for k, t in enumerate(types)]
+    order = {t: k for k, t in enumerate(PRICERS)}
+    return sorted(groups, key=lambda g: order[g[0].instrument_type])
+
+
+def value_positions(legs: pd.DataFrame, groups: list[tuple[Pricer, np.ndarray]],
+                    history: PriceHistory, market: Fixings) -> pd.DataFrame:
+    """Rates, FX, P&L split, DV01 and exposures of every leg, one pricer call per group.
+
+    Args:
+        legs: one row per position with the leg columns up to ``realized_total`` (all but
+            ``rate``, ``prev_rate`` and ``fx_rate``, which are found here).
+        groups: :func:`instrument_groups` of the legs.
+        history: the price history (published rates); market: the fixings.
+
+    Returns:
+        A frame aligned with ``legs``, columns :data:`VALUE_COLUMNS`.
+
+    Raises:
+        MissingFxFixing / MissingCdi / MissingVna: a fixing a pricer needs is absent.
+    """
+    n = len(legs)
+    out = {c: np.zeros(n) for c in VALUE_COLUMNS}
+    out["fx_rate"] = np.full(n, np.nan)
+    for pricer, rows in groups:
+        group = legs.take(rows)
+        rate, prev_rate = _rates(pricer, group, history, market)
+        group = group.assign(rate=rate, prev_rate=prev_rate)
+        group["fx_rate"] = pricer.fx_rate(group, market)
+        pnl = pricer.daily_pnl(group, market)
+        risk = (group["quantity"].to_numpy() != 0) & ~group["settling"].to_numpy(dtype=bool)
+        dv01 = np.zeros(len(rows))
+        if risk.all():
+            dv01 = pricer.dv01(group, market)
+        elif risk.any():
+            dv01[risk] = pricer.dv01(group.loc[risk], market)
+        exposures = pricer.exposures(group)
+        out["fx_rate"][rows] = group["fx_rate"].to_numpy()
+        out["dv01_unit"][rows] = dv01
+        for frame in (pnl, exposures):
+            for c in frame.columns:
+                out[c][rows] = frame[c].to_numpy()
+    return pd.DataFrame(out)
+
+
+def _rates(pricer: Pricer, legs: pd.DataFrame, history: PriceHistory, market: Fixings
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(rate of D's mark, rate of P's mark at its price date) of rate-quoted legs, NaN for
+    the others and for contracts settling today: published, else implied by the price."""
+    n = len(legs)
+    rate, prev_rate = np.full(n, np.nan), np.full(n, np.nan)
+    if not pricer.terms.rate_quoted:
+        return rate, prev_rate
+    iid = legs["instrument_id"].to_numpy(dtype=object)
+    mat = legs["maturity"].to_numpy().astype("datetime64[D]")
+    live = ~legs["settling"].to_numpy(dtype=bool)
+    held = live & (legs["prev_quantity"].to_numpy() != 0)
+    for out, mask, price, on in (
+            (rate, live, "price", "on"), (prev_rate, held, "prev_price", "prev_on")):
+        when = legs[on].to_numpy().astype("datetime64[D]")
+        out[mask] = history.rate_at(iid[mask], when[mask])
+        miss = mask & ~np.isfinite(out)
+        if miss.any():
+            quoted = pd.DataFrame({"price": legs[price].to_numpy(dtype=np.float64)[miss],
+                                   "on": when[miss], "maturity": mat[miss]})
+            out[miss] = pricer.rate(quoted, market)
+    return rate, prev_rate
