@@ -1,6 +1,13 @@
-"""Luigi tasks (namespace ``pms``): ``luigi --module pms_luigi.tasks pms.EndOfDay --date D``."""
-from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
+"""Luigi tasks (namespace ``pms``): ``luigi --module pms_luigi.tasks pms.EndOfDay --date D``.
+
+Imported by the ``luigi`` binary, this module also gives it pms_luigi's logging, one line
+per expected failure and the exit-code table (:mod:`pms_luigi.ops.luigi_entry`); in a
+process that configured logging already (``pms-luigi``, a test run) importing it changes
+nothing but the task registry.
+"""
+from pms_luigi.ops import luigi_entry
 from pms_luigi.pipeline.inputs import MarketDataReady, SignalsReady
+from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
 from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 from pms_luigi.pipeline.steps.morning_pack import MorningPack
 from pms_luigi.pipeline.steps.proposals import TradeProposals
@@ -8,5 +15,7 @@ from pms_luigi.pipeline.wrappers import EndOfDay, PreOpen
 
 STEPS = (MarkToMarket, PerformanceAttribution, TradeProposals, MorningPack)
 
-__all__ = ["EndOfDay", "MarketDataReady", "MarkToMarket", "MorningPack",
-           "PerformanceAttribution", "PreOpen", "STEPS", "SignalsReady", "TradeProposals"]
+__all__ = ["STEPS", "EndOfDay", "MarkToMarket", "MarketDataReady", "MorningPack",
+           "PerformanceAttribution", "PreOpen", "SignalsReady", "TradeProposals"]
+
+luigi_entry.install()

@@ -1,34 +1,28 @@
 """``pms-luigi proposals list|show|approve|reject|modify|book|verify``: the PM's desk.
 
 Wired into the main command by ``register(subparsers)``; also runnable on its own as
-``python -m pms_luigi.cli.proposals …`` (same arguments, same exit codes). Exit codes:
-0 done · 1 the journal chain is broken (``verify``) · 3 refused (unknown proposal, illegal
-transition, missing reason/actor, bad quantity/price, missing price) — nothing written.
+``python -m pms_luigi.cli.proposals …`` (same arguments, same exit codes). Exit codes
+(:class:`pms_luigi.core.errors.ExitCode`): 0 done · 1 the journal chain is broken
+(``verify``) · 3 no price to book at (missing data) · 8 refused (unknown proposal, illegal
+transition, missing reason/actor, bad quantity/price) — nothing written.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from datetime import date
+from collections.abc import Sequence
 from typing import Any
 
-from pms_luigi.pipeline import config as cfg
-
-EXIT_OK, EXIT_BROKEN = 0, 1
+from pms_luigi.cli.common import parse_date, run_alone
+from pms_luigi.core.errors import ExitCode
 
 
 def _engine():  # noqa: ANN202 - sqlalchemy Engine
+    from pms_luigi.pipeline import config as cfg
     from pms_luigi.store.engine import get_engine
 
     return get_engine(cfg.database_url())
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 def _dump(obj: Any) -> str:
@@ -44,10 +38,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         cols = [c for c in frame.columns if c not in ("risk_impact", "rationale")]
         print(_dump({"date": on, "proposals": frame[cols].to_dict("records")}))
-        return EXIT_OK
+        return ExitCode.OK
     if on is None:
         print("no proposals")
-        return EXIT_OK
+        return ExitCode.OK
     print(f"proposals for {on}: {len(frame)}")
     print(f"{'id':>5} {'rank':>4} {'status':<9} {'action':<8} {'side':<4} {'instrument':<24} "
           f"{'quantity':>16} {'notional R$':>18} {'dv01 R$/bp':>12} {'delta R$':>16} "
@@ -58,7 +52,7 @@ def cmd_list(args: argparse.Namespace) -> int:
               f"{r.instrument_id:<24} {r.quantity:>16,.0f} {r.notional_brl:>18,.2f} "
               f"{r.dv01_brl:>12,.2f} {r.delta_brl:>16,.2f} {r.conviction:>+7.3f}  "
               f"{'BREACH ' + flags if flags else ''}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -69,7 +63,7 @@ def cmd_show(args: argparse.Namespace) -> int:
            "trades": trades.to_dict("records")}
     if args.json:
         print(_dump(doc))
-        return EXIT_OK
+        return ExitCode.OK
     for key in ("proposal_id", "business_date", "instrument_id", "status", "action", "side",
                 "quantity", "notional_brl", "dv01_brl", "delta_brl", "conviction", "rank",
                 "origin"):
@@ -87,7 +81,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for t in trades.itertuples(index=False):
         print(f"  trade {t.trade_id} {t.trade_date} {t.strategy_id} qty {t.quantity:+,g} @ "
               f"{t.price:,.6g} cost R$ {t.cost_brl:,.2f}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _report(decision: Any) -> int:  # workflow.Decision
@@ -103,7 +97,7 @@ def _report(decision: Any) -> int:  # workflow.Decision
               f"qty {t['quantity']:+,g} @ {t['price']:,.8g} cost R$ {t['cost_brl']:,.2f}")
     for w in decision.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -138,12 +132,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     report = workflow.verify(_engine(), args.expect_head)
     if report.ok:
         print(f"decision journal OK: {report.n_entries} entries, head {report.head}")
-        return EXIT_OK
+        return ExitCode.OK
     print(f"decision journal BROKEN: {len(report.broken)} of {report.n_entries} entries fail "
           f"(first: entry {report.broken[0]})", file=sys.stderr)
     for line in report.details:
         print(f"  {line}", file=sys.stderr)
-    return EXIT_BROKEN
+    return ExitCode.FAILED
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -155,7 +149,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         s.add_argument("--actor", help="who decides (default $USER)")
 
     s = sub.add_parser("list", help="proposals of a date (default: the latest)")
-    s.add_argument("--date", type=_date)
+    s.add_argument("--date", type=parse_date)
     s.add_argument("--status", choices=["PENDING", "APPROVED", "REJECTED", "MODIFIED", "BOOKED"])
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_list)
@@ -200,11 +194,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m pms_luigi.cli.proposals …``: the same as ``pms-luigi proposals …``."""
-    from pms_luigi.cli import main as cli
-
-    return cli.main(["proposals", *(sys.argv[1:] if argv is None else argv)])
+    return run_alone(register, ["proposals", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

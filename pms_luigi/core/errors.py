@@ -196,6 +196,6 @@ def exit_code_of(exc: BaseException) -> ExitCode | None:
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, PmsError):
-            return seen.exit_code
+            return ExitCode(seen.exit_code)
         seen = seen.__cause__
     return None

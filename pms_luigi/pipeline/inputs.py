@@ -1,64 +1,66 @@
 """External tasks: input data that other systems load (prices, fixings, signals).
 
 They have no ``run()``: when their data is absent Luigi reports the step's dependency as
-missing, and ``[retcode] missing_data`` turns that into a distinct exit code.
+missing, and the run ends with the missing-data exit code (3), the one cron's
+``--wait-until`` keeps polling on. When Luigi finds one missing it fires
+``DEPENDENCY_MISSING``; the handler below then logs one line naming what is absent —
+table, series and date (:mod:`pms_luigi.store.availability`) — instead of Luigi's
+"Data for … does not exist (yet?)" (which the logging filter drops for these tasks).
 """
 from __future__ import annotations
 
-import luigi
-import sqlalchemy as sa
+import abc
+import logging
 
-from pms_luigi.core import calendar
+import luigi
+
 from pms_luigi.pipeline import context
 from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.targets import DataReadyTarget
-from pms_luigi.store import schema as s
+from pms_luigi.store import availability
+from pms_luigi.store.markers import STORE_ERRORS
+
+log = logging.getLogger("pms_luigi")
 
 
-def market_data_missing(conn: sa.Connection, on: sa.Date) -> list[str]:
-    """What MarkToMarket(on) needs and does not find: settlement prices on a B3 session,
-    the PTAX of the day, and the CDI fixing of the previous business day (the last one
-    the correction factor compounds). One statement of three EXISTS (Luigi asks this at
-    scheduling and again before the step runs, for every date of a backfill)."""
-    prev = calendar.previous_business_day(on)
-    needs = {
-        f"fx_fixings PTAX on {on}": sa.select(s.fx_fixings.c.fixing_date).where(
-            s.fx_fixings.c.fixing_date == on, s.fx_fixings.c.kind == "PTAX"),
-        f"cdi_fixings.rate on {prev}": sa.select(s.cdi_fixings.c.fixing_date).where(
-            s.cdi_fixings.c.fixing_date == prev),
-    }
-    if calendar.is_b3_session(on):
-        needs = {f"market_prices.price on {on}": sa.select(s.market_prices.c.price_date).where(
-            s.market_prices.c.price_date == on), **needs}
-    found = conn.execute(sa.select(*(q.exists() for q in needs.values()))).one()
-    return [what for what, ok in zip(needs, found, strict=True) if not ok]
+class InputsReady(luigi.ExternalTask):
+    """Input data of one business date is loaded: complete when :meth:`missing` is empty."""
+
+    task_namespace = "pms"
+    date = BusinessDateParameter()
+
+    @abc.abstractmethod
+    def missing(self) -> list[str]:
+        """What is absent, one entry per table and series (empty when all is loaded)."""
+
+    def output(self) -> DataReadyTarget:
+        return DataReadyTarget(self.missing)
 
 
-class MarketDataReady(luigi.ExternalTask):
+class MarketDataReady(InputsReady):
     """Prices, PTAX and CDI for the date are loaded."""
 
-    task_namespace = "pms"
-    date = BusinessDateParameter()
-
-    def output(self) -> DataReadyTarget:
-        def check() -> bool:
-            with context.current().stores.engine.connect() as conn:
-                return not market_data_missing(conn, self.date)
-
-        return DataReadyTarget(check)
+    def missing(self) -> list[str]:
+        with context.current().stores.engine.connect() as conn:
+            return availability.market_data_missing(conn, self.date)
 
 
-class SignalsReady(luigi.ExternalTask):
+class SignalsReady(InputsReady):
     """Strategy signals dated on the date are loaded."""
 
-    task_namespace = "pms"
-    date = BusinessDateParameter()
+    def missing(self) -> list[str]:
+        with context.current().stores.engine.connect() as conn:
+            return availability.signals_missing(conn, self.date)
 
-    def output(self) -> DataReadyTarget:
-        def check() -> bool:
-            with context.current().stores.engine.connect() as conn:
-                n = conn.execute(sa.select(sa.func.count()).select_from(s.signals)
-                                 .where(s.signals.c.signal_date == self.date)).scalar_one()
-            return n > 0
 
-        return DataReadyTarget(check)
+@InputsReady.event_handler(luigi.Event.DEPENDENCY_MISSING)
+def _say_what_is_missing(task: InputsReady) -> None:
+    """One ERROR line per missing input task: ``missing data for pms.MarketDataReady(...):
+    fx_fixings: no PTAX USDBRL fixing dated …``. Luigi also fires this event when the
+    completeness check itself failed (a database outage), which its own line reports."""
+    try:
+        absent = task.missing()
+    except STORE_ERRORS:
+        return
+    if absent:
+        log.error("missing data for %s: %s", task, "; ".join(absent))

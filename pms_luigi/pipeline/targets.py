@@ -136,10 +136,14 @@ class RedisCacheTarget(luigi.Target):
 
 
 class DataReadyTarget(luigi.Target):
-    """Input data for a date is loaded (used by the ExternalTasks)."""
+    """Input data for a date is loaded (the input tasks' output).
 
-    def __init__(self, check: Callable[[], bool]):
-        self._check = check
+    ``missing`` lists what is absent (table, series, date); the target exists when it is
+    empty. Asked afresh on every check: data loaded a moment ago counts at once.
+    """
+
+    def __init__(self, missing: Callable[[], list[str]]) -> None:
+        self._missing = missing
 
     def exists(self) -> bool:
-        return self._check()
+        return not self._missing()
