@@ -73,11 +73,9 @@ def risk_snapshot(
 ) -> dict[str, Any]:
     """The ``risk_snapshots`` row for ``on`` (all columns but run_id).
 
-    Steps: exposures (spot = the USDBRL ``fx_kind`` fixing dated ``on`` unless ``spot`` is
-    passed) → factor changes ≤ ``on`` (or the precomputed ``changes``, e.g. reused across
-    pre-trade what-ifs) → the last ``window`` axis dates → scenarios complete for every
-    exposed factor → historical VaR95/99, ES97.5 and parametric VaR95/99 (sample covariance
-    of the same scenarios) → stress table → book metrics → limit status.
+    Steps: exposures → factor changes ≤ ``on`` → the scenarios of the last ``window`` dates
+    complete for every exposed factor → historical VaR95/99, ES97.5 and parametric VaR95/99
+    (sample covariance of the same scenarios) → stress → book metrics → limit status.
 
     ``status``: ``INSUFFICIENT_HISTORY`` when fewer than ``min_history`` complete scenarios
     exist or an exposed factor has no history at all: the five VaR fields are then None
@@ -94,8 +92,9 @@ def risk_snapshot(
         window, min_history: scenario dates of the VaR; complete scenarios it needs.
         drawdown: fraction of peak NAV; or ``nav_history`` (``book_snapshots`` rows,
             today's included: drawdown of the rows ≤ ``on``); neither → NO_DATA.
-        changes: precomputed ``factor_changes`` (rows after ``on`` ignored).
-        spot, fx_kind: USDBRL rate for the FX deltas; the fixing kind (CLOSE or PTAX).
+        changes: precomputed ``factor_changes`` (e.g. reused across pre-trade what-ifs).
+        spot, fx_kind: USDBRL rate for the FX deltas (default: the ``fx_kind`` fixing dated
+            ``on``); the fixing kind (CLOSE or PTAX), also of the USDBRL factor.
         level_cache: the caller's ``LevelCache`` (one per run); None computes the curve
             levels here (same result).
 
@@ -109,11 +108,10 @@ def risk_snapshot(
         MissingFxFixing: the book has FX delta, no ``spot`` and no fixing dated ``on``.
     """
     on = as_date(on, "on")
-    on_d = np.datetime64(on, "D")
-    nav = _check_book(marks, nav, on, on_d, window, min_history)
+    nav = _check_book(marks, nav, on, window, min_history)
     scs = scenarios_from_dict(scenarios)
     lim = limits_from_frame(limits)
-    drawdown, dd_source = _drawdown(drawdown, nav_history, on_d)
+    drawdown, dd_source = _drawdown(drawdown, nav_history, np.datetime64(on, "D"))
     spot, spot_source = _usd_spot(marks, fx_history, on, fx_kind, spot)
     exposures = factor_exposures(marks, instruments, spot=spot)
     s = factor_vector(exposures)
@@ -124,15 +122,15 @@ def risk_snapshot(
         changes = changes[changes.index <= on]
     status, n_scen, figures, var_details = _value_at_risk(marks, exposures, s, changes,
                                                           window, min_history)
-    notes = _method_notes(window, on, fx_kind) | {
-        "spot_usdbrl": spot, "spot_source": spot_source,
-        "drawdown": drawdown, "drawdown_source": dd_source}
     stress = stress_table(exposures, scs, nav=nav, changes=changes, vector=s)
     ok_stress = stress.loc[stress["status"] == "OK", "pnl_brl"]
     metrics = book_metrics(marks, exposures, nav, var95_brl=figures["var95_brl"],
                            var99_brl=figures["var99_brl"], es975_brl=figures["es975_brl"],
                            worst_stress_brl=float(ok_stress.min()) if len(ok_stress) else None,
                            drawdown=drawdown)
+    notes = _method_notes(window, on, fx_kind) | {
+        "spot_usdbrl": spot, "spot_source": spot_source, "drawdown": drawdown,
+        "drawdown_source": dd_source}
     details = {"method": notes, **var_details,
                **_book_details(marks, exposures, s, metrics, stress, utilisation(metrics, lim))}
     return {"business_date": on, "status": status, "n_scenarios": n_scen, **figures,
@@ -162,10 +160,11 @@ def _value_at_risk(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
     return SNAPSHOT_STATUS_OK, len(complete), figures, details | var_details
 
 
-def _check_book(marks: pd.DataFrame, nav: float, on: date, on_d: np.datetime64,
-                window: int, min_history: int) -> float:
+def _check_book(marks: pd.DataFrame, nav: float, on: date, window: int,
+                min_history: int) -> float:
     """Validate the marks (columns, all dated ``on``), the NAV and the window; the NAV as float."""
     require(marks, _MARK_COLUMNS, "position_marks")
+    on_d = np.datetime64(on, "D")
     if len(marks) and (to_days(marks["business_date"]) != on_d).any():
         bad = marks.loc[to_days(marks["business_date"]) != on_d].iloc[0]
         raise InvalidInput(f"position_marks row {bad['instrument_id']}/{bad['strategy_id']} is "
