@@ -8,6 +8,11 @@
 
 Backfilled demo funds (``demo_worlds``) are built once per session and store pair, then
 copied for each module that asks for one: see :class:`DemoWorlds`.
+
+Markers (:func:`pytest_collection_modifyitems`): each test is marked with its folder's suite
+(``unit``, ``store``, ``pipeline``, ``faults``; the doctests of ``pms_luigi/core`` are
+``unit``) and ``slow`` when it copies a demo world or is named in :data:`SLOW`, so
+``pytest -m "not slow"`` is the inner loop. The suites run in that order.
 """
 from __future__ import annotations
 
@@ -34,12 +39,11 @@ import sqlalchemy as sa
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pms_luigi import demo
 from pms_luigi.cache import client as cache_mod
 from pms_luigi.core import calendar
-from pms_luigi import demo
 from pms_luigi.store import engine as engine_mod
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.ops import runner
 
 PG_URL = os.environ.get("PMS_TEST_DATABASE_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/pms_test")
@@ -65,7 +69,7 @@ class World:
         return engine_mod.get_engine(self.database_url)
 
     @property
-    def redis(self):  # noqa: ANN201 - redis.Redis
+    def redis(self) -> redis.Redis:
         return cache_mod.get_redis(self.redis_url)
 
     def keys(self) -> list[str]:
@@ -204,6 +208,7 @@ class DemoFund:
 
     def build(self, w: World) -> demo.DemoData:
         """Load and backfill the fund into ``w`` (migrated, the environment pointed at it)."""
+        from pms_luigi.ops import runner
         from pms_luigi.pipeline import context
 
         data = demo.generate(seed=self.seed, end=self.end, n_days=40)
@@ -252,7 +257,7 @@ def build_templates(jobs_file: str) -> None:
     the SQLite worlds). SIGTERM (the session ended first) exits through the interpreter's
     shutdown, so an embedded redis-server it started is stopped too."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    for w, fund in pickle.loads(Path(jobs_file).read_bytes()):
+    for w, fund in pickle.loads(Path(jobs_file).read_bytes()):  # noqa: S301 - our own file
         try:
             path, content = _result_file(w), pickle.dumps(_build_template(w, fund))
         except Exception:  # noqa: BLE001 - reported to the module that needs this template
@@ -326,7 +331,8 @@ class DemoWorlds:
                         f"the builder exited with code {builder.poll()}"
                     raise RuntimeError(f"building {fund} on {backend} failed:\n{why}")
                 time.sleep(0.1)
-            self._data[fund, backend] = pickle.loads(_result_file(w).read_bytes())
+            self._data[fund, backend] = pickle.loads(  # noqa: S301 - the builder's file
+                _result_file(w).read_bytes())
         return w, self._data[fund, backend]
 
     def _copy(self, template: World, folder: Path) -> World:
@@ -427,3 +433,67 @@ def demo_worlds(request: pytest.FixtureRequest,
 #: backfilled to the day before (a module builds the last close itself when it needs it)
 FUND_11 = DemoFund(seed=11, end=date(2026, 11, 26),
                    through=calendar.previous_business_day(date(2026, 11, 26)))
+
+
+# ============================================================================================
+# markers: each test's suite, and `slow`
+
+#: The suites (the folders of tests/), in the order they run: the pure core first, its
+#: doctests included, so its answer comes first while the demo-world builder has the other core.
+SUITES = ("unit", "store", "pipeline", "faults")
+
+#: What is slow besides copying a demo world (every module naming a DemoFund is slow):
+#: a module of tests/, or one test in it (``path::name``) -> why.
+SLOW = {
+    "faults/test_faults.py": "kills a step's process at every fault point, then reruns it",
+    "faults/test_outages.py": "stops servers, kills database backends, races two processes",
+    "pipeline/test_backfill_pipeline.py": "backfills 40 dates twice with a forked worker",
+    "pipeline/test_luigid.py": "starts a real luigid and two worker processes",
+    "store/test_input_window.py::test_backfilled_mtm_equals_each_date_read_on_its_own":
+        "backfills ten dates, then runs each again on its own",
+}
+
+
+def _suite(item: pytest.Item, tests: Path) -> str | None:
+    """The folder's suite of a test under tests/, ``unit`` for a doctest of pms_luigi/core."""
+    path = Path(item.path)
+    if path.is_relative_to(tests):
+        folder = path.relative_to(tests).parts[0]
+        if folder not in SUITES:
+            raise pytest.UsageError(f"{path}: a test belongs in tests/{{{','.join(SUITES)}}}/")
+        return folder
+    if path.is_relative_to(tests.parent / "pms_luigi" / "core"):
+        return "unit"
+    return None
+
+
+def _slow_entries(tests: Path) -> set[str]:
+    """:data:`SLOW`'s keys, each checked to name a module and test that exist."""
+    for key in SLOW:
+        module, _, name = key.partition("::")
+        path = tests / module
+        if not path.is_file() or (name and f"def {name}(" not in path.read_text()):
+            raise pytest.UsageError(f"tests/conftest.py SLOW names {key}, which does not exist")
+    return set(SLOW)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its suite and, when slow, ``slow``; run the suites in order."""
+    tests = Path(__file__).resolve().parent
+    slow = _slow_entries(tests)
+    worlds = {module for module in dict.fromkeys(
+        item.module for item in items if isinstance(item, pytest.Function))
+        if any(isinstance(v, DemoFund) for v in vars(module).values())}
+    suites: dict[pytest.Item, int] = {}
+    for item in items:
+        suite = _suite(item, tests)
+        suites[item] = SUITES.index(suite) if suite else len(SUITES)
+        if suite:
+            item.add_marker(suite)
+        if not isinstance(item, pytest.Function):
+            continue
+        path = Path(item.path)
+        module = path.relative_to(tests).as_posix() if path.is_relative_to(tests) else ""
+        if item.module in worlds or module in slow or f"{module}::{item.originalname}" in slow:
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=suites.__getitem__)  # stable: file order within a module is kept
