@@ -71,8 +71,8 @@ def build(inp: PackInputs) -> dict[str, Any]:
     }
 
 
-def _sums(g: pd.Series) -> dict[str, Any]:
-    """The summed figures of a group, rounded."""
+def _sums(g: pd.Series | Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of a position, or their sums over a group, rounded."""
     return {
         "market_value_brl": money(g["market_value_brl"]),
         "notional_brl": money(g["notional_brl"]),
@@ -149,13 +149,7 @@ def _position_row(r: Mapping[str, Any], ins_names: dict[str, str],
         "price": rnd(r.get("price"), PRICE_DP),
         "price_date": iso(r.get("price_date")),
         "is_stale": bool(r.get("is_stale")) if r.get("is_stale") is not None else None,
-        "market_value_brl": money(r["market_value_brl"]),
-        "notional_brl": money(r["notional_brl"]),
-        "pnl_brl": money(r["pnl_brl"]),
-        "pnl_bps": bps(r["pnl_bps"]),
-        "dv01_brl": money(r["dv01_brl"]),
-        "fx_delta_usd": money(r["fx_delta_usd"]),
-        "equity_delta_brl": money(r["equity_delta_brl"]),
+        **_sums(r),
     }
     if strat_names is not None:
         out["strategy_name"] = strat_names.get(r["strategy_id"], r["strategy_id"])

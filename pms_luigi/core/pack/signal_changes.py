@@ -10,7 +10,7 @@ import pandas as pd
 from pms_luigi.core.pack.inputs import PackInputs
 from pms_luigi.core.pack.values import RATIO_DP, iso, num, rnd, unavailable
 
-_KEY = ["strategy_id", "signal_id"]
+_KEY = ("strategy_id", "signal_id")
 _EPS = 1e-12  # a move exactly at a threshold counts as at it, not above it by float noise
 
 
@@ -29,8 +29,8 @@ def build(inp: PackInputs) -> dict[str, Any]:
     prev = inp.signals_prev[[*_KEY, "conviction"]].astype({"strategy_id": str, "signal_id": str})
     now_date = iso(inp.signals_now["signal_date"].iloc[0]) if len(inp.signals_now) else None
     prev_date = iso(inp.signals_prev["signal_date"].iloc[0]) if len(inp.signals_prev) else None
-    j = now.merge(prev, on=_KEY, how="outer", suffixes=("_now", "_prev"), indicator=True)
-    j = j.sort_values(_KEY, kind="mergesort")
+    j = now.merge(prev, on=list(_KEY), how="outer", suffixes=("_now", "_prev"), indicator=True)
+    j = j.sort_values(list(_KEY), kind="mergesort")
     c0 = j["conviction_prev"].astype(float)
     c1 = j["conviction_now"].astype(float)
     both = j["_merge"] == "both"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ from pms_luigi.core.proposals.policy import ProposalPolicy
 
 # Face value at maturity of the zero-coupon contracts whose duration can be read off the price
 # (B3 DI1 and DDI contract specifications: 100,000 points; Tesouro Nacional LTN: R$ 1,000).
-_ZERO_FACE = {"DI1": 100_000.0, "LTN": 1_000.0}
+_ZERO_FACE = MappingProxyType({"DI1": 100_000.0, "LTN": 1_000.0})
 _DDI_FACE = 100_000.0
 _BOOK_COLUMNS = ("quantity", "dv01_brl", "fx_delta_usd", "equity_delta_brl", "notional_brl")
 
