@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from pms_luigi.cache.client import get_redis
 from pms_luigi.cache.publish import Cache
 from pms_luigi.pipeline import config as cfg
-from pms_luigi.pipeline.status import StatusMemo
+from pms_luigi.pipeline.memo import StatusMemo
 from pms_luigi.store import readers as rd
 from pms_luigi.store.engine import db_unavailable, get_engine
 from pms_luigi.store.window import InputWindow
