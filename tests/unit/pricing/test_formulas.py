@@ -1,10 +1,10 @@
-"""Pricing formulas against published numbers (finance-conventions.md §2, §2.9).
+"""Pricing formulas against published numbers.
 
-Sources of the expected values: Tesouro Nacional's LTN methodology example (879.43), pyield
-docstrings of the ANBIMA rules (NTN-B 2035 cotação 99.3651 / PU 4271.864805; NTN-F 2035 PU
-895.359254; NTN-F coupon dates), the §2.1 DI1 table (the 11 % / 1424 du line matches the PyPI
-``dib3-utils`` example 55 448.42), B3 and broker examples of §2.3–2.4 and the DDI/FRC examples
-of §2.2.
+Sources of the expected values: the Tesouro Nacional's LTN methodology example (879.43); the
+ANBIMA rules as published with the open-source pyield library (NTN-B 2035 cotação 99.3651 /
+PU 4271.864805; NTN-F 2035 PU 895.359254; NTN-F coupon dates); a table of DI1 PUs and DV01s
+whose 11 % / 1424 du line matches the public ``dib3-utils`` example (55 448.42); B3's and
+brokers' settlement examples for DOL, WDO, IND and WIN; the DDI and FRC conventions of B3.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from pms_luigi.core import calendar, pricing
-
 
 # ------------------------------------------------------------------------------- ANBIMA bonds
 
@@ -78,7 +77,7 @@ def test_bond_pricing_is_vectorized_over_rates() -> None:
 
 
 def test_bond_dv01s() -> None:
-    # LTN DV01 is 1/100 of a DI1 contract with the same du and rate (§2.7)
+    # LTN DV01 is 1/100 of a DI1 contract with the same du and rate
     assert pricing.ltn_dv01(0.13, 252) == pytest.approx(0.078315, abs=1e-6)
     # NTN-F / NTN-B: +1bp reprice ≈ duration; a 10y NTN-F moves ~R$0.5 per bond per bp
     dv = pricing.ntnf_dv01(date(2024, 7, 5), date(2035, 1, 1), 0.11921)
