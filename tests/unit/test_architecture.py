@@ -216,7 +216,7 @@ class Offender:
 
     name: str  # pms_luigi.faults._FIRED
     where: str  # pms_luigi/faults.py:24
-    how: str  # "_FIRED.add(...) at pms_luigi/faults.py:61"
+    how: str  # ".add(...) at pms_luigi/faults.py:36"
 
     def __str__(self) -> str:
         return f"{self.where}: {self.name} ({self.how})"
@@ -229,7 +229,7 @@ def _module_name(path: Path, root: Path) -> str:
 
 def _module_bindings(tree: ast.Module) -> Iterator[tuple[str, ast.expr | None, int]]:
     """(name, value, line) of each name bound at module level, outside functions and classes
-    (into ``if``/``try``/``with``/``for`` blocks). Value None: bound by ``global`` only."""
+    (into ``if``/``try``/``with``/``for`` blocks). Value None: annotated, not assigned."""
     todo: list[ast.stmt] = list(tree.body)
     while todo:
         node = todo.pop(0)
