@@ -93,9 +93,8 @@ def execute(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) 
     from pms_luigi.ops import logs
     from pms_luigi.store.markers import STORE_ERRORS
 
-    logs.setup(verbose=getattr(args, "verbose", True))
     log_file: Callable[[argparse.Namespace], Path] | None = getattr(args, "log_file", None)
-    with logs.to_file(log_file(args) if log_file else None):
+    with logs.session(getattr(args, "verbose", True), log_file(args) if log_file else None):
         try:
             return int(args.fn(args))
         except (PmsError, *STORE_ERRORS) as exc:

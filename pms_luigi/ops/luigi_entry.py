@@ -63,6 +63,14 @@ class BinaryOutcome(logs.OneLineErrors):
             return ExitCode.BAD_REQUEST
         return code
 
+    def text_for(self, exc: BaseException, record: logging.LogRecord) -> str:
+        """A command-line error quotes the command line (Luigi's own message may not: "day
+        is out of range for month")."""
+        text = logs.describe(exc)
+        if record.msg == "Uncaught exception in luigi" and isinstance(exc, ARGUMENT_ERRORS):
+            return f"bad command line `luigi {' '.join(sys.argv[1:])}`: {text}"
+        return text
+
     def noted(self, kind: str, code: ExitCode) -> None:
         """Raise Luigi's ``[retcode]`` value of ``kind`` to the worst code seen in it."""
         seen = self._seen.setdefault(kind, set())

@@ -14,6 +14,7 @@ import logging
 
 import luigi
 
+from pms_luigi.core.errors import ExitCode
 from pms_luigi.pipeline import context
 from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.targets import DataReadyTarget
@@ -56,11 +57,13 @@ class SignalsReady(InputsReady):
 @InputsReady.event_handler(luigi.Event.DEPENDENCY_MISSING)
 def _say_what_is_missing(task: InputsReady) -> None:
     """One ERROR line per missing input task: ``missing data for pms.MarketDataReady(...):
-    fx_fixings: no PTAX USDBRL fixing dated …``. Luigi also fires this event when the
-    completeness check itself failed (a database outage), which its own line reports."""
+    fx_fixings: no PTAX USDBRL fixing dated … [exit 3 MISSING_DATA]``. Luigi also fires this
+    event when the completeness check itself failed (a database outage): Luigi's own line,
+    made one line by the logging filter, reports that."""
     try:
         absent = task.missing()
     except STORE_ERRORS:
         return
     if absent:
-        log.error("missing data for %s: %s", task, "; ".join(absent))
+        log.error("missing data for %s: %s %s", task, "; ".join(absent),
+                  ExitCode.MISSING_DATA.tag)

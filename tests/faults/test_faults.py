@@ -77,8 +77,8 @@ def _built(worlds: dict, backend: str) -> tuple[World, dict[str, tuple[str, dict
         w = stack.enter_context(make_world(backend, factory.mktemp("faults")))
         w.redis.ping()  # own the embedded server before any subprocess joins it
         day = load_short(w, days=2)[-1]
-        assert runner.run_kind("eod", day) == runner.EXIT_OK
-        assert runner.run_kind("preopen", day) == runner.EXIT_OK
+        assert runner.run_kind("eod", day) == runner.ExitCode.OK
+        assert runner.run_kind("preopen", day) == runner.ExitCode.OK
         clean = {f: (_db_digest(w, f, day), _redis_state(w, f, day)) for f in FAMILIES}
         worlds[f"{backend}:rows"] = {f: _strip(_rows(w, f, day)) for f in FAMILIES}
         for f in FAMILIES:
@@ -257,7 +257,7 @@ def _crash_and_recover(worlds: dict, backend: str, family: str, point: str) -> N
     assert not w.redis.exists(f"{w.namespace}:marker:{family}:{day.isoformat()}")
 
     # Rerun without the fault (in this process: the crash already paid a subprocess).
-    assert runner.build([runner.FAMILIES[family](date=day)]) == runner.EXIT_OK
+    assert runner.build([runner.FAMILIES[family](date=day)]) == runner.ExitCode.OK
     final = _assert_consistent(w, family, day)
     assert _db_digest(w, family, day) == clean_db, _first_difference(
         worlds[f"{backend}:rows"][family], _strip(_rows(w, family, day)))

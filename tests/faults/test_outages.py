@@ -163,7 +163,7 @@ def test_postgresql_down_is_a_clear_error_with_the_url_masked(pg) -> None:  # no
     proc = _cli("run", "eod", "--date", dates[0].isoformat(),
                 env=_env(cfg, PMS_DATABASE_URL=url))
     out, err = proc.communicate(timeout=240)
-    assert proc.returncode not in (0, None)
+    assert proc.returncode == runner.ExitCode.STORE_UNAVAILABLE, err[-3000:]
     text = out + err
     assert f"pms:***@127.0.0.1:{url.split(':')[-1].split('/')[0]}" in text, text[-3000:]
     assert "database unavailable" in text
@@ -176,7 +176,7 @@ def test_postgresql_down_is_a_clear_error_with_the_url_masked(pg) -> None:  # no
 def test_connection_drop_inside_the_write_transaction_is_retried(pg) -> None:  # noqa: ANN001
     w, dates, cfg = pg
     d = dates[1]
-    assert runner.run_kind("eod", d) == runner.EXIT_OK
+    assert runner.run_kind("eod", d) == runner.ExitCode.OK
     first = _markers(w, "pms.PerformanceAttribution", d)
     runner.invalidate("pms.PerformanceAttribution", d, downstream=False)
     app = f"pmsdrop{uuid.uuid4().hex[:8]}"
@@ -277,7 +277,7 @@ def test_redis_lost_after_the_db_commit_exits_5_and_republishes(pg, private_redi
     finally:
         os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=240)
-    assert proc.returncode == runner.EXIT_CACHE, err[-3000:]
+    assert proc.returncode == runner.ExitCode.CACHE_UNAVAILABLE, err[-3000:]
     assert "Redis is unavailable" in err
     committed = _markers(w, "pms.MarkToMarket", d)
     assert committed is not None  # DB results stand
@@ -286,7 +286,7 @@ def test_redis_lost_after_the_db_commit_exits_5_and_republishes(pg, private_redi
     assert [st for _, st, _, _ in _runs(w, "pms.MarkToMarket", d)] == ["FAILED"]
 
     private_redis.start()  # back, empty (no persistence)
-    assert runner.run_kind("eod", d) == runner.EXIT_OK
+    assert runner.run_kind("eod", d) == runner.ExitCode.OK
     again = _markers(w, "pms.MarkToMarket", d)
     assert again.run_id == committed.run_id  # not recomputed
     assert [st for _, st, _, _ in _runs(w, "pms.MarkToMarket", d)] == ["FAILED", "REPUBLISHED"]
@@ -304,11 +304,11 @@ def test_redis_down_before_the_run_exits_5_and_writes_nothing(pg, private_redis,
     d = dates[4]
     monkeypatch.setenv("PMS_REDIS_URL", private_redis.url)
     private_redis.stop()
-    assert runner.run_kind("eod", d) == runner.EXIT_CACHE
+    assert runner.run_kind("eod", d) == runner.ExitCode.CACHE_UNAVAILABLE
     for family in EOD:
         assert _markers(w, family, d) is None
     assert _row_run_ids(w, s.position_marks, d) == []
     private_redis.start()
-    assert runner.run_kind("eod", d) == runner.EXIT_OK
+    assert runner.run_kind("eod", d) == runner.ExitCode.OK
     for family in EOD:
         assert _markers(w, family, d) is not None

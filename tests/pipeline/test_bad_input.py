@@ -308,7 +308,7 @@ STEP_CASES = [
 def test_mtm_step_refuses_bad_inputs_and_writes_nothing(desk, case, breaker, error,  # noqa: ANN001
                                                         text) -> None:
     w, dates = desk
-    assert runner.build([MarkToMarket(date=dates[0])]) == runner.EXIT_OK  # the fund's 1st day
+    assert runner.build([MarkToMarket(date=dates[0])]) == runner.ExitCode.OK  # the fund's 1st day
     d = dates[1]  # a day with a book carried over: every input matters
     tbl, where, update = breaker(w, d)
     with _broken(w, tbl, where, **update):

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 
 from pms_luigi.core import calendar
 from pms_luigi.cli import main as cli
+from pms_luigi.cli.run import cron_lock_path
+from pms_luigi.core.errors import ExitCode
 from pms_luigi import demo
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
@@ -119,13 +121,13 @@ def test_cron_non_business_day_exits_zero_with_a_log_line(ops) -> None:  # noqa:
 
 def test_cron_lock_held_exits_4(ops) -> None:  # noqa: ANN001
     w, _, _ = ops
-    with open(cli.cron_lock_path("eod", PREV), "a+") as held:
+    with open(cron_lock_path("eod", PREV), "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         proc = _script("run_eod.sh", "--date", PREV.isoformat())
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert "already running" in _log(w, "eod", PREV)
     # The lock is per (kind, date), not per command line: extra flags do not bypass it.
-    with open(cli.cron_lock_path("eod", PREV), "a+") as held:
+    with open(cron_lock_path("eod", PREV), "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         proc = _script("run_eod.sh", "--date", PREV.isoformat(), "--workers", "2")
     assert proc.returncode == 4
@@ -171,7 +173,7 @@ def test_cron_waits_for_late_prices_then_succeeds(ops) -> None:  # noqa: ANN001
     assert found and int(found.group(1)) >= 2
 
 
-def test_cron_failed_step_exits_1_and_shows_failed_in_the_grid(ops) -> None:  # noqa: ANN001
+def test_cron_missing_price_exits_3_and_shows_failed_in_the_grid(ops) -> None:  # noqa: ANN001
     w, _, held = ops
     with w.engine.connect() as conn:
         iid = conn.execute(sa.select(s.position_marks.c.instrument_id).where(
@@ -182,7 +184,7 @@ def test_cron_failed_step_exits_1_and_shows_failed_in_the_grid(ops) -> None:  # 
         conn.execute(sa.delete(s.market_prices).where(s.market_prices.c.price_date == LAST,
                                                       s.market_prices.c.instrument_id == iid))
     proc = _script("run_eod.sh", "--date", LAST.isoformat())
-    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.returncode == ExitCode.MISSING_DATA, proc.stderr[-3000:]  # --wait-until waits
     assert iid in _log(w, "eod", LAST)  # the error names the instrument
     g = status.grid(LAST, LAST)
     assert g.cells[("pms.MarkToMarket", LAST)] == "failed"

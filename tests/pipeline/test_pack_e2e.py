@@ -57,9 +57,9 @@ def built(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
         before = conf.get("pms_mtm", "var_min_history", None)
         conf.set("pms_mtm", "var_min_history", "30")
         try:
-            assert runner.backfill(built[1].start, END, chunk=50) == runner.EXIT_OK
-            assert runner.run_kind("preopen", D) == runner.EXIT_OK
-            assert runner.run_kind("preopen", AFTER_HOLIDAY) == runner.EXIT_OK
+            assert runner.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
+            assert runner.run_kind("preopen", D) == runner.ExitCode.OK
+            assert runner.run_kind("preopen", AFTER_HOLIDAY) == runner.ExitCode.OK
             yield built
         finally:
             if before is None:
@@ -264,7 +264,7 @@ def test_rerun_produces_an_identical_pack(built) -> None:  # noqa: ANN001
     files = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".pdf"}
     hit = runner.invalidate("pms.MorningPack", D, downstream=True)
     assert hit == [("pms.MorningPack", D)]
-    assert runner.run_kind("preopen", D) == runner.EXIT_OK
+    assert runner.run_kind("preopen", D) == runner.ExitCode.OK
     after = _pack_row(w, D)
     assert after["run_id"] != before["run_id"]  # it really ran again
     assert after["digest"] == before["digest"]
@@ -282,7 +282,7 @@ def test_hostile_names_loaded_by_the_loader_render_as_text(built) -> None:  # no
                                     "strategies": strat.assign(name=XSS)})
     assert counts == {"instruments": 1, "strategies": 1}
     runner.invalidate("pms.MorningPack", D, downstream=True)
-    assert runner.run_kind("preopen", D) == runner.EXIT_OK
+    assert runner.run_kind("preopen", D) == runner.ExitCode.OK
     row = _pack_row(w, D)
     shown = row["payload"]["positions"]["top_contributors"][0]
     assert shown["name"] == XSS and shown["strategy_name"] == XSS  # the data is kept as is

@@ -45,7 +45,7 @@ def desk(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
     with demo_worlds.copy(FUND_11, request.param,
                           tmp_path_factory.mktemp("workflow")) as (w, _):
         # TradeProposals(D) pulls the MarkToMarket chain up to P (attribution is not needed)
-        assert runner.build([TradeProposals(date=D)]) == runner.EXIT_OK
+        assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.OK
         yield w
 
 
@@ -132,7 +132,7 @@ def test_reject_needs_a_reason_and_illegal_transitions_name_the_states(desk: Wor
         workflow.reject(desk.engine, pid, reason="   ", actor="pm.silva")
     assert exc.value.field == "reason" and str(pid) in str(exc.value)
     code, _, err = _cli(capsys, "reject", str(pid), "--actor", "pm.silva")
-    assert code == 3 and "REJECT needs a reason" in err
+    assert code == cli.ExitCode.BAD_INPUT and "REJECT needs a reason" in err
     assert len(_journal(desk)) == before_j
     assert _proposals(desk).set_index("proposal_id").at[pid, "status"] == "PENDING"
 
@@ -149,7 +149,8 @@ def test_reject_needs_a_reason_and_illegal_transitions_name_the_states(desk: Wor
     approved = int(_journal(desk).iloc[0]["proposal_id"])
     code, _, err = _cli(capsys, "reject", str(approved), "--reason", "changed my mind",
                         "--actor", "pm.silva")
-    assert code == 3 and f"proposal {approved}" in err and "is APPROVED" in err and "BOOK" in err
+    assert code == cli.ExitCode.BAD_INPUT and f"proposal {approved}" in err
+    assert "is APPROVED" in err and "BOOK" in err
     with pytest.raises(workflow.WorkflowError, match="not found"):
         workflow.approve(desk.engine, 999_999, "pm.silva")
     assert len(_journal(desk)) == before_j + 1  # only the accepted rejection
@@ -198,7 +199,7 @@ def test_rerun_keeps_decided_proposals_intact_and_no_duplicate_pending(desk: Wor
     old_run = set(before.loc[before["status"] == "PENDING", "run_id"])
     hit = runner.invalidate("pms.TradeProposals", D)
     assert ("pms.TradeProposals", D) in hit
-    assert runner.build([TradeProposals(date=D)]) == runner.EXIT_OK
+    assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.OK
 
     after = _proposals(desk)
     kept = after[after["proposal_id"].isin(decided.index)].set_index("proposal_id").sort_index()
@@ -260,7 +261,7 @@ def test_book_creates_exactly_one_valid_trade(desk: World, capsys) -> None:  # n
     with pytest.raises(workflow.WorkflowError, match="is BOOKED: BOOK is not allowed"):
         workflow.book(desk.engine, pid, "ops.lima")
     code, _, err = _cli(capsys, "book", str(pid), "--actor", "ops.lima")
-    assert code == 3 and "is BOOKED" in err
+    assert code == cli.ExitCode.BAD_INPUT and "is BOOKED" in err
 
     mid = modified["proposal_id"]
     code, out, _ = _cli(capsys, "book", str(mid), "--price", "1234.5", "--cost", "10",
@@ -338,7 +339,7 @@ def test_bad_signals_fail_the_step_naming_the_row_and_write_nothing(desk: World)
                                      "signal_id": "NO_SUCH_ALIAS", "conviction": 0.5}])
     runner.invalidate("pms.TradeProposals", D)
     try:
-        assert runner.build([TradeProposals(date=D)]) == runner.EXIT_FAILED
+        assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.BAD_INPUT
         with desk.engine.connect() as conn:
             error = conn.execute(sa.select(s.task_runs.c.error).where(
                 s.task_runs.c.family == "pms.TradeProposals", s.task_runs.c.status == "FAILED")
@@ -352,7 +353,7 @@ def test_bad_signals_fail_the_step_naming_the_row_and_write_nothing(desk: World)
     finally:
         with desk.engine.begin() as conn:
             conn.execute(sa.delete(g).where(g.c.signal_id == "NO_SUCH_ALIAS"))
-    assert runner.build([TradeProposals(date=D)]) == runner.EXIT_OK
+    assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.OK
     cols = ["instrument_id", "status", "quantity", "conviction", "notional_brl", "rank"]
     clean = _proposals(desk)[cols]
     # a signal dated after P that is in the table anyway is not read by TradeProposals(D):
@@ -360,7 +361,7 @@ def test_bad_signals_fail_the_step_naming_the_row_and_write_nothing(desk: World)
     with desk.engine.begin() as conn:
         conn.execute(sa.insert(g), [late.iloc[0].to_dict()])
     runner.invalidate("pms.TradeProposals", D)
-    assert runner.build([TradeProposals(date=D)]) == runner.EXIT_OK
+    assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.OK
     pd.testing.assert_frame_equal(_proposals(desk)[cols], clean)
     assert marker_before is not None
 
