@@ -217,15 +217,20 @@ def distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``codes[i]`` numbers row i's combination and ``first[k]`` is a row holding combination k,
     so a per-combination computation (a bond priced from its schedule, a DI factor over a
     date range) runs once per distinct value, never once per position. Each column is
-    factorized on its own (NaN/NaT as one value), then the integer code rows are uniqued.
+    factorized on its own (NaN/NaT as one value, dates as day numbers) and folded into the
+    codes so far, so no intermediate key exceeds rows × distinct values.
     """
     n = len(columns[0])
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    codes = np.column_stack([pd.factorize(pd.Series(c), use_na_sentinel=False)[0]
-                             for c in columns])
-    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-    return inverse.reshape(-1).astype(np.int64), first
+    codes = np.zeros(n, dtype=np.int64)
+    for column in columns:
+        c = np.asarray(column)
+        if c.dtype.kind == "M":
+            c = c.astype("datetime64[D]").astype(np.int64)
+        col_codes, uniques = pd.factorize(c, use_na_sentinel=False)
+        codes = pd.factorize(codes * len(uniques) + col_codes)[0].astype(np.int64)
+    first = np.empty(int(codes.max()) + 1 if n else 0, dtype=np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)
+    return codes, first
 
 
 @dataclass(frozen=True)
