@@ -39,6 +39,7 @@ import sqlalchemy as sa
 
 from pms_luigi.cache.client import get_redis
 from pms_luigi.cache.publish import Cache
+from pms_luigi.core import attribution
 from pms_luigi.pipeline import config as cfg
 from pms_luigi.pipeline.memo import StatusMemo
 from pms_luigi.store import readers as rd
@@ -166,9 +167,13 @@ class Carried:
     run_id). A run_id names one commit of rows and marker together, so when the marker of
     the next date's chain base carries that run_id these are its rows and need not be read
     back; a run that did not commit never appears in a marker.
+
+    ``attribution_reference``: the reference data (tags, style, asset classes) prepared for
+    the last date; reused while the strategies and instruments read are the same.
     """
 
     attribution_rows: dict[tuple[date, str], pd.DataFrame] = field(default_factory=dict)
+    attribution_reference: attribution.Reference | None = None
 
 
 class RunContext:

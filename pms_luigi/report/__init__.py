@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pms_luigi.report.charts import CHART_NAMES, chart_cids, render_charts
 from pms_luigi.report.email import build_email
-from pms_luigi.report.files import write_outputs
+from pms_luigi.report.files import output_paths, write_outputs
 from pms_luigi.report.html import render_html
 from pms_luigi.report.pdf import pdf_document, render_pdf
 from pms_luigi.report.text import render_text
@@ -21,6 +21,7 @@ __all__ = [
     "CHART_NAMES",
     "build_email",
     "chart_cids",
+    "output_paths",
     "pdf_document",
     "render_charts",
     "render_html",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,6 +12,21 @@ from typing import Any
 
 from pms_luigi.core.pack import pack_json
 from pms_luigi.report.charts import cid_resolver, swap_cids
+
+
+def output_paths(out_dir: str | Path, charts: Sequence[str], pdf: bool,
+                 eml: bool = False) -> dict[str, Path]:
+    """Where :func:`write_outputs` puts each file ({kind: path}): ``<chart>.png`` per chart,
+    ``morning_pack.json``, ``morning_pack.html``, and ``morning_pack.pdf`` / ``.eml`` when
+    written. Known before anything is written, so a step can record them with its rows."""
+    out = Path(out_dir)
+    paths = {name: out / f"{name}.png" for name in sorted(charts)}
+    paths.update(json=out / "morning_pack.json", html=out / "morning_pack.html")
+    if pdf:
+        paths["pdf"] = out / "morning_pack.pdf"
+    if eml:
+        paths["eml"] = out / "morning_pack.eml"
+    return paths
 
 
 def write_outputs(out_dir: str | Path, on: date, html: str, pdf: bytes | None,
@@ -36,23 +51,21 @@ def write_outputs(out_dir: str | Path, on: date, html: str, pdf: bytes | None,
         packed_date = None
     if packed_date is not None and packed_date != on.isoformat():
         raise ValueError(f"write_outputs: pack is dated {packed_date}, not {on.isoformat()}")
-    paths: dict[str, Path] = {}
+    paths = output_paths(out, list(pngs), pdf is not None, eml is not None)
     for name in sorted(pngs):
-        paths[name] = _atomic_write(out / f"{name}.png", pngs[name])
+        _atomic_write(paths[name], pngs[name])
     resolve = cid_resolver(pngs, cids)
 
     def file_ref(cid: str) -> str:
         name = resolve(cid)
         return f"{name}.png" if name else "data:,"
 
-    paths["json"] = _atomic_write(out / "morning_pack.json", text.encode("utf-8"))
-    paths["html"] = _atomic_write(out / "morning_pack.html",
-                                  swap_cids(html, file_ref).encode("utf-8"))
+    _atomic_write(paths["json"], text.encode("utf-8"))
+    _atomic_write(paths["html"], swap_cids(html, file_ref).encode("utf-8"))
     if pdf is not None:
-        paths["pdf"] = _atomic_write(out / "morning_pack.pdf", pdf)
+        _atomic_write(paths["pdf"], pdf)
     if eml is not None:
-        paths["eml"] = _atomic_write(out / "morning_pack.eml",
-                                     eml if isinstance(eml, bytes) else eml.as_bytes())
+        _atomic_write(paths["eml"], eml if isinstance(eml, bytes) else eml.as_bytes())
     return paths
 
 

@@ -59,7 +59,7 @@ class AttributionInputs:
     base: date | None = None  # chain on this date's rows (None: full recomputation)
     base_rows: pd.DataFrame | None = None
     base_state: dict[str, Any] | None = None  # its exact running sums (marker metadata)
-    reference_digest: str = ""
+    reference: attribution.Reference | None = None
     inception: date | None = None
 
 
@@ -141,8 +141,11 @@ class PerformanceAttribution(PmsTask):
         strategies = rd.reference_columns(conn, s.strategies, STRATEGY_COLUMNS)
         instruments = rd.reference_columns(conn, s.instruments, INSTRUMENT_COLUMNS)
         books = rd.columns_between(conn, s.book_snapshots, start, self.date, BOOK_COLUMNS)
-        digest = attribution.reference_digest(strategies, instruments)
-        base = self.chain_base(conn, digest, start)
+        held = ctx.carried.attribution_reference
+        ref = held if held is not None and held.matches(strategies, instruments) \
+            else attribution.Reference.of(strategies, instruments)
+        ctx.carried.attribution_reference = ref
+        base = self.chain_base(conn, ref.digest, start)
         if base is not None:
             rows = self._base_rows(conn, base, ctx)
             if rows is not None:
@@ -150,11 +153,11 @@ class PerformanceAttribution(PmsTask):
                     facts=self._facts(conn, calendar.next_business_day(base.business_date)),
                     books=books, strategies=strategies, instruments=instruments,
                     base=base.business_date, base_rows=rows,
-                    base_state=base.metadata.get("chain_state"), reference_digest=digest,
+                    base_state=base.metadata.get("chain_state"), reference=ref,
                     inception=start)
         return AttributionInputs(facts=self._facts(conn, start), books=books,
                                  strategies=strategies, instruments=instruments,
-                                 reference_digest=digest, inception=start)
+                                 reference=ref, inception=start)
 
     @staticmethod
     def _base_rows(conn: sa.Connection, base: mk.Marker, ctx: RunContext
@@ -178,12 +181,16 @@ class PerformanceAttribution(PmsTask):
     def compute(self, inputs: AttributionInputs) -> AttributionResult:
         if inputs.base is None:
             result = attribution.attribute(inputs.facts, inputs.books, inputs.strategies,
-                                           inputs.instruments, self.date, inputs.inception)
+                                           inputs.instruments, self.date, inputs.inception,
+                                           reference=inputs.reference)
         else:
             result = attribution.attribute_incremental(
                 inputs.base_rows, inputs.base, inputs.facts, inputs.books, inputs.strategies,
-                inputs.instruments, self.date, inputs.inception, base_state=inputs.base_state)
-        metadata = {**result.metadata, "reference_digest": inputs.reference_digest}
+                inputs.instruments, self.date, inputs.inception, base_state=inputs.base_state,
+                reference=inputs.reference)
+        digest = (inputs.reference or attribution.Reference.of(inputs.strategies,
+                                                              inputs.instruments)).digest
+        metadata = {**result.metadata, "reference_digest": digest}
         return AttributionResult(
             frames={s.attribution: result.rows, s.performance_stats: result.stats},
             metadata=metadata, equity_curve=inputs.books[_CURVE_COLUMNS])
