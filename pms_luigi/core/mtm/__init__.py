@@ -20,7 +20,6 @@ Modules, in the order a mark runs through them:
 """
 from __future__ import annotations
 
-from pms_luigi.core.frames import to_days
 from pms_luigi.core.mtm.engine import mark_to_market
 from pms_luigi.core.mtm.ledger import positions_as_of
 from pms_luigi.core.mtm.model import (
@@ -49,5 +48,4 @@ __all__ = [
     "MtmResult",
     "mark_to_market",
     "positions_as_of",
-    "to_days",  # re-exported for callers that still import it from here (risk)
 ]

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from pms_luigi.core import calendar, pricing
+from pms_luigi.core.pricing.base import PNL_COLUMNS
+from tests.unit.pricing.legs import Market, legs
 
 # ------------------------------------------------------------------------------- ANBIMA bonds
 
@@ -173,6 +175,12 @@ def test_futures_settlement_examples(typ: str, qty: int, ref: float, price: floa
     assert round(ad, 2) == expected
     # the short side pays exactly what the long receives
     assert pricing.daily_settlement(price, ref, -qty, pricing.POINT_VALUES[typ]) == -ad
+    # the pricer's daily P&L over a frame is that ajuste, all of it market
+    frame = legs(contract_size=pricing.POINT_VALUES[typ], quantity=float(qty),
+                 prev_quantity=float(qty), price=price, prev_price=ref)
+    pnl = pricing.PRICERS[typ].daily_pnl(frame, Market()).iloc[0]
+    assert tuple(pnl.index) == PNL_COLUMNS and pnl["total"] == pnl["market"] == ad
+    assert pnl["carry"] == pnl["fx"] == pnl["realized"] == pnl["new_trades"] == 0.0
 
 
 def test_dol_fx_delta_example() -> None:

@@ -1,64 +1,24 @@
 """The pricer protocol: the registry, and the verbs over frames against the formulas.
 
 Each verb over a frame of legs must give, row by row, exactly what the scalar formula of its
-module gives (the MTM's figures rest on that), and the daily P&L of a future must be the B3
-ajuste of the published examples.
+module gives (the MTM's figures rest on that). The daily P&L of the futures against B3's
+examples is in test_formulas.py.
 """
 from __future__ import annotations
 
 import dataclasses
 from datetime import date
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from pms_luigi.core import calendar, pricing
 from pms_luigi.core.errors import InvalidInput
-from pms_luigi.core.pricing.base import EXPOSURE_COLUMNS, LEG_COLUMNS, PNL_COLUMNS
+from pms_luigi.core.pricing.base import EXPOSURE_COLUMNS
+from tests.unit.pricing.legs import D, Market, P, legs
 
-P, D = date(2025, 6, 2), date(2025, 6, 3)
 VERBS = ("settlement_price", "rate", "price", "fx_rate", "daily_pnl", "dv01", "exposures")
-
-
-class Market:
-    """Fixings by day for the tests (implements pricing.MarketData)."""
-
-    def __init__(self, ptax: dict[date, float] | None = None,
-                 vna: dict[date, float] | None = None, di: float = 0.149) -> None:
-        self._ptax, self._vna, self._di = ptax or {}, vna or {}, di
-
-    def ptax(self, days: np.ndarray) -> np.ndarray:
-        return np.array([self._ptax[d] for d in days.astype("datetime64[D]").tolist()])
-
-    fx = ptax
-
-    def di_fixings(self, start: np.datetime64, end: np.datetime64) -> np.ndarray:
-        n = int(np.busday_count(start, end, busdaycal=calendar.ANBIMA))
-        return np.full(n, self._di)
-
-    def vna(self, days: np.ndarray) -> np.ndarray:
-        return np.array([self._vna[d] for d in days.astype("datetime64[D]").tolist()])
-
-    vna_or_nan = vna
-
-
-def legs(n: int = 1, **columns: Any) -> pd.DataFrame:
-    """A frame of ``n`` legs with every leg column: neutral defaults, ``columns`` on top."""
-    defaults: dict[str, Any] = {
-        "instrument_id": "X", "currency": "BRL", "maturity": np.datetime64("NaT", "D"),
-        "contract_size": 1.0, "date": np.datetime64(D), "prev_date": np.datetime64(P),
-        "quantity": 0.0, "prev_quantity": 0.0, "held_quantity": 0.0, "day_quantity": 0.0,
-        "day_cash": 0.0, "price": np.nan, "on": np.datetime64(D), "prev_price": np.nan,
-        "prev_on": np.datetime64(P), "rate": np.nan, "prev_rate": np.nan, "settling": False,
-        "realized": 0.0, "new_lots": 0.0, "avg_cost": np.nan, "realized_total": 0.0,
-        "fx_rate": np.nan}
-    assert set(defaults) == set(LEG_COLUMNS) | {"rate", "prev_rate"}
-    frame = {k: np.broadcast_to(np.asarray(columns.get(k, v)), (n,)).copy()
-             for k, v in defaults.items()}
-    return pd.DataFrame(frame)
 
 
 def test_registry_is_immutable_and_every_pricer_has_the_verbs() -> None:
@@ -115,23 +75,6 @@ def test_rate_verbs_equal_the_formulas_row_by_row() -> None:
         if dv01 is not None:
             assert np.array_equal(pricer.dv01(frame, market),
                                   np.array([dv01(s, m, r) for s, m, r in rows])), itype
-
-
-@pytest.mark.parametrize(("itype", "qty", "ref", "settle", "expected"), [
-    ("DOL", 10, 5_400.0, 5_432.5, 16_250.00),
-    ("WDO", 1, 5_529.50, 5_539.36, 98.60),
-    ("IND", 5, 130_000.0, 131_250.0, 6_250.00),
-    ("WIN", 1, 104_000.0, 104_200.0, 40.00),
-])
-def test_futures_daily_pnl_is_the_ajuste(itype: str, qty: int, ref: float, settle: float,
-                                         expected: float) -> None:
-    pricer = pricing.PRICERS[itype]
-    frame = legs(contract_size=pricing.POINT_VALUES[itype], quantity=float(qty),
-                 prev_quantity=float(qty), price=settle, prev_price=ref)
-    pnl = pricer.daily_pnl(frame, Market()).iloc[0]
-    assert tuple(pnl.index) == PNL_COLUMNS
-    assert round(pnl["total"], 2) == expected == round(pnl["market"], 2)
-    assert pnl["carry"] == pnl["fx"] == pnl["realized"] == pnl["new_trades"] == 0.0
 
 
 def test_di1_daily_pnl_splits_the_ajuste_at_the_previous_rate() -> None:
