@@ -20,6 +20,7 @@ from pms_luigi.core.mtm.model import NAT, QTY_DECIMALS, TRADE_COLUMNS, MtmInputs
 from pms_luigi.core.mtm.prices import TodaysPrices, fixings, price_history, todays_prices
 from pms_luigi.core.mtm.quality import quality
 from pms_luigi.core.mtm.valuation import instrument_groups, prepare_instruments, value_positions
+from pms_luigi.core.pricing import Pricer
 from pms_luigi.core.pricing.base import prev_business_day
 
 __all__ = ["mark_to_market"]
@@ -98,10 +99,14 @@ def _dates(inp: MtmInputs) -> tuple[date, date | None]:
     return d, p
 
 
-def _legs(w: pd.DataFrame, today: TodaysPrices, groups: list, trades: pd.DataFrame,
-          scanned: ledger.LedgerScan, day: pd.DataFrame, d64: np.datetime64,
-          p64: np.datetime64 | None) -> pd.DataFrame:
-    """The frame of legs the pricers read (one row per position of the universe)."""
+def _legs(w: pd.DataFrame, today: TodaysPrices, groups: list[tuple[Pricer, np.ndarray]],
+          trades: pd.DataFrame, scanned: ledger.LedgerScan, day: pd.DataFrame,
+          d64: np.datetime64, p64: np.datetime64 | None) -> pd.DataFrame:
+    """The frame of legs the pricers read, one row per position of the universe.
+
+    Cash positions get D's average-cost ledger (held part, realized, surviving new lots);
+    every position its final ledger state (average cost, cumulative realized P&L).
+    """
     n = len(w)
     keys = pairs(w["instrument_id"].to_numpy(), w["strategy_id"].to_numpy())
     q_p = w["q_p"].to_numpy(dtype=np.float64)
