@@ -139,9 +139,9 @@ def _marks_per_date() -> float:
     import sqlalchemy as sa
 
     from pms_luigi.store.schema import book_snapshots
-    from pms_luigi.pipeline.step import get_stores
+    from pms_luigi.pipeline import context
 
-    with get_stores().engine.connect() as conn:
+    with context.current().stores.engine.connect() as conn:
         return float(conn.execute(sa.select(sa.func.avg(book_snapshots.c.n_positions)))
                      .scalar_one() or 0.0)
 
@@ -153,10 +153,10 @@ def _step_growth(families: list[str], since: datetime) -> list[tuple[str, float,
     import sqlalchemy as sa
 
     from pms_luigi.store.schema import task_runs
-    from pms_luigi.pipeline.step import get_stores
+    from pms_luigi.pipeline import context
 
     t = task_runs
-    with get_stores().engine.connect() as conn:
+    with context.current().stores.engine.connect() as conn:
         rows = conn.execute(
             sa.select(t.c.family, t.c.business_date, t.c.started_at, t.c.finished_at)
             .where(t.c.status == "DONE", t.c.family.in_(families), t.c.started_at >= since)
@@ -182,7 +182,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
     from pms_luigi import demo
     from pms_luigi.store.loader import load_inputs
     from pms_luigi.ops import runner
-    from pms_luigi.pipeline.step import MEMO, forget_fund, get_stores
+    from pms_luigi.pipeline import context
     from pms_luigi.pipeline.wrappers import EndOfDay
 
     logging.getLogger("luigi-interface").setLevel(logging.WARNING)
@@ -194,8 +194,8 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         t0 = time.perf_counter()
         data = demo.generate(seed=7, end=end, n_days=n_days)
         frames, n_pos = scale_book(data.frames(), positions)
-        load_inputs(get_stores().engine, frames)
-        forget_fund()
+        load_inputs(context.current().stores.engine, frames)
+        context.forget()
         dates = calendar.business_days(data.start, end)
         print(f"\n== {years:g} year(s): {len(dates)} business dates, ~{n_pos} open positions "
               f"({len(frames['trades'])} trades); setup {time.perf_counter() - t0:.1f}s")
@@ -233,7 +233,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         t0 = time.perf_counter()
         for d in sample:
             for fam in eod:
-                MEMO.clear()
+                context.current().memo.clear()
                 runner.FAMILIES[fam](date=d).complete()
         naive = (time.perf_counter() - t0) * len(dates) / len(sample)
         how = (f"{len(eod) * len(dates)} calls" if step == 1 else
@@ -245,7 +245,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
             _wipe_markers(eod)
             luigi.task_register.Register.clear_instance_cache()
             t0 = time.perf_counter()
-            MEMO.clear()
+            context.current().memo.clear()
             luigi.build([EndOfDay(date=d) for d in dates], local_scheduler=True,
                         detailed_summary=True)
             base = time.perf_counter() - t0

@@ -1,10 +1,8 @@
 """Running the graph: exit codes, the chunked backfill, invalidation.
 
-Luigi's own exit codes are 0 for everything; ``build`` maps the run summary (and the run
-history, for the Redis-down case) onto the library's codes:
-
-    0 success · 1 a step failed · 3 input data missing · 4 already running
-    5 results in the DB but Redis unavailable · 7 scheduling error
+Luigi's own exit codes are 0 for everything; ``build`` maps the run summary, and the
+classes of the failed runs recorded in ``task_runs.failure``, onto the exit-code table
+(:class:`pms_luigi.core.errors.ExitCode`).
 
 Why a driver of our own rather than ``RangeDaily``: Luigi's range tools clamp the start to
 ``now - days_back`` (100 days) and schedule at most 50 dates per call, and one big
@@ -18,7 +16,6 @@ the MTM chain K times) and its statuses come from one bulk call per family.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import multiprocessing
 import sys
@@ -26,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import IO
 
 import luigi
@@ -34,49 +31,31 @@ import sqlalchemy as sa
 from luigi.execution_summary import LuigiStatusCode
 
 from pms_luigi.core import calendar
+from pms_luigi.core.errors import ExitCode, NotBusinessDay
+from pms_luigi.ops import logs
 from pms_luigi.pipeline import config as cfg
-from pms_luigi.core.errors import NotBusinessDay
-from pms_luigi.store import markers as mk
-from pms_luigi.store.schema import task_runs
-from pms_luigi.store.window import input_window
+from pms_luigi.pipeline import context
+from pms_luigi.pipeline.context import RunContext
+from pms_luigi.pipeline.graph import (
+    CONSUMERS,
+    EOD_FAMILIES,
+    FAMILIES,
+    PREOPEN_FAMILIES,
+    family_name,
+)
 from pms_luigi.pipeline.targets import State, StepStatus
-from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
-from pms_luigi.pipeline.step import MEMO, PmsTask, PmsWrapperTask, get_stores
-from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
-from pms_luigi.pipeline.steps.morning_pack import MorningPack
-from pms_luigi.pipeline.steps.proposals import TradeProposals
-from pms_luigi.pipeline.wrappers import EndOfDay, PreOpen
+from pms_luigi.pipeline.wrappers import BackfillChunk, EndOfDay, PreOpen
+from pms_luigi.store import markers as mk
+from pms_luigi.store.engine import db_unavailable
+from pms_luigi.store.schema import task_runs
 
 log = logging.getLogger("pms_luigi")
 
-EXIT_OK, EXIT_FAILED, EXIT_MISSING_DATA, EXIT_RUNNING = 0, 1, 3, 4
-EXIT_CACHE, EXIT_SCHEDULING = 5, 7
-
-FAMILIES: dict[str, type[PmsTask]] = {cls.family(): cls for cls in
-                                      (MarkToMarket, PerformanceAttribution, TradeProposals,
-                                       MorningPack)}
-EOD_FAMILIES = ("pms.MarkToMarket", "pms.PerformanceAttribution")
-PREOPEN_FAMILIES = tuple(FAMILIES)
-# Who consumes whom: the invalidation walk goes forward along these edges.
-CONSUMERS: dict[str, tuple[str, ...]] = {
-    "pms.MarkToMarket": ("pms.MarkToMarket", "pms.PerformanceAttribution",
-                         "pms.TradeProposals", "pms.MorningPack"),
-    "pms.PerformanceAttribution": ("pms.MorningPack",),
-    "pms.TradeProposals": ("pms.MorningPack",),
-    "pms.MorningPack": (),
-}
+__all__ = ["CONSUMERS", "EOD_FAMILIES", "FAMILIES", "PREOPEN_FAMILIES", "family_name"]
 #: A keep-alive worker (only used against luigid, to wait for steps another worker holds)
 #: gives up after this long without work: a missing ExternalTask stays PENDING forever in
 #: luigid's eyes, and keep-alive must never mean "loop forever" (luigi-notes §3.1).
 KEEP_ALIVE_IDLE_SECONDS = 120
-
-
-def family_name(name: str) -> str:
-    """``MarkToMarket`` or ``pms.MarkToMarket`` -> ``pms.MarkToMarket`` (refuses unknowns)."""
-    fam = name if name.startswith("pms.") else f"pms.{name}"
-    if fam not in FAMILIES:
-        raise ValueError(f"unknown task family {name!r}; known: {', '.join(FAMILIES)}")
-    return fam
 
 
 def scheduler_kwargs(use_scheduler: bool) -> dict[str, object]:
@@ -130,45 +109,80 @@ def _worker_config(remote: bool, workers: int = 1) -> Iterator[None]:
                 conf.set("worker", key, value)
 
 
-def _failure_kinds(since: datetime) -> set[str]:
-    with get_stores().engine.connect() as conn:
-        errors = conn.execute(sa.select(task_runs.c.error).where(
+def _failure_kinds(ctx: RunContext, since: datetime) -> set[ExitCode]:
+    """The exit-code classes (``task_runs.failure``) of the runs that failed since ``since``;
+    a row without one (written before the column existed) counts as FAILED."""
+    with ctx.stores.engine.connect() as conn:
+        found = conn.execute(sa.select(task_runs.c.failure).where(
             task_runs.c.status == "FAILED", task_runs.c.started_at >= since)).scalars()
-        return {(e or "").split(":", 1)[0] for e in errors}
+        return {ExitCode.__members__.get(name or "", ExitCode.FAILED) for name in found}
+
+
+@contextlib.contextmanager
+def _build_context() -> Iterator[RunContext]:
+    """The run context of a build: the one a caller activated (a backfill shares one over
+    its chunks), else a new one for this build alone."""
+    ctx = context.active()
+    if ctx is not None:
+        yield ctx
+        return
+    with context.activated() as ctx:
+        yield ctx
 
 
 def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool = True,
-          clear_memo: bool = True, **kwargs: object) -> int:
-    """``luigi.build`` with a detailed summary, mapped to our exit codes.
+          clear_memo: bool = True, **kwargs: object) -> ExitCode:
+    """``luigi.build`` with a detailed summary, mapped onto the exit-code table.
 
-    ``clear_memo=False`` keeps the process's status memo (``run_chunks`` refreshes it with
-    one bulk call per family and chunk instead of one query per step)."""
-    started = datetime.now(timezone.utc)
-    if clear_memo:
-        MEMO.clear()
-    with _worker_config(remote=not local_scheduler, workers=workers):
-        result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
-                             detailed_summary=True, **kwargs)
-    status = result.status
-    if status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY):
-        return EXIT_OK
-    if status is LuigiStatusCode.MISSING_EXT:
-        return EXIT_MISSING_DATA
+    ``clear_memo=False`` keeps the build's status memo (``run_chunks`` refreshes it with
+    one bulk call per family and chunk instead of one query per step).
+
+    Returns:
+        OK when everything is done; MISSING_DATA for an input Luigi found missing (an
+        ExternalTask); for failed steps the worst of their recorded classes
+        (:meth:`ExitCode.worst`: a missing price is MISSING_DATA, so a cron run waiting for
+        late data keeps waiting); STORE_UNAVAILABLE, with one line naming the database,
+        when the database cannot be reached before the build or afterwards to read the
+        failures; SCHEDULING_ERROR, ALREADY_RUNNING or FAILED from Luigi's summary otherwise.
+    """
+    started = datetime.now(UTC)
+    with _build_context() as ctx:
+        if clear_memo:
+            ctx.memo.clear()
+        try:  # a database that is down answers in one line, before Luigi logs anything
+            with ctx.stores.engine.connect():
+                pass
+        except mk.STORE_ERRORS as exc:
+            log.error("%s", logs.with_code(str(db_unavailable(ctx.settings.database_url, exc)),
+                                           ExitCode.STORE_UNAVAILABLE))
+            return ExitCode.STORE_UNAVAILABLE
+        with _worker_config(remote=not local_scheduler, workers=workers):
+            result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
+                                 detailed_summary=True, **kwargs)
+        status = result.status
+        if status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY):
+            return ExitCode.OK
+        if status is LuigiStatusCode.MISSING_EXT:
+            return ExitCode.MISSING_DATA
+        if status is LuigiStatusCode.NOT_RUN:
+            # Against luigid, "not granted run permission" means another worker holds (or
+            # held until a moment ago) the step: Luigi only lists it under "being run by
+            # another worker" if that worker is still running it when the summary is made.
+            # Locally, nobody else can hold it, so only Luigi's own words count.
+            text = result.summary_text.lower()
+            held = any(k in text for k in ("already running", "other workers", "another worker"))
+            return ExitCode.ALREADY_RUNNING if held or not local_scheduler else ExitCode.FAILED
+        try:  # the database may be what failed (lost mid-run): then that is the answer
+            kinds = _failure_kinds(ctx, started)
+        except mk.STORE_ERRORS as exc:
+            log.error("%s", logs.with_code(str(db_unavailable(ctx.settings.database_url, exc)),
+                                           ExitCode.STORE_UNAVAILABLE))
+            return ExitCode.STORE_UNAVAILABLE
     if status is LuigiStatusCode.SCHEDULING_FAILED:
-        return EXIT_SCHEDULING
-    if status in (LuigiStatusCode.FAILED, LuigiStatusCode.FAILED_AND_SCHEDULING_FAILED):
-        if _failure_kinds(started) == {"CacheUnavailable"}:
-            return EXIT_CACHE
-        return EXIT_FAILED
-    if status is LuigiStatusCode.NOT_RUN:
-        # Against luigid, "not granted run permission" means another worker holds (or held
-        # until a moment ago) the step: Luigi only lists it under "being run by another
-        # worker" if that worker is still running it when the summary is made. Locally,
-        # nobody else can hold it, so only Luigi's own words count.
-        text = result.summary_text.lower()
-        held = any(k in text for k in ("already running", "other workers", "another worker"))
-        return EXIT_RUNNING if held or not local_scheduler else EXIT_FAILED
-    return EXIT_FAILED
+        return ExitCode.SCHEDULING_ERROR
+    if status is LuigiStatusCode.FAILED_AND_SCHEDULING_FAILED:
+        kinds.add(ExitCode.SCHEDULING_ERROR)
+    return ExitCode.worst(kinds or {ExitCode.FAILED})
 
 
 def run_kind(kind: str, on: date, workers: int = 1, local_scheduler: bool = True,
@@ -212,7 +226,7 @@ class BackfillReport:
     left: dict[str, list[date]] = field(default_factory=dict)
     chunk_codes: list[tuple[date, date, int]] = field(default_factory=list)
     elapsed_s: float = 0.0
-    code: int = EXIT_OK
+    code: int = ExitCode.OK
 
     def table(self) -> str:
         rows = [("family", "dates", "were done", "built", "still missing", "first missing")]
@@ -248,28 +262,6 @@ def _fmt_s(seconds: float) -> str:
     return f"{h:d}:{m:02d}:{s:02d}"
 
 
-class BackfillChunk(PmsWrapperTask):
-    """One chunk of a backfill as a single root for ``luigi.build``.
-
-    Luigi's worker walks the dependencies of every root passed to ``build`` separately (the
-    ``seen`` set is per root), so passing the chunk's K dates as K roots walks the MTM chain
-    K times: O(K²) completeness checks and scheduler calls per chunk. One root walks each
-    step once. ``nonce`` makes the task id unique per backfill process, so two backfills of
-    one range against luigid share the steps, never the wrapper.
-    """
-
-    steps = luigi.ListParameter(description="family@date keys of the steps to build")
-    nonce = luigi.Parameter(description="unique per backfill process")
-
-    def requires(self) -> list[PmsTask]:
-        return self._steps
-
-    @functools.cached_property
-    def _steps(self) -> list[PmsTask]:
-        """Built once: Luigi asks a root for its requirements several times per build."""
-        return [FAMILIES[fam](date=on) for fam, on in map(mk.parse_upstream_key, self.steps)]
-
-
 _NONCE = uuid.uuid4().hex[:12]
 
 
@@ -289,10 +281,10 @@ def _span_statuses(families: Sequence[str], dates: Sequence[date]
                    ) -> tuple[list[date], dict[str, dict[date, StepStatus]]]:
     """Sorted ``dates`` with the business day before the first, and the statuses of the
     families and every family they consume over them: one bulk call per family, which also
-    fills the process's status memo."""
+    fills the build's status memo."""
     span = [calendar.previous_business_day(min(dates)), *sorted(dates)]
-    stores = get_stores()
-    return span, {fam: FAMILIES[fam].statuses(span, stores)
+    ctx = context.current()
+    return span, {fam: FAMILIES[fam].statuses(span, ctx)
                   for fam in _upstream_families(families)}
 
 
@@ -314,21 +306,22 @@ def _build_chunk(todo: dict[str, list[date]], batch: list[date], workers: int,
     wanted = {fam: set(ds) for fam, ds in todo.items()}
     steps = [mk.upstream_key(f, d) for d in batch for f in todo if d in wanted[f]]
     if not steps:
-        return EXIT_OK
+        return ExitCode.OK
     root = BackfillChunk(steps=steps, nonce=_NONCE)
-    rc = EXIT_OK
+    rc = ExitCode.OK
+    ctx = context.current()
     for attempt in range(1, 6):
-        MEMO.forget_negative()
+        ctx.memo.forget_negative()
         prefetch_statuses(list(todo), batch)
-        with input_window(batch[-1]):  # one read per input table for the chunk's steps
+        with ctx.input_window(batch[-1]):  # one read per input table for the chunk's steps
             rc = build([root], workers=workers, local_scheduler=local_scheduler,
                        clear_memo=False, **kwargs)
-        if rc == EXIT_OK:
+        if rc == ExitCode.OK:
             return rc
         left = missing(list(todo), batch)
         if not any(d in wanted[f] for f, ds in left.items() for d in ds):
-            return EXIT_OK  # another worker built what this build could not claim
-        if rc != EXIT_RUNNING:
+            return ExitCode.OK  # another worker built what this build could not claim
+        if rc != ExitCode.ALREADY_RUNNING:
             return rc
         log.info("chunk %s..%s held by another worker; waiting (attempt %d)",
                  batch[0], batch[-1], attempt)
@@ -347,8 +340,17 @@ def _split_stages(todo: dict[str, list[date]]
 
 def _build_chunk_in_child(todo: dict[str, list[date]], batch: list[date], workers: int,
                           **kwargs: object) -> None:
-    """Process target of the pipelined backfill: the exit code is the chunk's."""
-    sys.exit(_build_chunk(todo, batch, workers, True, **kwargs))
+    """Process target of the pipelined backfill: the exit code is the chunk's; an expected
+    failure raised outside the steps (the database lost) is one line and its code."""
+    try:
+        code = _build_chunk(todo, batch, workers, True, **kwargs)
+    except Exception as exc:
+        expected = logs.classify(exc)
+        if expected is None:
+            raise
+        log.error("%s [exit %d %s]", logs.describe(exc), expected, expected.name)
+        code = expected
+    sys.exit(code)
 
 
 class _Progress:
@@ -379,23 +381,24 @@ def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
     processes (see :func:`_run_pipelined`); otherwise each chunk is one build with
     ``workers`` Luigi workers (against luigid, several backfills share the range).
     """
-    pending = sorted({d for ds in todo.values() for d in ds})
-    batches = [pending[i:i + max(1, chunk)] for i in range(0, len(pending), max(1, chunk))]
-    meter = _Progress(len(pending), _stream(progress))
-    MEMO.clear()  # then refreshed per chunk, and kept between chunks (positive deep entries)
-    head, rest = _split_stages(todo)
-    if workers > 1 and local_scheduler and head and rest:
-        return _run_pipelined(head, rest, batches, workers, meter, **kwargs)
-    code, codes = EXIT_OK, []
-    for batch in batches:
-        rc = _build_chunk(todo, batch, workers, local_scheduler, **kwargs)
-        codes.append((batch[0], batch[-1], rc))
-        meter.chunk_done(batch, rc)
-        if rc != EXIT_OK:
-            code = rc
-            if rc != EXIT_CACHE:
-                break
-    return code, codes
+    with _build_context() as ctx:
+        pending = sorted({d for ds in todo.values() for d in ds})
+        batches = [pending[i:i + max(1, chunk)] for i in range(0, len(pending), max(1, chunk))]
+        meter = _Progress(len(pending), _stream(progress))
+        ctx.memo.clear()  # then refreshed per chunk, kept between chunks (positive entries)
+        head, rest = _split_stages(todo)
+        if workers > 1 and local_scheduler and head and rest:
+            return _run_pipelined(head, rest, batches, workers, meter, **kwargs)
+        code, codes = ExitCode.OK, []
+        for batch in batches:
+            rc = _build_chunk(todo, batch, workers, local_scheduler, **kwargs)
+            codes.append((batch[0], batch[-1], rc))
+            meter.chunk_done(batch, rc)
+            if rc != ExitCode.OK:
+                code = rc
+                if rc != ExitCode.CACHE_UNAVAILABLE:
+                    break
+        return code, codes
 
 
 def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
@@ -414,17 +417,17 @@ def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
     only ever concerns MTM, which the child never writes.
     """
     ctx = multiprocessing.get_context("fork")
-    code, codes = EXIT_OK, []
+    code, codes = ExitCode.OK, []
     child: tuple[multiprocessing.process.BaseProcess, list[date]] | None = None
 
     def settle() -> int:
         nonlocal child
         if child is None:
-            return EXIT_OK
+            return ExitCode.OK
         proc, batch = child
         proc.join()
         child = None
-        rc = proc.exitcode if proc.exitcode is not None and proc.exitcode >= 0 else EXIT_FAILED
+        rc = proc.exitcode if proc.exitcode is not None and proc.exitcode >= 0 else ExitCode.FAILED
         codes.append((batch[0], batch[-1], rc))
         meter.chunk_done(batch, rc)
         return rc
@@ -434,7 +437,7 @@ def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
             rc = _build_chunk(head, batch, 1, True, **kwargs)
             crc = settle()
             code = code or crc
-            if crc not in (EXIT_OK, EXIT_CACHE):
+            if crc not in (ExitCode.OK, ExitCode.CACHE_UNAVAILABLE):
                 break
             code = code or rc
             # Even when an MTM of the chunk failed: its consumers that can run (the dates
@@ -443,7 +446,7 @@ def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
                                kwargs=kwargs, name=f"pms-backfill-{batch[0]}")
             proc.start()
             child = (proc, batch)
-            if rc not in (EXIT_OK, EXIT_CACHE):
+            if rc not in (ExitCode.OK, ExitCode.CACHE_UNAVAILABLE):
                 break
     finally:
         crc = settle()  # also on an exception: never leave a child holding locks
@@ -466,45 +469,46 @@ def backfill(start: date, end: date, families: Sequence[str] | None = None, chun
     """
     if start > end:
         raise ValueError(f"backfill: start {start} is after end {end}")
-    families = list(families or EOD_FAMILIES)
-    stream = _stream(progress)
-    t0 = time.monotonic()
-    dates = calendar.business_days(start, end)
-    todo = missing(families, dates)
-    rep = BackfillReport(families, dates, {f: list(ds) for f, ds in todo.items()})
-    if stream is not None:
-        n = len({d for ds in todo.values() for d in ds})
-        print(f"backfill {start}..{end}: {len(dates)} business dates, {n} with missing "
-              f"steps ({', '.join(f'{f}={len(ds)}' for f, ds in todo.items())})",
-              file=stream, flush=True)
-    for n_pass in range(1, max_passes + 1):
-        if not any(todo.values()):
-            break  # the no-op case costs one bulk status call per family, nothing more
-        if n_pass > 1 and stream is not None:
-            print(f"backfill pass {n_pass}: {sum(map(len, todo.values()))} step(s) became "
-                  "stale while their upstream was rebuilt", file=stream, flush=True)
-        code, chunks = run_chunks(todo, chunk=chunk, workers=workers,
-                                  local_scheduler=local_scheduler, progress=stream, **kwargs)
-        rep.chunk_codes.extend(chunks)
-        left = missing(families, dates)
-        if code == EXIT_RUNNING and left != todo:
-            code = EXIT_OK  # another worker held some steps and built them: re-plan
-        rep.code = rep.code or code
-        if code != EXIT_OK or left == todo:
+    with _build_context():
+        families = list(families or EOD_FAMILIES)
+        stream = _stream(progress)
+        t0 = time.monotonic()
+        dates = calendar.business_days(start, end)
+        todo = missing(families, dates)
+        rep = BackfillReport(families, dates, {f: list(ds) for f, ds in todo.items()})
+        if stream is not None:
+            n = len({d for ds in todo.values() for d in ds})
+            print(f"backfill {start}..{end}: {len(dates)} business dates, {n} with missing "
+                  f"steps ({', '.join(f'{f}={len(ds)}' for f, ds in todo.items())})",
+                  file=stream, flush=True)
+        for n_pass in range(1, max_passes + 1):
+            if not any(todo.values()):
+                break  # the no-op case costs one bulk status call per family, nothing more
+            if n_pass > 1 and stream is not None:
+                print(f"backfill pass {n_pass}: {sum(map(len, todo.values()))} step(s) became "
+                      "stale while their upstream was rebuilt", file=stream, flush=True)
+            code, chunks = run_chunks(todo, chunk=chunk, workers=workers,
+                                      local_scheduler=local_scheduler, progress=stream, **kwargs)
+            rep.chunk_codes.extend(chunks)
+            left = missing(families, dates)
+            if code == ExitCode.ALREADY_RUNNING and left != todo:
+                code = ExitCode.OK  # another worker held some steps and built them: re-plan
+            rep.code = rep.code or code
+            if code != ExitCode.OK or left == todo:
+                todo = left
+                break
+            for fam, ds in left.items():  # stale-again steps were already counted as planned
+                rep.planned[fam] = sorted(set(rep.planned[fam]) | set(ds))
             todo = left
-            break
-        for fam, ds in left.items():  # stale-again steps were already counted as planned
-            rep.planned[fam] = sorted(set(rep.planned[fam]) | set(ds))
-        todo = left
-    rep.left = todo
-    rep.elapsed_s = time.monotonic() - t0
-    if rep.code == EXIT_OK and any(rep.left.values()):
-        rep.code = EXIT_FAILED  # nothing failed loudly, yet something is still not done
-    if stream is not None:
-        print(rep.table(), file=stream, flush=True)
-    if report is not None:
-        report.append(rep)
-    return rep.code
+        rep.left = todo
+        rep.elapsed_s = time.monotonic() - t0
+        if rep.code == ExitCode.OK and any(rep.left.values()):
+            rep.code = ExitCode.FAILED  # nothing failed loudly, yet something is still not done
+        if stream is not None:
+            print(rep.table(), file=stream, flush=True)
+        if report is not None:
+            report.append(rep)
+        return rep.code
 
 
 def invalidate(family: str, on: date, downstream: bool = True,
@@ -516,8 +520,8 @@ def invalidate(family: str, on: date, downstream: bool = True,
     Returns what was (or would be) invalidated, in walk order."""
     if not calendar.is_business_day(on):
         raise NotBusinessDay(on, calendar.holiday_name(on) or "not a business day")
-    stores = get_stores()
-    with stores.engine.begin() as conn:
+    ctx = context.current()
+    with ctx.stores.engine.begin() as conn:
         graph = mk.markers_from(conn, on)
         by_key = {mk.upstream_key(m.family, m.business_date): m for m in graph}
         consumers: dict[str, list[str]] = {}
@@ -536,7 +540,7 @@ def invalidate(family: str, on: date, downstream: bool = True,
                 todo.extend(consumers.get(key, []))
         result = [mk.parse_upstream_key(k) for k in seen]
         if not dry_run:
-            MEMO.forget_from(on)
+            ctx.memo.forget_from(on)
             for fam in {f for f, _ in result}:
                 mk.delete_markers(conn, fam, [d for f, d in result if f == fam])
     return result
@@ -548,12 +552,13 @@ def rerun(family: str, on: date, downstream: bool = False, dry_run: bool = False
           **kwargs: object) -> tuple[int, list[tuple[str, date]]]:
     """Invalidate (family, on) [and its consumers] and build them again, oldest first in
     chunks (an old MTM rerun with ``--downstream`` can touch every later date)."""
-    hit = invalidate(family, on, downstream=downstream, dry_run=dry_run)
-    if dry_run:
-        return EXIT_OK, hit
-    todo: dict[str, list[date]] = {}
-    for fam, d in sorted(hit, key=lambda fd: (fd[1], FAMILIES[fd[0]].rank)):
-        todo.setdefault(fam, []).append(d)
-    code, _ = run_chunks(todo, chunk=chunk, workers=workers, local_scheduler=local_scheduler,
-                         progress=progress, **kwargs)
-    return code, hit
+    with _build_context():
+        hit = invalidate(family, on, downstream=downstream, dry_run=dry_run)
+        if dry_run:
+            return ExitCode.OK, hit
+        todo: dict[str, list[date]] = {}
+        for fam, d in sorted(hit, key=lambda fd: (fd[1], FAMILIES[fd[0]].rank)):
+            todo.setdefault(fam, []).append(d)
+        code, _ = run_chunks(todo, chunk=chunk, workers=workers, local_scheduler=local_scheduler,
+                             progress=progress, **kwargs)
+        return code, hit

@@ -28,13 +28,13 @@ import sqlalchemy as sa
 
 from pms_luigi.core import calendar, validation
 from pms_luigi import demo
-from pms_luigi.cache.payloads import canonical_json
+from pms_luigi.core.frames import canonical_json
 from pms_luigi.faults import POINTS
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.ops import runner
-from pms_luigi.pipeline.step import forget_fund
+from pms_luigi.pipeline import context
 from tests.conftest import World, make_world
 
 END = date(2026, 11, 26)
@@ -104,7 +104,7 @@ def load_short(w: World, days: int, seed: int = 11) -> list[date]:
         col = validation.DATE_FIELD.get(name)
         frames[name] = frame if col is None else frame[frame[col] <= dates[-1]]
     load_inputs(w.engine, frames)
-    forget_fund()
+    context.forget()
     return dates
 
 
@@ -112,7 +112,7 @@ def _repoint(w: World) -> None:
     os.environ.update(PMS_DATABASE_URL=w.database_url, PMS_REDIS_URL=w.redis_url,
                       PMS_NAMESPACE=w.namespace, PMS_DATA_DIR=str(w.data_dir / "var"),
                       PMS_OUTPUT_DIR=str(w.data_dir / "out"))
-    forget_fund()
+    context.forget()
 
 
 def _strip(value: object) -> object:

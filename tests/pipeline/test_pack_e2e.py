@@ -30,7 +30,8 @@ import sqlalchemy as sa
 from pms_luigi.core import calendar
 from pms_luigi.cli import pack as cli_pack
 from pms_luigi import demo
-from pms_luigi.report import html as render
+from pms_luigi import report as render
+from pms_luigi.report import formats
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
@@ -209,7 +210,7 @@ def test_pack_show_prints_the_stored_summary(built) -> None:  # noqa: ANN001
         cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith(render.render_text(pack))
-    assert render._f_brl(pack["summary"]["book"]["nav_brl"]) in proc.stdout
+    assert formats.brl(pack["summary"]["book"]["nav_brl"]) in proc.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "pms_luigi.cli.pack", "pack", "show", "--date", "2026-11-30"],
         cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
