@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from pms_luigi.core.errors import PmsError
+from pms_luigi.core.errors import ExitCode, PmsError
 
 __all__ = ["PASSWORD_ENV", "DeliveryError", "SmtpSettings", "parse_recipients",
            "password_from_env", "send_message"]
@@ -40,7 +40,7 @@ _ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+$")
 class DeliveryError(PmsError):
     """The pack could not be delivered (settings incomplete, server refused, network)."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 @dataclass(frozen=True)
