@@ -112,10 +112,15 @@ def value_positions(legs: pd.DataFrame, groups: list[tuple[Pricer, np.ndarray]],
     n = len(legs)
     out = {c: np.zeros(n) for c in VALUE_COLUMNS}
     out["fx_rate"] = np.full(n, np.nan)
+    wanted, wanted_prev = _rate_rows(legs, groups)
+    rate = _published(history, legs, wanted, "on")
+    prev_rate = _published(history, legs, wanted_prev, "prev_on")
     for pricer, rows in groups:
         group = legs.take(rows)
-        rate, prev_rate = _rates(pricer, group, history, market)
-        group = group.assign(rate=rate, prev_rate=prev_rate)
+        group["rate"] = _or_implied(pricer, group, rate[rows], wanted[rows], "price", "on",
+                                    market)
+        group["prev_rate"] = _or_implied(pricer, group, prev_rate[rows], wanted_prev[rows],
+                                         "prev_price", "prev_on", market)
         group["fx_rate"] = pricer.fx_rate(group, market)
         pnl = pricer.daily_pnl(group, market)
         risk = (group["quantity"].to_numpy() != 0) & ~group["settling"].to_numpy(dtype=bool)
@@ -133,25 +138,35 @@ def value_positions(legs: pd.DataFrame, groups: list[tuple[Pricer, np.ndarray]],
     return pd.DataFrame(out)
 
 
-def _rates(pricer: Pricer, legs: pd.DataFrame, history: PriceHistory, market: Fixings
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """(rate of D's mark, rate of P's mark at its price date) of rate-quoted legs, NaN for
-    the others and for contracts settling today: published, else implied by the price."""
-    n = len(legs)
-    rate, prev_rate = np.full(n, np.nan), np.full(n, np.nan)
-    if not pricer.terms.rate_quoted:
-        return rate, prev_rate
-    iid = legs["instrument_id"].to_numpy(dtype=object)
-    mat = legs["maturity"].to_numpy().astype("datetime64[D]")
-    live = ~legs["settling"].to_numpy(dtype=bool)
-    held = live & (legs["prev_quantity"].to_numpy() != 0)
-    for out, mask, price, on in (
-            (rate, live, "price", "on"), (prev_rate, held, "prev_price", "prev_on")):
-        when = legs[on].to_numpy().astype("datetime64[D]")
-        out[mask] = history.rate_at(iid[mask], when[mask])
-        miss = mask & ~np.isfinite(out)
-        if miss.any():
-            quoted = pd.DataFrame({"price": legs[price].to_numpy(dtype=np.float64)[miss],
-                                   "on": when[miss], "maturity": mat[miss]})
-            out[miss] = pricer.rate(quoted, market)
-    return rate, prev_rate
+def _rate_rows(legs: pd.DataFrame, groups: list[tuple[Pricer, np.ndarray]]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The legs whose D mark, and whose P mark, have a rate: rate-quoted types, not settling
+    today (the final price needs none), and for P's mark only positions held at P."""
+    wanted = np.zeros(len(legs), dtype=bool)
+    for pricer, rows in groups:
+        wanted[rows] = pricer.terms.rate_quoted
+    wanted &= ~legs["settling"].to_numpy(dtype=bool)
+    return wanted, wanted & (legs["prev_quantity"].to_numpy() != 0)
+
+
+def _published(history: PriceHistory, legs: pd.DataFrame, wanted: np.ndarray, on: str
+               ) -> np.ndarray:
+    """The rate published with the price of date ``on`` of each wanted leg; NaN elsewhere."""
+    rate = np.full(len(legs), np.nan)
+    rate[wanted] = history.rate_at(legs["instrument_id"].to_numpy(dtype=object)[wanted],
+                                   legs[on].to_numpy()[wanted])
+    return rate
+
+
+def _or_implied(pricer: Pricer, legs: pd.DataFrame, published: np.ndarray,
+                wanted: np.ndarray, price: str, on: str, market: Fixings) -> np.ndarray:
+    """``published`` where there, else (for wanted legs) the rate the pricer implies from
+    the ``price`` column on the ``on`` date: the exact inverse of its pricing formula."""
+    rate = published.copy()
+    miss = wanted & ~np.isfinite(rate)
+    if miss.any():
+        quoted = pd.DataFrame({"price": legs[price].to_numpy(dtype=np.float64)[miss],
+                               "on": legs[on].to_numpy()[miss],
+                               "maturity": legs["maturity"].to_numpy()[miss]})
+        rate[miss] = pricer.rate(quoted, market)
+    return rate
