@@ -1,14 +1,19 @@
-"""Payload texts for Redis: canonical JSON built column-wise from typed frames.
+"""Payload texts for Redis: canonical JSON built column-wise from typed frames, in one envelope.
 
 The digest of a step is taken over the exact text published, so the text must be one
 deterministic form (:func:`pms_luigi.core.frames.canonical_json`: sorted keys, no spaces).
 For the bulk parts (the book's positions, the attribution rows) encoding ``to_dict``
 records object by object is the slow way; :func:`records_json` writes the same text column
 by column, and :func:`canonical_json_with` splices such parts into a body.
+
+Every value published is an :func:`envelope` around a step's payload text: who wrote it
+(kind, business date, run, fund, schema version) beside the ``data``, so a reader can tell
+what it holds without knowing the key it came from (the schemas are in ``docs/schemas``).
 """
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any
 
@@ -16,6 +21,10 @@ import numpy as np
 import pandas as pd
 
 from pms_luigi.core.frames import canonical_json
+
+#: Version of the envelope and of the payloads' shape (``docs/schemas``): raised when a
+#: field is removed, renamed or changes type, so a dashboard can refuse what it cannot read.
+SCHEMA_VERSION = 1
 
 
 def canonical_json_with(body: dict[str, Any], parts: dict[str, str]) -> str:
@@ -27,6 +36,40 @@ def canonical_json_with(body: dict[str, Any], parts: dict[str, str]) -> str:
     for key, part in parts.items():
         text = text.replace(canonical_json(f"\0{key}\0"), part, 1)
     return text
+
+
+def envelope(kind: str, business_date: date, run_id: str, fund: str, data: str) -> str:
+    """The published text of one kind: ``data`` (the step's payload, already canonical JSON)
+    inside the envelope, itself canonical JSON (sorted keys, no spaces).
+
+    ``data`` is spliced as text, never parsed: the bulk of a book is not decoded and
+    encoded again, and the envelope holds exactly the bytes the step built.
+
+    Args:
+        kind: the Redis kind (book, risk, attribution, proposals, morning_pack).
+        business_date: the date the payload is for.
+        run_id: the run that wrote the rows behind it (the marker's run_id).
+        fund: the fund's name.
+        data: the payload's canonical JSON text.
+
+    Returns:
+        ``{"business_date", "data", "fund", "kind", "run_id", "schema_version"}`` as text.
+
+    Examples:
+        >>> envelope("risk", date(2026, 12, 4), "ab12", "Demo Macro", '{"var_99_brl":1.5}')
+        '{"business_date":"2026-12-04","data":{"var_99_brl":1.5},"fund":"Demo Macro",\
+"kind":"risk","run_id":"ab12","schema_version":1}'
+    """
+    head = {"schema_version": SCHEMA_VERSION, "kind": kind,
+            "business_date": business_date.isoformat(), "run_id": run_id, "fund": fund}
+    return canonical_json_with(head, {"data": data})
+
+
+def envelopes(texts: dict[str, str], business_date: date, run_id: str, fund: str
+              ) -> dict[str, str]:
+    """:func:`envelope` of every kind's payload text of one step (what it publishes)."""
+    return {kind: envelope(kind, business_date, run_id, fund, text)
+            for kind, text in texts.items()}
 
 
 def _json_column(values: np.ndarray) -> np.ndarray:
@@ -45,13 +88,13 @@ def _json_column(values: np.ndarray) -> np.ndarray:
         return values.astype(str).astype(object)
     out = values.astype(object, copy=True)
     nulls = pd.isna(out)
-    vals = out.tolist()
-    if any(not isinstance(v, str) for v, null in zip(vals, nulls.tolist()) if not null):
+    pairs = list(zip(out.tolist(), nulls.tolist(), strict=True))
+    if any(not isinstance(v, str) for v, null in pairs if not null):
         # rare: non-text objects (dates, JSON values)
-        return np.array([canonical_json(None if null else v)
-                         for v, null in zip(vals, nulls.tolist())], dtype=object)
-    enc = np.array(list(map(_encode_str, ["" if null else v for v, null in
-                                          zip(vals, nulls.tolist())])), dtype=object)
+        return np.array([canonical_json(None if null else v) for v, null in pairs],
+                        dtype=object)
+    enc = np.array(list(map(_encode_str, ["" if null else v for v, null in pairs])),
+                   dtype=object)
     enc[nulls] = "null"
     return enc
 
@@ -98,5 +141,5 @@ def records_json(frame: pd.DataFrame,
         else:
             codes, texts = np.arange(len(values)), _json_column(values)
         cols.append((prefix + texts)[codes].tolist())
-    cols.append(itertools.repeat("}"))
-    return "[" + ",".join(map("".join, zip(*cols))) + "]"
+    cols.append(itertools.repeat("}"))  # endless: the rows end with the columns
+    return "[" + ",".join(map("".join, zip(*cols, strict=False))) + "]"

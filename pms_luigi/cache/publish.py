@@ -7,7 +7,10 @@ Key scheme (``ns`` = configured namespace, default ``pms``):
     {ns}:{kind}:latest_date         that date, ISO
     {ns}:marker:{family}:{date}     hash {run_id, digest, published_at} (TTL)
 
-``kind`` is what dashboards read: book, risk, attribution, proposals, morning_pack.
+``kind`` is what dashboards read: book, risk, attribution, proposals, morning_pack. Every
+payload value is an envelope ``{"schema_version", "kind", "business_date", "run_id", "fund",
+"data"}`` (:func:`pms_luigi.cache.payloads.envelope`; documented in ``docs/payloads.md``,
+one JSON Schema per kind in ``docs/schemas``); the marker hashes are plain hashes.
 A publish writes every payload key and the marker in one MULTI/EXEC, after the DB commit.
 "latest" moves forward only: the transaction WATCHes ``latest_date`` and leaves it alone
 when the date published is older, so a backfill never replaces today's book.
@@ -18,7 +21,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import redis
 
@@ -44,7 +47,7 @@ class Cache:
         """Write payloads + marker atomically; move ``latest`` pointers only forward."""
         latest_keys = [self.payload_key(kind, "latest_date") for kind in payloads]
         marker = {"run_id": run_id, "digest": digest,
-                  "published_at": datetime.now(timezone.utc).isoformat()}
+                  "published_at": datetime.now(UTC).isoformat()}
 
         def _tx(pipe: redis.client.Pipeline) -> None:
             current = pipe.mget(latest_keys)
@@ -89,6 +92,8 @@ class Cache:
         return out
 
     def get_json(self, kind: str, on: date | str) -> object | None:
+        """The parsed value of ``{ns}:{kind}:{on}`` (``on``: a date or "latest"): the whole
+        envelope, the step's payload under ``["data"]``; None when the key is absent."""
         text = self.client.get(self.payload_key(kind, on))
         return None if text is None else json.loads(text)
 

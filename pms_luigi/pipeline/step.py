@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import luigi
 import sqlalchemy as sa
 
+from pms_luigi.cache.payloads import envelopes
 from pms_luigi.core.errors import CacheUnavailable, UpstreamNotDone
 from pms_luigi.core.frames import canonical_json
 from pms_luigi.faults import fault_point
@@ -263,12 +264,13 @@ class PmsTask(luigi.Task):
     def _write(self, ctx: RunContext, result: StepResult, run_id: str, started: datetime,
                upstream: dict[str, str], attempts: dict[str, int],
                ) -> tuple[dict[str, str], str, bool]:
+        fund = ctx.fund.name  # known before the transaction opens (the fund row is read once)
         with ctx.stores.engine.begin() as conn:
             publish = cache_required(self.date, latest_price_date(conn),
                                      ctx.stores.cache_window_bd)
             rows = self.write(conn, result, run_id)
-            texts = self.payload_texts(conn, result)
-            digest = payload_digest(texts)
+            texts = envelopes(self.payload_texts(conn, result), self.date, run_id, fund)
+            digest = payload_digest(texts)  # over the enveloped bytes Redis will hold
             metadata = {**result.metadata, "attempts": dict(attempts)}
             mk.upsert_marker(conn, family=self.family(), business_date=self.date,
                              version=self.version, run_id=run_id, started_at=started,
@@ -291,8 +293,8 @@ class PmsTask(luigi.Task):
         """Cache lost (expired, flushed, Redis was down): publish again from the DB rows."""
         ctx = self.ctx
         engine = ctx.stores.engine
-        with engine.connect() as conn:
-            texts = self.payload_texts(conn)
+        with engine.connect() as conn:  # the envelope of the run that wrote the rows
+            texts = envelopes(self.payload_texts(conn), self.date, marker.run_id, ctx.fund.name)
         if payload_digest(texts) != marker.payload_digest:
             log.warning("%s %s: payload rebuilt from DB differs from the marker's digest",
                         self.family(), self.date)

@@ -168,7 +168,7 @@ def test_pack_numbers_equal_the_database_rows_they_come_from(built) -> None:  # 
         assert p["pnl_brl"] == pytest.approx(st["pnl_brl"], abs=0.005)
 
     cached = w.redis.get(f"{w.namespace}:morning_pack:{D}")
-    assert json.loads(cached) == pack  # Redis carries exactly the committed payload
+    assert json.loads(cached)["data"] == pack  # Redis carries exactly the committed payload
 
 
 def test_after_a_holiday_the_market_section_covers_the_whole_closure(built) -> None:  # noqa: ANN001
@@ -270,7 +270,9 @@ def test_rerun_produces_an_identical_pack(built) -> None:  # noqa: ANN001
     assert after["run_id"] != before["run_id"]  # it really ran again
     assert after["digest"] == before["digest"]
     assert after["html"] == before["html"]
-    assert w.redis.get(key) == cached
+    again = json.loads(w.redis.get(key))  # the same pack, in the envelope of the new run
+    assert again["data"] == json.loads(cached)["data"]
+    assert again["run_id"] == after["run_id"]
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".pdf"} == files
 
 

@@ -79,6 +79,7 @@ def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:  # noq
     from pms_luigi.store import markers as mk
     from pms_luigi.ops import runner
     from pms_luigi.pipeline import context
+    from pms_luigi.cache.payloads import envelopes
     from pms_luigi.pipeline.step import payload_digest
     from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 
@@ -97,6 +98,7 @@ def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:  # noq
         result = task.compute(task.read_inputs(ctx))
         with loaded.engine.connect() as conn, conn.begin() as tx:
             task.write(conn, result, markers[d].run_id)
-            texts = task.payload_texts(conn, result)
+            texts = envelopes(task.payload_texts(conn, result), d, markers[d].run_id,
+                              ctx.fund.name)
             tx.rollback()
         assert payload_digest(texts) == markers[d].payload_digest, d
