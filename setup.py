@@ -34,7 +34,8 @@ setup(
     extras_require={
         # The test suite and the checks .ci/run makes (the import contracts, ruff); dev only.
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "empyrical-reloaded>=0.5.10,<1",
-                 "import-linter>=2.17,<3", "grimp>=3.20,<4", "ruff>=0.17,<0.18"],
+                 "import-linter>=2.17,<3", "grimp>=3.20,<4", "ruff>=0.17,<0.18",
+                 "jsonschema>=4.18,<5"],
     },
     entry_points={"console_scripts": ["pms-luigi=pms_luigi.cli.main:main"]},
 )
