@@ -126,8 +126,8 @@ class World:
 def _wipe_markers(families: list[str]) -> None:
     import sqlalchemy as sa
 
-    from pms_luigi.store.schema import task_markers
     from pms_luigi.pipeline import context
+    from pms_luigi.store.schema import task_markers
 
     ctx = context.current()
     with ctx.stores.engine.begin() as conn:
@@ -138,8 +138,8 @@ def _wipe_markers(families: list[str]) -> None:
 def _marks_per_date() -> float:
     import sqlalchemy as sa
 
-    from pms_luigi.store.schema import book_snapshots
     from pms_luigi.pipeline import context
+    from pms_luigi.store.schema import book_snapshots
 
     with context.current().stores.engine.connect() as conn:
         return float(conn.execute(sa.select(sa.func.avg(book_snapshots.c.n_positions)))
@@ -152,8 +152,8 @@ def _step_growth(families: list[str], since: datetime) -> list[tuple[str, float,
     import pandas as pd
     import sqlalchemy as sa
 
-    from pms_luigi.store.schema import task_runs
     from pms_luigi.pipeline import context
+    from pms_luigi.store.schema import task_runs
 
     t = task_runs
     with context.current().stores.engine.connect() as conn:
@@ -178,12 +178,12 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
 
     import luigi
 
-    from pms_luigi.core import calendar
     from pms_luigi import demo
-    from pms_luigi.store.loader import load_inputs
-    from pms_luigi.ops import runner
-    from pms_luigi.pipeline import context
+    from pms_luigi.core import calendar
+    from pms_luigi.ops import backfill as backfills
+    from pms_luigi.pipeline import context, graph
     from pms_luigi.pipeline.wrappers import EndOfDay
+    from pms_luigi.store.loader import load_inputs
 
     logging.getLogger("luigi-interface").setLevel(logging.WARNING)
     logging.getLogger("pms_luigi").setLevel(logging.WARNING)
@@ -199,7 +199,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         dates = calendar.business_days(data.start, end)
         print(f"\n== {years:g} year(s): {len(dates)} business dates, ~{n_pos} open positions "
               f"({len(frames['trades'])} trades); setup {time.perf_counter() - t0:.1f}s")
-        eod = list(runner.EOD_FAMILIES)
+        eod = list(graph.EOD_FAMILIES)
 
         prof = cProfile.Profile() if profile else None
         ours = math.inf
@@ -209,7 +209,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
             t0, started = time.perf_counter(), datetime.now(timezone.utc)
             if prof and i == 0:
                 prof.enable()
-            rc = runner.backfill(data.start, end, eod, chunk=20, workers=n_workers,
+            rc = backfills.backfill(data.start, end, eod, chunk=20, workers=n_workers,
                                  progress=None)
             if prof and i == 0:
                 prof.disable()
@@ -223,7 +223,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
                 print(f"    {fam:28s} {first * 1000:7.0f} ms -> {last * 1000:7.0f} ms per date")
 
         t0 = time.perf_counter()
-        rc = runner.backfill(data.start, end, eod, chunk=20, progress=None)
+        rc = backfills.backfill(data.start, end, eod, chunk=20, progress=None)
         noop = time.perf_counter() - t0
         # Per-task complete() with a fresh memo each (what a check without the bulk query
         # costs). Each call walks its upstream closure back to inception, so the loop is
@@ -234,7 +234,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         for d in sample:
             for fam in eod:
                 context.current().memo.clear()
-                runner.FAMILIES[fam](date=d).complete()
+                graph.FAMILIES[fam](date=d).complete()
         naive = (time.perf_counter() - t0) * len(dates) / len(sample)
         how = (f"{len(eod) * len(dates)} calls" if step == 1 else
                f"{len(eod) * len(dates)} calls, extrapolated from {len(eod) * len(sample)}")
@@ -253,13 +253,13 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
                   f"ours/plain = {ours / base:.2f}")
 
         if preopen_days:
-            pre = list(runner.PREOPEN_FAMILIES[2:])
+            pre = list(graph.PREOPEN_FAMILIES[2:])
             first = dates[-preopen_days]
             prof_p = cProfile.Profile() if profile else None
             t0 = time.perf_counter()
             if prof_p:
                 prof_p.enable()
-            rc = runner.backfill(first, end, pre, chunk=20, progress=None)
+            rc = backfills.backfill(first, end, pre, chunk=20, progress=None)
             if prof_p:
                 prof_p.disable()
                 prof_p.dump_stats(f"{profile}-{years:g}y-preopen.prof")

@@ -208,6 +208,7 @@ class DemoFund:
 
     def build(self, w: World) -> demo.DemoData:
         """Load and backfill the fund into ``w`` (migrated, the environment pointed at it)."""
+        from pms_luigi.ops import backfill as backfills
         from pms_luigi.ops import runner
         from pms_luigi.pipeline import context
 
@@ -219,7 +220,7 @@ class DemoFund:
             frames["fx_fixings"] = data.fx_fixings[data.fx_fixings["fixing_date"] != self.withheld]
         load_inputs(w.engine, frames)
         context.forget()
-        assert runner.backfill(data.start, self.through or self.end, chunk=self.chunk,
+        assert backfills.backfill(data.start, self.through or self.end, chunk=self.chunk,
                                progress=None) == runner.ExitCode.OK
         return data
 

@@ -26,24 +26,27 @@ def family(name: str) -> str:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from pms_luigi.core.errors import BadRequest
+    from pms_luigi.ops import backfill as backfills
     from pms_luigi.ops import runner
 
     if args.start > args.end:
         raise BadRequest(f"backfill: --start {args.start} is after --end {args.end}")
     families = [family(t) for t in (args.tasks or [])] or None
     workers = args.workers or (1 if args.scheduler else BACKFILL_WORKERS)
-    return runner.backfill(args.start, args.end, families, chunk=args.chunk,
-                           workers=workers, **runner.scheduler_kwargs(args.scheduler))
+    return backfills.backfill(args.start, args.end, families, chunk=args.chunk,
+                              workers=workers, **runner.scheduler_kwargs(args.scheduler))
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
+    from pms_luigi.ops import invalidate as invalidation
     from pms_luigi.ops import runner
     from pms_luigi.pipeline.graph import FAMILIES
 
     fam = family(args.task)
-    code, hit = runner.rerun(fam, args.date, downstream=args.downstream,
-                             dry_run=args.dry_run, chunk=args.chunk, workers=args.workers,
-                             **runner.scheduler_kwargs(args.scheduler))
+    code, hit = invalidation.rerun(fam, args.date, downstream=args.downstream,
+                                   dry_run=args.dry_run, chunk=args.chunk,
+                                   workers=args.workers,
+                                   **runner.scheduler_kwargs(args.scheduler))
     for name, d in sorted(hit, key=lambda fd: (fd[1], FAMILIES[fd[0]].rank)):
         print(f"{'would rerun' if args.dry_run else 'reran'} {name} {d}")
     print(f"{len(hit)} step(s) {'would be ' if args.dry_run else ''}invalidated"

@@ -15,6 +15,7 @@ from pms_luigi.cli.common import BACKFILL_WORKERS, add_verbose, ensure_schema, p
 def cmd_demo(args: argparse.Namespace) -> int:
     from pms_luigi import demo
     from pms_luigi.core import calendar
+    from pms_luigi.ops import backfill as backfills
     from pms_luigi.ops import runner
     from pms_luigi.pipeline import config as cfg
     from pms_luigi.pipeline import context
@@ -28,7 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     context.forget()
     print("loaded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     families = ["pms.MarkToMarket", "pms.PerformanceAttribution"]
-    code = runner.backfill(data.start, end, families, chunk=args.chunk, workers=args.workers)
+    code = backfills.backfill(data.start, end, families, chunk=args.chunk, workers=args.workers)
     if code:
         return code
     nxt = calendar.next_business_day(end)

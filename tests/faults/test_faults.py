@@ -26,15 +26,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar, validation
 from pms_luigi import demo
+from pms_luigi.core import calendar, validation
 from pms_luigi.core.frames import canonical_json
 from pms_luigi.faults import POINTS
+from pms_luigi.ops import runner
+from pms_luigi.pipeline import context, graph
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.ops import runner
-from pms_luigi.pipeline import context
 from tests.conftest import World, make_world
 
 END = date(2026, 11, 26)
@@ -159,7 +159,7 @@ def _db_digest(w: World, family: str, on: date) -> str:
 
 
 def _kinds(family: str) -> tuple[str, ...]:
-    return runner.FAMILIES[family].kinds
+    return graph.FAMILIES[family].kinds
 
 
 def _redis_state(w: World, family: str, on: date) -> dict[str, object]:
@@ -257,7 +257,7 @@ def _crash_and_recover(worlds: dict, backend: str, family: str, point: str) -> N
     assert not w.redis.exists(f"{w.namespace}:marker:{family}:{day.isoformat()}")
 
     # Rerun without the fault (in this process: the crash already paid a subprocess).
-    assert runner.build([runner.FAMILIES[family](date=day)]) == runner.ExitCode.OK
+    assert runner.build([graph.FAMILIES[family](date=day)]) == runner.ExitCode.OK
     final = _assert_consistent(w, family, day)
     assert _db_digest(w, family, day) == clean_db, _first_difference(
         worlds[f"{backend}:rows"][family], _strip(_rows(w, family, day)))

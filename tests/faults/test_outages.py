@@ -33,10 +33,11 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from pms_luigi.ops import invalidate as invalidation
+from pms_luigi.ops import runner
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.engine import get_engine, step_lock
-from pms_luigi.ops import runner
 from tests.conftest import PG_URL, World, make_world
 from tests.faults.test_faults import load_short
 
@@ -178,7 +179,7 @@ def test_connection_drop_inside_the_write_transaction_is_retried(pg) -> None:  #
     d = dates[1]
     assert runner.run_kind("eod", d) == runner.ExitCode.OK
     first = _markers(w, "pms.PerformanceAttribution", d)
-    runner.invalidate("pms.PerformanceAttribution", d, downstream=False)
+    invalidation.invalidate("pms.PerformanceAttribution", d, downstream=False)
     app = f"pmsdrop{uuid.uuid4().hex[:8]}"
     env = _env(cfg, PMS_FAULT="pms.PerformanceAttribution:before_commit:pause",
                PMS_DATABASE_URL=f"{w.database_url}&application_name={app}")
@@ -246,7 +247,7 @@ def test_a_held_date_does_not_block_another_date(pg) -> None:  # noqa: ANN001
     w, dates, cfg = pg
     held, other = dates[1], dates[2]
     for d in (held, other):
-        runner.invalidate("pms.PerformanceAttribution", d, downstream=False)
+        invalidation.invalidate("pms.PerformanceAttribution", d, downstream=False)
     env = _env(cfg)
     with step_lock(w.engine, w.data_dir / "locks", "pms.PerformanceAttribution", held):
         waiting = _step("pms.PerformanceAttribution", held, env)

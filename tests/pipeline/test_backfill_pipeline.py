@@ -16,17 +16,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar
 from pms_luigi import demo
+from pms_luigi.core import calendar
+from pms_luigi.ops import backfill as backfills
+from pms_luigi.ops import runner
+from pms_luigi.pipeline import context, graph
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.ops import runner
-from pms_luigi.pipeline import context
 from tests.conftest import BACKENDS, World, make_world
 
 END = date(2026, 11, 26)
-EOD = list(runner.EOD_FAMILIES)
+EOD = list(graph.EOD_FAMILIES)
 CHUNK = 6
 
 
@@ -60,7 +61,7 @@ def test_missing_prices_stop_the_pipeline_after_what_can_be_built(late) -> None:
     w, data, hole = late
     days = calendar.business_days(data.start, END)
     before = [d for d in days if d < hole]
-    assert runner.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
+    assert backfills.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
                            progress=None) == runner.ExitCode.MISSING_DATA
     assert multiprocessing.active_children() == []  # the child of the last chunk was joined
     for fam in EOD:  # every date before the hole, attribution included; nothing from it on
@@ -72,7 +73,7 @@ def test_resumed_pipeline_builds_every_step_once_and_chains_attribution(late) ->
     days = calendar.business_days(data.start, END)
     load_inputs(w.engine, {"market_prices":
                            data.market_prices[data.market_prices["price_date"] == hole]})
-    assert runner.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
+    assert backfills.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
                            progress=None) == runner.ExitCode.OK
     runs = _done_runs(w)
     counts = runs.groupby(["family", "business_date"]).size()
@@ -82,4 +83,4 @@ def test_resumed_pipeline_builds_every_step_once_and_chains_attribution(late) ->
     methods = [attr[d].metadata["method"] for d in days]
     # each chunk's attribution ran after the previous chunk's: all chained but the first
     assert methods == ["full"] + ["incremental"] * (len(days) - 1)
-    assert runner.missing(EOD, days) == {fam: [] for fam in EOD}
+    assert backfills.missing(EOD, days) == {fam: [] for fam in EOD}

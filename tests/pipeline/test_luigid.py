@@ -24,16 +24,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar
 from pms_luigi import demo
+from pms_luigi.core import calendar
+from pms_luigi.ops import backfill as backfills
+from pms_luigi.ops import invalidate as invalidation
+from pms_luigi.pipeline import graph
 from pms_luigi.store import schema as s
-from pms_luigi.ops import runner
 from tests.conftest import FUND_11, DemoWorlds, World
 
 REPO = Path(__file__).resolve().parents[2]
 LAST = FUND_11.end
 NXT = calendar.next_business_day(LAST)
-EOD = list(runner.EOD_FAMILIES)
+EOD = list(graph.EOD_FAMILIES)
 
 
 def _free_port() -> int:
@@ -122,7 +124,7 @@ def test_two_workers_backfilling_one_range_run_each_step_once(luigid, world) -> 
     url, state = luigid
     w, data = world
     first = calendar.add_business_days(LAST, -9)
-    hit = runner.invalidate("pms.MarkToMarket", first, downstream=True)
+    hit = invalidation.invalidate("pms.MarkToMarket", first, downstream=True)
     expected = {(f, d) for f, d in hit if f in EOD}
     assert len(expected) == 20
     since = datetime.now(timezone.utc)
@@ -149,7 +151,7 @@ def test_two_workers_backfilling_one_range_run_each_step_once(luigid, world) -> 
     assert (per_step == 1).all(), per_step[per_step > 1]
     assert dup == 0
     assert set(runs["status"]) == {"DONE"}  # nobody failed, nothing re-published
-    assert runner.missing(EOD, calendar.business_days(first, LAST)) == {f: [] for f in EOD}
+    assert backfills.missing(EOD, calendar.business_days(first, LAST)) == {f: [] for f in EOD}
 
 
 def test_luigid_is_loopback_only_and_keeps_state_across_a_restart(tmp_path: Path) -> None:

@@ -24,15 +24,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar
+from pms_luigi import demo
 from pms_luigi.cli import main as cli
 from pms_luigi.cli.run import cron_lock_path
+from pms_luigi.core import calendar
 from pms_luigi.core.errors import ExitCode
-from pms_luigi import demo
+from pms_luigi.ops import backfill as backfills
+from pms_luigi.ops import invalidate as invalidation
+from pms_luigi.ops import runner, status
+from pms_luigi.pipeline import graph
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.ops import runner, status
 from tests.conftest import BACKENDS, DemoFund, DemoWorlds, World
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +43,7 @@ LAST = date(2026, 11, 26)                      # last demo day: its prices arriv
 PREV = calendar.previous_business_day(LAST)    # 2026-11-25: built by the first cron run
 NXT = calendar.next_business_day(LAST)         # 2026-11-27: the pre-open day
 HOLIDAY = date(2026, 11, 20)                   # Black Awareness day (ANBIMA holiday)
-EOD = list(runner.EOD_FAMILIES)
+EOD = list(graph.EOD_FAMILIES)
 #: the last day's prices arrive late; EOD is built up to the day before PREV
 OPS_FUND = DemoFund(seed=5, end=LAST, through=calendar.previous_business_day(PREV), withheld=LAST)
 
@@ -179,7 +182,7 @@ def test_cron_missing_price_exits_3_and_shows_failed_in_the_grid(ops) -> None:  
         iid = conn.execute(sa.select(s.position_marks.c.instrument_id).where(
             s.position_marks.c.business_date == LAST,
             s.position_marks.c.instrument_id.like("DI1%")).limit(1)).scalar_one()
-    runner.invalidate("pms.MarkToMarket", LAST, downstream=True)
+    invalidation.invalidate("pms.MarkToMarket", LAST, downstream=True)
     with w.engine.begin() as conn:
         conn.execute(sa.delete(s.market_prices).where(s.market_prices.c.price_date == LAST,
                                                       s.market_prices.c.instrument_id == iid))
@@ -225,7 +228,7 @@ def test_rerun_dry_run_lists_and_real_run_replaces_later_dates_too(ops, capsys) 
     runs = _done_runs(w, since)
     assert len(runs) == 2 * len(later) and not runs.duplicated().any()
     assert _marks_count(w, later) == marks_before and _duplicate_marks(w) == 0
-    assert runner.missing(EOD, later) == {f: [] for f in EOD}
+    assert backfills.missing(EOD, later) == {f: [] for f in EOD}
 
 
 def _marks_count(w: World, dates: list[date]) -> int:
@@ -262,12 +265,12 @@ def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -
     w, data, _ = ops
     old = calendar.add_business_days(data.start, 5)
     mid = calendar.add_business_days(LAST, -3)
-    runner.invalidate("pms.PerformanceAttribution", old, downstream=False)      # missing
-    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=mid)]) == 0   # no-op
-    runner.invalidate("pms.MarkToMarket", mid, downstream=False)
-    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=mid)]) == 0   # next is stale
+    invalidation.invalidate("pms.PerformanceAttribution", old, downstream=False)      # missing
+    assert runner.build([graph.FAMILIES["pms.MarkToMarket"](date=mid)]) == 0   # no-op
+    invalidation.invalidate("pms.MarkToMarket", mid, downstream=False)
+    assert runner.build([graph.FAMILIES["pms.MarkToMarket"](date=mid)]) == 0   # next is stale
     w.redis.delete(f"{w.namespace}:marker:pms.MarkToMarket:{LAST.isoformat()}")  # cache lost
-    runner.invalidate("pms.TradeProposals", NXT, downstream=False)
+    invalidation.invalidate("pms.TradeProposals", NXT, downstream=False)
     with w.engine.begin() as conn:  # a failed run of a step that has no marker
         mk.start_run(conn, run_id="f" * 32, family="pms.TradeProposals", business_date=NXT)
         mk.finish_run(conn, run_id="f" * 32, status="FAILED", error="MissingPrice: test")
@@ -291,7 +294,7 @@ def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -
     for state in ("done", "missing", "stale", "failed"):
         assert f": {state}'" in page
     # cache-missing on its own: a fresh grid after only deleting a cache marker
-    assert runner.backfill(data.start, LAST, progress=None) == 0
+    assert backfills.backfill(data.start, LAST, progress=None) == 0
     w.redis.delete(f"{w.namespace}:marker:pms.PerformanceAttribution:{LAST.isoformat()}")
     assert status.grid(LAST, LAST).cells[("pms.PerformanceAttribution", LAST)] == \
         "cache-missing"
@@ -301,14 +304,14 @@ def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -
 # ------------------------------------------------------------------------------ backfill
 def test_backfill_plans_the_whole_range_without_clamping(ops) -> None:  # noqa: ANN001
     span = calendar.business_days(date(2016, 1, 4), date(2019, 12, 31))
-    todo = runner.missing(EOD, span)  # one bulk status call per family: no date dropped
+    todo = backfills.missing(EOD, span)  # one bulk status call per family: no date dropped
     assert all(len(todo[f]) == len(span) for f in EOD) and len(span) > 990
 
 
 def test_backfill_killed_mid_way_resumes_without_duplicates(ops, capsys) -> None:  # noqa: ANN001
     w, data, _ = ops
     first = calendar.add_business_days(LAST, -11)
-    hit = runner.invalidate("pms.MarkToMarket", first, downstream=True)
+    hit = invalidation.invalidate("pms.MarkToMarket", first, downstream=True)
     assert len(hit) >= 24
     since = datetime.now(timezone.utc)
     proc = subprocess.Popen(
@@ -330,14 +333,14 @@ def test_backfill_killed_mid_way_resumes_without_duplicates(ops, capsys) -> None
         proc.stderr.close()
     assert progress and "eta" in progress[0] and re.search(r" \d+/\d+ dates", progress[0])
     dates = calendar.business_days(data.start, LAST)
-    left = runner.missing(EOD, dates)
+    left = backfills.missing(EOD, dates)
     assert 0 < len(left["pms.MarkToMarket"]) < 12  # killed part-way through
 
     assert cli.main(["backfill", "--start", data.start.isoformat(), "--end",
                      LAST.isoformat(), "--chunk", "10"]) == 0
     err = capsys.readouterr().err
     assert "still missing" in err and "exit code 0" in err
-    assert runner.missing(EOD, dates) == {f: [] for f in EOD}
+    assert backfills.missing(EOD, dates) == {f: [] for f in EOD}
     runs = _done_runs(w, since)
     assert not runs.duplicated().any()           # each (family, date) ran once in all
     # (the step killed mid-way may have committed and then been re-published, not re-run)

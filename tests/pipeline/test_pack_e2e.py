@@ -27,15 +27,17 @@ import luigi
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar
-from pms_luigi.cli import pack as cli_pack
 from pms_luigi import demo
 from pms_luigi import report as render
+from pms_luigi.cli import pack as cli_pack
+from pms_luigi.core import calendar
+from pms_luigi.ops import backfill as backfills
+from pms_luigi.ops import invalidate as invalidation
+from pms_luigi.ops import runner
 from pms_luigi.report import formats
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.ops import runner
 from tests.conftest import BACKENDS, FUND_11, DemoWorlds, World
 from tests.smtp_sink import SmtpSink
 
@@ -58,7 +60,7 @@ def built(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
         before = conf.get("pms_mtm", "var_min_history", None)
         conf.set("pms_mtm", "var_min_history", "30")
         try:
-            assert runner.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
+            assert backfills.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
             assert runner.run_kind("preopen", D) == runner.ExitCode.OK
             assert runner.run_kind("preopen", AFTER_HOLIDAY) == runner.ExitCode.OK
             yield built
@@ -263,7 +265,7 @@ def test_rerun_produces_an_identical_pack(built) -> None:  # noqa: ANN001
     before, cached = _pack_row(w, D), w.redis.get(key)
     out = w.data_dir / "out" / D.isoformat()
     files = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".pdf"}
-    hit = runner.invalidate("pms.MorningPack", D, downstream=True)
+    hit = invalidation.invalidate("pms.MorningPack", D, downstream=True)
     assert hit == [("pms.MorningPack", D)]
     assert runner.run_kind("preopen", D) == runner.ExitCode.OK
     after = _pack_row(w, D)
@@ -284,7 +286,7 @@ def test_hostile_names_loaded_by_the_loader_render_as_text(built) -> None:  # no
     counts = load_inputs(w.engine, {"instruments": ins.assign(name=XSS),
                                     "strategies": strat.assign(name=XSS)})
     assert counts == {"instruments": 1, "strategies": 1}
-    runner.invalidate("pms.MorningPack", D, downstream=True)
+    invalidation.invalidate("pms.MorningPack", D, downstream=True)
     assert runner.run_kind("preopen", D) == runner.ExitCode.OK
     row = _pack_row(w, D)
     shown = row["payload"]["positions"]["top_contributors"][0]

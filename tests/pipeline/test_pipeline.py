@@ -18,13 +18,16 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar
 from pms_luigi import demo
+from pms_luigi.core import calendar
 from pms_luigi.core.errors import NotBusinessDay
+from pms_luigi.ops import backfill as backfills
+from pms_luigi.ops import invalidate as invalidation
+from pms_luigi.ops import runner
+from pms_luigi.pipeline import graph
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.tasks import EndOfDay
-from pms_luigi.ops import runner
 from tests.conftest import BACKENDS, FUND_11, DemoFund, DemoWorlds, World
 
 END = FUND_11.end
@@ -36,7 +39,7 @@ def built(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, demo.DemoData]]:
     """The shared demo fund with its last close built here: every EOD date complete."""
     with demo_worlds.copy(FUND_11, request.param, tmp_path_factory.mktemp("pipeline")) as built:
-        assert runner.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
+        assert backfills.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
         yield built
 
 
@@ -66,7 +69,7 @@ EOD = ["pms.MarkToMarket", "pms.PerformanceAttribution"]
 def test_history_is_complete_and_a_second_run_does_nothing(built) -> None:  # noqa: ANN001
     w, data = built
     days = calendar.business_days(data.start, END)
-    assert runner.missing(EOD, days) == {f: [] for f in EOD}
+    assert backfills.missing(EOD, days) == {f: [] for f in EOD}
     assert _counts(w, END)["position_marks"] > 10
     before = _n_runs(w)
     assert runner.run_kind("eod", END) == runner.ExitCode.OK
@@ -94,7 +97,7 @@ def test_invalidated_step_replaces_its_rows_without_duplicates(built) -> None:  
         marks = conn.execute(sa.select(s.position_marks.c.pnl_brl).where(
             s.position_marks.c.business_date == END).order_by(
             s.position_marks.c.instrument_id, s.position_marks.c.strategy_id)).scalars().all()
-    hit = runner.invalidate("pms.MarkToMarket", END, downstream=True)
+    hit = invalidation.invalidate("pms.MarkToMarket", END, downstream=True)
     assert set(hit) == {("pms.MarkToMarket", END), ("pms.PerformanceAttribution", END)}
     assert runner.run_kind("eod", END) == runner.ExitCode.OK
     new = _run_ids(w, EOD, END)
@@ -110,27 +113,27 @@ def test_invalidated_step_replaces_its_rows_without_duplicates(built) -> None:  
 def test_upstream_rerun_makes_consumers_stale(built) -> None:  # noqa: ANN001
     w, _ = built
     prev = calendar.previous_business_day(END)
-    runner.invalidate("pms.MarkToMarket", prev, downstream=False)
-    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=prev)]) == runner.ExitCode.OK
-    status = runner.FAMILIES["pms.MarkToMarket"].statuses([END])[END]
+    invalidation.invalidate("pms.MarkToMarket", prev, downstream=False)
+    assert runner.build([graph.FAMILIES["pms.MarkToMarket"](date=prev)]) == runner.ExitCode.OK
+    status = graph.FAMILIES["pms.MarkToMarket"].statuses([END])[END]
     assert status.state.value == "stale" and f"pms.MarkToMarket@{prev}" in status.reason
     assert runner.run_kind("eod", END) == runner.ExitCode.OK  # MTM(END) and its attribution
-    assert runner.missing(EOD, [prev, END]) == {"pms.MarkToMarket": [],
+    assert backfills.missing(EOD, [prev, END]) == {"pms.MarkToMarket": [],
                                                "pms.PerformanceAttribution": [prev]}
-    assert runner.backfill(prev, END) == runner.ExitCode.OK
-    assert runner.missing(EOD, [prev, END]) == {f: [] for f in EOD}
+    assert backfills.backfill(prev, END) == runner.ExitCode.OK
+    assert backfills.missing(EOD, [prev, END]) == {f: [] for f in EOD}
 
 
 def test_backfilled_old_date_never_moves_latest_nor_floods_redis(built) -> None:  # noqa: ANN001
     w, data = built
     old = calendar.add_business_days(data.start, 3)
     assert w.redis.get(f"{w.namespace}:book:latest_date") == END.isoformat()
-    hit = runner.invalidate("pms.MarkToMarket", old, downstream=True)
+    hit = invalidation.invalidate("pms.MarkToMarket", old, downstream=True)
     assert len(hit) > 40  # every later MTM chained on it, and their attributions
-    assert runner.backfill(data.start, END, chunk=50) == runner.ExitCode.OK
+    assert backfills.backfill(data.start, END, chunk=50) == runner.ExitCode.OK
     assert w.redis.get(f"{w.namespace}:book:latest_date") == END.isoformat()
     assert w.redis.get(f"{w.namespace}:book:{old}") is None  # outside the cache window
-    assert runner.missing(EOD, calendar.business_days(data.start, END)) == {f: [] for f in EOD}
+    assert backfills.missing(EOD, calendar.business_days(data.start, END)) == {f: [] for f in EOD}
 
 
 def test_non_business_date_is_refused_with_the_holiday_name(built) -> None:  # noqa: ANN001
@@ -252,15 +255,15 @@ def test_mtm_rerun_restates_later_attributions_by_chaining(year_end) -> None:  #
     mid = days[len(days) // 2]
     before = _run_ids(w, ["pms.PerformanceAttribution"], days[-1])
     # an MTM rerun without --downstream: later MTMs and every attribution from mid on go stale
-    runner.invalidate("pms.MarkToMarket", mid, downstream=False)
-    assert runner.build([runner.FAMILIES["pms.MarkToMarket"](date=mid)]) == runner.ExitCode.OK
+    invalidation.invalidate("pms.MarkToMarket", mid, downstream=False)
+    assert runner.build([graph.FAMILIES["pms.MarkToMarket"](date=mid)]) == runner.ExitCode.OK
     later = [d for d in days if d >= mid]
     # planned at once: MTM(mid) is done again, but every later MTM chains on it, and every
     # attribution from mid on consumed an MTM that is (or will be) rebuilt
-    assert runner.missing(EOD, later) == {"pms.MarkToMarket": later[1:],
+    assert backfills.missing(EOD, later) == {"pms.MarkToMarket": later[1:],
                                          "pms.PerformanceAttribution": later}
-    report: list[runner.BackfillReport] = []
-    assert runner.backfill(data.start, YEAR_END, chunk=15, report=report) == runner.ExitCode.OK
+    report: list[backfills.BackfillReport] = []
+    assert backfills.backfill(data.start, YEAR_END, chunk=15, report=report) == runner.ExitCode.OK
     assert len(report[0].chunk_codes) == 2  # one pass: 20 dates in chunks of 15
     assert _run_ids(w, ["pms.PerformanceAttribution"], days[-1]) != before
     assert {_methods(w, later)[d] for d in later} == {"incremental"}
@@ -277,7 +280,7 @@ def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) ->
         conn.execute(sa.update(s.instruments).where(
             s.instruments.c.instrument_id == inst.instrument_id).values(asset_class="FX"))
     try:
-        runner.invalidate("pms.PerformanceAttribution", last, downstream=False)
+        invalidation.invalidate("pms.PerformanceAttribution", last, downstream=False)
         assert runner.run_kind("eod", last) == runner.ExitCode.OK
         assert _methods(w, [last])[last] == "full"  # the base rows used the old taxonomy
         _assert_persisted_equals_full(w, data.start, [last])
@@ -285,7 +288,7 @@ def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) ->
         with w.engine.begin() as conn:
             conn.execute(sa.update(s.instruments).where(
                 s.instruments.c.instrument_id == inst.instrument_id).values(asset_class="CUPOM"))
-        runner.invalidate("pms.PerformanceAttribution", last, downstream=False)
+        invalidation.invalidate("pms.PerformanceAttribution", last, downstream=False)
         assert runner.run_kind("eod", last) == runner.ExitCode.OK
 
 

@@ -21,16 +21,16 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar, mtm, proposals, validation
-from pms_luigi.ops import workflow
 from pms_luigi.cli import proposals as cli
+from pms_luigi.core import calendar, mtm, proposals, validation
 from pms_luigi.core.errors import InvalidInput
+from pms_luigi.ops import invalidate as invalidation
+from pms_luigi.ops import runner, workflow
+from pms_luigi.pipeline.steps.proposals import TradeProposals
 from pms_luigi.store import journal
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
-from pms_luigi.ops import runner
-from pms_luigi.pipeline.steps.proposals import TradeProposals
 from tests.conftest import BACKENDS, FUND_11, DemoWorlds, World
 
 END = FUND_11.end  # P: the last close
@@ -197,7 +197,7 @@ def test_rerun_keeps_decided_proposals_intact_and_no_duplicate_pending(desk: Wor
     assert set(decided["status"]) == {"APPROVED", "REJECTED", "MODIFIED"}
     old_pending = set(before.loc[before["status"] == "PENDING", "proposal_id"])
     old_run = set(before.loc[before["status"] == "PENDING", "run_id"])
-    hit = runner.invalidate("pms.TradeProposals", D)
+    hit = invalidation.invalidate("pms.TradeProposals", D)
     assert ("pms.TradeProposals", D) in hit
     assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.OK
 
@@ -337,7 +337,7 @@ def test_bad_signals_fail_the_step_naming_the_row_and_write_nothing(desk: World)
     with desk.engine.begin() as conn:
         conn.execute(sa.insert(g), [{"signal_date": END, "strategy_id": strategy,
                                      "signal_id": "NO_SUCH_ALIAS", "conviction": 0.5}])
-    runner.invalidate("pms.TradeProposals", D)
+    invalidation.invalidate("pms.TradeProposals", D)
     try:
         assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.BAD_INPUT
         with desk.engine.connect() as conn:
@@ -360,7 +360,7 @@ def test_bad_signals_fail_the_step_naming_the_row_and_write_nothing(desk: World)
     # the reader is point-in-time (signals of P only), so the result does not change
     with desk.engine.begin() as conn:
         conn.execute(sa.insert(g), [late.iloc[0].to_dict()])
-    runner.invalidate("pms.TradeProposals", D)
+    invalidation.invalidate("pms.TradeProposals", D)
     assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.OK
     pd.testing.assert_frame_equal(_proposals(desk)[cols], clean)
     assert marker_before is not None

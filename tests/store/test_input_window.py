@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from pms_luigi.core import calendar
 from pms_luigi import demo
+from pms_luigi.core import calendar
 from pms_luigi.store import readers as rd
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.store.window import InputWindow
@@ -76,17 +76,17 @@ def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:  # noq
     """A backfill (its chunks read inputs through the window) stores, for every date, what the
     step computes from its own queries: the payload digest of the marker is reproduced by a
     recomputation outside any window (written with the marker's run_id, then rolled back)."""
-    from pms_luigi.store import markers as mk
-    from pms_luigi.ops import runner
-    from pms_luigi.pipeline import context
     from pms_luigi.cache.payloads import envelopes
+    from pms_luigi.ops import backfill as backfills
+    from pms_luigi.pipeline import context
     from pms_luigi.pipeline.step import payload_digest
     from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
+    from pms_luigi.store import markers as mk
 
     context.forget()
     dates = calendar.business_days(date(2026, 9, 1), END)
     first, last = dates[0], dates[24]
-    assert runner.backfill(first, last, ["pms.MarkToMarket"], chunk=10, workers=1,
+    assert backfills.backfill(first, last, ["pms.MarkToMarket"], chunk=10, workers=1,
                            progress=None) == 0
     with loaded.engine.connect() as conn:
         markers = mk.read_markers(conn, "pms.MarkToMarket", dates[:25])
