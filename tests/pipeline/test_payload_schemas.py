@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from pms_luigi import demo
 from pms_luigi.core import calendar
+from pms_luigi.ops import backfill as backfills
 from pms_luigi.ops import runner
 from pms_luigi.pipeline.graph import FAMILIES
 from pms_luigi.pipeline.step import payload_digest
@@ -70,7 +71,7 @@ def published(request: pytest.FixtureRequest, demo_worlds: DemoWorlds,
         before = conf.get("pms_mtm", "var_min_history", None)
         conf.set("pms_mtm", "var_min_history", "30")
         try:
-            assert runner.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
+            assert backfills.backfill(built[1].start, END, chunk=50) == runner.ExitCode.OK
             assert runner.run_kind("preopen", NEXT) == runner.ExitCode.OK
             yield built
         finally:
