@@ -1,6 +1,6 @@
 """ANBIMA business days and B3 trading sessions: the fund's two Brazilian calendars.
 
-Why two calendars (DESIGN.md §2; finance-conventions.md §1.1):
+Why two calendars:
 
 * **ANBIMA** ("dias úteis", the national calendar of the financial market) decides the fund's
   business dates, CDI accrual, NAV days and every ``du`` used in rate <-> PU conversions.
@@ -13,7 +13,7 @@ Why two calendars (DESIGN.md §2; finance-conventions.md §1.1):
 
 Both are derived from the maintained ``holidays`` package (``financial_holidays("BVMF")``),
 never from a hand-written list: ANBIMA = BVMF minus {"Christmas Eve", "Last Business Day of
-the Year"} (identical to bizdays' ANBIMA file for 2000-2099, finance-conventions.md §1.2).
+the Year"} (identical to bizdays' ANBIMA file for 2000-2099).
 Only the historical B3 exceptions the library lacks are kept here as data.
 
 Arithmetic is vectorized with :class:`numpy.busdaycalendar`; the calendars cover the years
@@ -83,8 +83,8 @@ _WORLD_CUP_2014: Final = "FIFA World Cup Opening Match in São Paulo"
 #: Weekday B3 closures before 2022 that ``holidays.financial_holidays("BVMF")`` lacks.
 #:
 #: Source: the difference between exchange-calendars 4.13.2 ``BVMF`` (which agrees with
-#: bizdays' B3 file for 2010-2026) and ``holidays`` BVMF, as described in
-#: finance-conventions.md §1.1/§1.4; the underlying rules are B3's yearly holiday circulars.
+#: bizdays' B3 file for 2010-2026) and ``holidays`` BVMF; the underlying rules are B3's
+#: yearly holiday circulars.
 #: Until 2021 B3 also closed on São Paulo holidays:
 #:
 #: * Jan 25, São Paulo city anniversary: every year through 2021 (B3 opened from 2022);
@@ -305,7 +305,7 @@ def holiday_name(d: date) -> str | None:
     Returns the holiday's name from ``holidays`` (``en_US``, e.g. "Carnival", "Good Friday";
     coinciding holidays are joined with "; "), else "Saturday"/"Sunday" for a weekend. A holiday
     that falls on a weekend is reported by its holiday name. Used to refuse non-business dates
-    with a message operations can act on (DESIGN.md §2).
+    with a message operations can act on.
     """
     day = _day(d).item()
     name = _calendars().anbima_names.get(day)
@@ -415,8 +415,8 @@ def _sessions(start: date, end: date, cal: np.busdaycalendar) -> list[date]:
 def du(start: Any, end: Any) -> Any:
     """ANBIMA business days in ``[start, end)``: the ``du`` of every rate <-> PU conversion.
 
-    The ANBIMA/Tesouro convention counts from settlement inclusive to maturity exclusive
-    (finance-conventions.md §1.3), so a maturity on a holiday counts correctly without rolling:
+    The ANBIMA/Tesouro convention counts from settlement inclusive to maturity exclusive, so
+    a maturity on a holiday counts correctly without rolling:
     ``du(2024-01-01, 2025-01-01) == 253``. ``du(a, b) == -du(b, a)`` (numpy's convention), hence
     ``du(a, b) + du(b, c) == du(a, c)`` for any order.
 
@@ -443,8 +443,7 @@ def du(start: Any, end: Any) -> Any:
 def calendar_fingerprint() -> str:
     """A short id of both holiday lists and the ``holidays`` version that produced them.
 
-    Runs record it (finance-conventions.md §1.4: "log the calendar's version/hash with every
-    run") so a silent change of the library's lists shows up in the run history.
+    Runs record it, so a silent change of the library's lists shows up in the run history.
     """
     return _calendars().fingerprint
 
@@ -454,6 +453,6 @@ def today_brt() -> date:
 
     Only cron entry points (``run_eod.sh`` / ``run_preopen.sh`` via the CLI) may call it, to
     pick the business date to run; everything else receives the date as a parameter, so every
-    computation stays point-in-time and reproducible (DESIGN.md §2).
+    computation stays point-in-time and reproducible.
     """
     return datetime.now(TIMEZONE).date()

@@ -1,4 +1,4 @@
-"""The marker table (DESIGN.md §4) and the run-history table, in SQLAlchemy 2 Core.
+"""The marker table (when a step is done) and the run-history table, in SQLAlchemy 2 Core.
 
 A marker row is keyed by (family, business_date) — never by Luigi's task_id hash, so
 adding a parameter does not orphan history. It is upserted on the step's own connection,

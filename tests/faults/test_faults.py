@@ -1,4 +1,4 @@
-"""Crash suite (issue 7): every step × every fault point, killed with SIGKILL and rerun.
+"""Crash suite: every step × every fault point, killed with SIGKILL and rerun.
 
 For each case the step's rows, marker and Redis keys for the date are wiped, the step runs in
 a subprocess with ``PMS_FAULT=<family>:<point>`` and dies (return code -9), the state left

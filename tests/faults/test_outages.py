@@ -1,4 +1,4 @@
-"""Outages and concurrency (issue 7) against real PostgreSQL and real Redis servers.
+"""Outages and concurrency against real PostgreSQL and real Redis servers.
 
 - Redis: a private ``redis-server`` on a free port (never the shared one) is stopped exactly
   after MarkToMarket's DB commit (the step pauses itself at ``after_commit`` via

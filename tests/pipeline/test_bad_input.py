@@ -1,4 +1,4 @@
-"""Bad input catalogue (issue 7): every case is refused with an error that names the table,
+"""Bad input catalogue: every case is refused with an error that names the table,
 the row and the field, and nothing is written — through ``load_inputs`` (and the CSV reader
 ``pms-luigi load`` uses) and through the MarkToMarket step.
 
@@ -20,13 +20,19 @@ import pytest
 import sqlalchemy as sa
 
 from pms_luigi import demo
-from pms_luigi.core.errors import ExitCode, InputDataError, InvalidInput, MissingCdi, \
-    MissingFxFixing, MissingPrice
+from pms_luigi.core.errors import (
+    ExitCode,
+    InputDataError,
+    InvalidInput,
+    MissingCdi,
+    MissingFxFixing,
+    MissingPrice,
+)
+from pms_luigi.ops import runner
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import INPUT_TABLES, load_inputs, read_csv
 from pms_luigi.tasks import MarkToMarket
-from pms_luigi.ops import runner
 from tests.conftest import BACKENDS, World, make_world
 from tests.faults.test_faults import END, load_short
 

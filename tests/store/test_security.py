@@ -1,4 +1,4 @@
-"""Security basics (issue 7): secrets never reach logs or errors, Redis AUTH / TLS URLs are
+"""Security basics: secrets never reach logs or errors, Redis AUTH / TLS URLs are
 accepted, and user-provided names are escaped in the HTML pack.
 
 TLS: ``rediss://`` is checked by constructing the client (SSL connection class, password and

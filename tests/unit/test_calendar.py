@@ -1,7 +1,8 @@
 """Tests for pms_luigi.core.calendar against published, known-correct vectors.
 
-Sources: finance-conventions.md §1.5 (holiday tables, du counts, DI1 maturities, historical B3
-checks) and tests/data/calendar_golden.csv, the weekday closures of ANBIMA 2000-2099
+Sources: the published ANBIMA and B3 holiday tables, du counts and DI1 maturities (ANBIMA's
+national calendar, B3's yearly holiday circulars and contract specs), historical B3 checks,
+and tests/data/calendar_golden.csv, the weekday closures of ANBIMA 2000-2099
 (bizdays' ANBIMA file) and B3 2000-2040 (bizdays' B3 file to 2009, exchange-calendars BVMF
 2010-2040; the two agree on 2010-2026), generated once with those libraries as oracles.
 """
@@ -26,7 +27,7 @@ GOLDEN = Path(__file__).parents[1] / "data" / "calendar_golden.csv"
 
 
 def b3_count(start: date, end: date) -> int:
-    """B3 sessions in [start, end), the B3 column of the §1.5 count table."""
+    """B3 sessions in [start, end), the B3 column of the count table below."""
     return int(np.busday_count(np.datetime64(start), np.datetime64(end), busdaycal=cal.B3))
 
 
@@ -63,7 +64,7 @@ def test_business_days_is_inclusive_and_ordered() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# §1.5 holiday tables: (date, en_US name from holidays or None, ANBIMA closed, B3 closed)
+# Published holiday tables: (date, en_US name from holidays or None, ANBIMA closed, B3 closed)
 
 HOLIDAYS_2025 = [
     ("2025-01-01", "Universal Fraternization Day", True, True),
@@ -157,7 +158,7 @@ def test_2027_anchors() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# §1.5 du table: (from, to, ANBIMA du, B3 sessions)
+# Published du counts: (from, to, ANBIMA du, B3 sessions)
 
 DU_TABLE = [
     ("2024-01-01", "2025-01-01", 253, 251),
