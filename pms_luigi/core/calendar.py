@@ -172,7 +172,7 @@ class _Calendars:
 
 @functools.cache
 def _calendars() -> _Calendars:
-    """Build both calendars once per process (about 0.2 s for 110 years)."""
+    """Build both calendars once per process: immutable tables derived from ``holidays``."""
     years = range(FIRST_YEAR, LAST_YEAR + 1)
     bvmf = holidays.financial_holidays("BVMF", years=years, language="en_US")
 

@@ -29,8 +29,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI connec
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=60000")
     # 64 MiB page cache per connection (SQLite's default is 2 MiB): a backfill step reads a
-    # 262-day price window and appends to tables of 10⁵–10⁶ rows; measured ~10 % off a
-    # 1-year pipelined backfill (49 s vs 53–58 s). Pages are only cached as they are touched.
+    # year-long price window and appends to tables of 10⁵–10⁶ rows (the gain is in
+    # docs/benchmarks.md). Pages are only cached as they are touched.
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 

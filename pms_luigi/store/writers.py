@@ -57,11 +57,9 @@ def records(tbl: sa.Table, frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
 
 
-#: Rows from which PostgreSQL gets ``COPY`` instead of one multi-row INSERT. Measured on
-#: position_marks (28 columns, DELETE of the date included, median of 15, same VM): 10 rows
-#: 5.9 vs 12.4 ms, 30 rows 11.0 vs 13.3, 100 rows 26.5 vs 15.2, 210 rows 51.4 vs 22.3 ms —
-#: the INSERT's ~6 ms head start is gone by ~40 rows (it was 500: a 200-position MTM wrote its
-#: marks at half speed).
+#: Rows from which PostgreSQL gets ``COPY`` instead of one multi-row INSERT: COPY has a fixed
+#: start-up cost that a multi-row INSERT does not, and it wins from a few dozen rows of
+#: position_marks on (the crossover is measured in docs/benchmarks.md).
 COPY_THRESHOLD = 50
 
 
