@@ -6,9 +6,12 @@ market value are zero (the cash has been paid) and it is not counted in ``n_posi
 
 Per position: ``dv01_brl`` is the signed BRL P&L for +1 bp in the position's rate (a long-PU
 DI1 or a long bond has a negative DV01), ``fx_delta_usd`` the US$ exposure,
-``equity_delta_brl`` the BRL equity exposure, ``notional_brl`` the absolute notional and
-``market_value_brl`` the value (zero for futures, settled daily). The book sums them, with
-gross / net notional and leverage = gross / NAV_D.
+``equity_delta_brl`` the BRL equity exposure, ``notional_brl`` the signed notional (+ long,
+− short in the contract's price terms: the sign of the quantity, see
+:mod:`pms_luigi.core.pricing.base`) and ``market_value_brl`` the value (zero for futures,
+settled daily). The book sums them: gross notional Σ|notional|, net notional Σ notional and
+``leverage`` = gross / NAV_D, the gross leverage (the net leverage is |net| / NAV_D; both are
+what the risk limits read, from the same marks).
 
 NAV_D = NAV_P + P&L_D + capital flows of D, in whole centavos (the yield on uninvested cash
 and fees are not modelled). ``cdi_rate`` is the DI fixing of the business day before D.
@@ -60,7 +63,7 @@ def marks_frame(d: date, w: pd.DataFrame, legs: pd.DataFrame, values: pd.DataFra
         "staleness_bd": age.astype(np.int64),
         "fx_rate": values["fx_rate"].to_numpy(),
         "market_value_brl": masked("market_value"),
-        "notional_brl": np.abs(np.where(live, values["notional"].to_numpy(), 0.0)),
+        "notional_brl": masked("notional"),
         **{c: pnl[c].to_numpy() for c in pnl.columns},
         "dv01_brl": dv01,
         "fx_delta_usd": masked("fx_delta"),
@@ -68,15 +71,16 @@ def marks_frame(d: date, w: pd.DataFrame, legs: pd.DataFrame, values: pd.DataFra
     }, columns=list(MARK_COLUMNS))
 
 
-def book_snapshot(d: date, marks: pd.DataFrame, signed_notional: np.ndarray,
-                  total_c: np.ndarray, nav_prev: float, flow: float,
-                  cdi_rate: float | None, is_b3_session: bool, live: np.ndarray
+def book_snapshot(d: date, marks: pd.DataFrame, total_c: np.ndarray, nav_prev: float,
+                  flow: float, cdi_rate: float | None, is_b3_session: bool, live: np.ndarray
                   ) -> dict[str, Any]:
     """D's ``book_snapshots`` row: NAV roll in centavos, P&L, exposures and leverage.
 
+    Gross and net notional are summed from the marks' signed ``notional_brl`` (0 at expiry),
+    so the book, the stored marks and the risk metrics read one set of numbers.
+
     Args:
         d: D; marks: :func:`marks_frame`.
-        signed_notional: each live position's signed notional (0 at expiry).
         total_c: each position's P&L in centavos.
         nav_prev: NAV of P; flow: capital flow of D.
         cdi_rate: DI fixing of the business day before D (None when absent).
@@ -84,7 +88,8 @@ def book_snapshot(d: date, marks: pd.DataFrame, signed_notional: np.ndarray,
     """
     pnl_c = int(total_c.sum())
     nav = (int(cents(nav_prev)) + pnl_c + int(cents(flow))) / 100.0
-    gross = float(np.abs(signed_notional).sum())
+    notional = marks["notional_brl"].to_numpy(dtype=np.float64)
+    gross = float(np.abs(notional).sum())
     return {
         "business_date": d,
         "nav_brl": nav,
@@ -94,7 +99,7 @@ def book_snapshot(d: date, marks: pd.DataFrame, signed_notional: np.ndarray,
         "capital_flow_brl": flow,
         "cdi_rate": cdi_rate,
         "gross_notional_brl": gross,
-        "net_notional_brl": float(signed_notional.sum()),
+        "net_notional_brl": float(notional.sum()),
         "leverage": gross / nav if nav > 0 else float("nan"),
         "dv01_brl": float(marks["dv01_brl"].to_numpy().sum()),
         "fx_delta_usd": float(marks["fx_delta_usd"].to_numpy().sum()),

@@ -82,8 +82,8 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     marks = marks_frame(d, w, legs, values, pnl, today.stale, today.age)
     live = ~w["settling"].to_numpy(dtype=bool)
     flow = float(inp.capital_flow_brl or 0.0)
-    book = book_snapshot(d, marks, np.where(live, values["notional"].to_numpy(), 0.0), total_c,
-                         nav_prev, flow, market.cdi_rate(prev_business_day(np.array([d64]))[0]),
+    book = book_snapshot(d, marks, total_c, nav_prev, flow,
+                         market.cdi_rate(prev_business_day(np.array([d64]))[0]),
                          bool(inp.is_b3_session), live)
     dq, metadata = quality(d, marks["instrument_id"].to_numpy(), today.stale, today.on,
                            today.age, int(inp.max_stale_bd), book["pnl_brl"])

@@ -13,6 +13,22 @@ raises the library's ``Missing*`` error naming the date, so a pricer never guess
 Conventions shared by every verb: rates are decimals (0.1105 = 11.05 % a.a.), dates are
 ``datetime64[D]`` columns, quantities are signed (long PU / long USD / long index > 0) and
 ``contract_size`` is the value of one price point (``instruments.contract_size``).
+
+Sign of a notional (:meth:`Pricer.exposures`): + long, − short, in the contract's price
+terms, so always the sign of the quantity (prices, point values and FX fixings are
+positive):
+
+* DI1: a long PU (sold the rate, "dado": receives the fixed rate) is **+**; buying the rate
+  ("tomado", short PU) is −. A long-PU DI1 is the zero-coupon prefixed bond it replicates
+  (its value rises when rates fall, its DV01 is negative), so it carries the sign of a held
+  LTN and a bond hedged by a "tomado" DI1 nets towards zero, as their DV01s do. B3 quotes
+  DI1 and DDI in rate; the ledger books them in PU, so a trade that buys the rate has a
+  negative quantity;
+* DDI: a long PU (sold the cupom) is +: it is long a dollar-linked zero coupon, long US$;
+* DOL / WDO and NDF: long US$ is +; IND / WIN: long the index is +;
+* LTN, NTN-F, NTN-B and equities: a holding is + (its market value), a short is −.
+
+Gross notional is Σ |notional|, net notional Σ notional.
 """
 from __future__ import annotations
 
@@ -71,7 +87,8 @@ LEG_COLUMNS: Final[Mapping[str, str]] = MappingProxyType({
 })
 #: Columns of :meth:`Pricer.daily_pnl`: BRL, before trade costs.
 PNL_COLUMNS: Final = ("carry", "market", "fx", "new_trades", "realized", "total")
-#: Columns of :meth:`Pricer.exposures`: BRL except ``fx_delta`` (USD).
+#: Columns of :meth:`Pricer.exposures`: BRL except ``fx_delta`` (USD), signed like the
+#: quantity (see the module docstring for the sign of each type's notional).
 EXPOSURE_COLUMNS: Final = ("notional", "fx_delta", "equity_delta", "market_value")
 
 
@@ -176,7 +193,8 @@ class Pricer(Protocol):
         ...
 
     def exposures(self, legs: pd.DataFrame) -> pd.DataFrame:
-        """Signed exposures of ``quantity`` at ``price``: :data:`EXPOSURE_COLUMNS`."""
+        """Signed exposures of ``quantity`` at ``price``: :data:`EXPOSURE_COLUMNS` (+ long,
+        − short, in the contract's price terms)."""
         ...
 
 

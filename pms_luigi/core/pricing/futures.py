@@ -109,7 +109,8 @@ class FuturesPricer(PricerBase):
         })
 
     def exposures(self, legs: pd.DataFrame) -> pd.DataFrame:
-        """Notional q·X·M in BRL, no market value (settled daily); deltas per contract type.
+        """Notional q·X·M in BRL, signed like q (a long-PU DI1 or DDI, a long DOL or IND is
+        +); no market value (settled daily); deltas per contract type.
 
         Returns:
             A frame with columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.

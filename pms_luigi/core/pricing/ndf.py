@@ -80,8 +80,8 @@ class NdfPricer(CashPricer):
         return out
 
     def exposures(self, legs: pd.DataFrame) -> pd.DataFrame:
-        """Notional q·M·spot; FX delta q·M (US$); value q·(F − average forward)·M plus the
-        realized amount not yet paid.
+        """Notional q·M·spot (long US$ +); FX delta q·M (US$); value q·(F − average
+        forward)·M plus the realized amount not yet paid.
 
         Returns:
             A frame with columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.

@@ -39,7 +39,8 @@ def pre_trade_risk(proposals: pd.DataFrame, book_exposures: pd.DataFrame | None,
       last ``window`` rows of ``changes`` dated <= ``on`` that are complete for every factor
       of the post-trade book; fewer than ``min_history`` rows, or a factor without history,
       gives ``INSUFFICIENT_HISTORY`` and VaR None (its limits NO_DATA, never OK);
-    * leverage and concentration from ``risk.book_metrics`` on notionals netted per
+    * leverage and concentration from ``risk.book_metrics`` on signed notionals (the marks'
+      ``notional_brl`` as stored, the trade's signed like its quantity) netted per
       instrument (the trade offsets the contract it trades), DV01 net/gross and per bucket
       (``dv01_bucket_bps_nav.<factor>``), FX and equity delta;
     * worst stress loss (``risk.stress_table`` over ``scenarios``, the parsed stress
@@ -83,16 +84,12 @@ def pre_trade_risk(proposals: pd.DataFrame, book_exposures: pd.DataFrame | None,
                    min_history=min_history, drawdown=drawdown,
                    scenarios=risk.scenarios_from_dict(scenarios) if scenarios is not None
                    else None)
-    book_marks = marks.copy()
-    if len(book_marks):
-        book_marks["notional_brl"] = (np.sign(book_marks["quantity"].astype(float))
-                                      * book_marks["notional_brl"].astype(float).abs())
-    before = _evaluate(book_exposures, _netted_marks(book_marks), ctx)
+    before = _evaluate(book_exposures, _netted_marks(marks), ctx)
     impacts, breaches = [], []
     for i, label in enumerate(labels):  # one what-if per proposal (count is capped by policy)
         exp_i = pd.concat([book_exposures, trade_exp[trade_exp["strategy_id"] == label]],
                           ignore_index=True)
-        after = _evaluate(exp_i, _netted_marks(book_marks, trade_marks.iloc[[i]]), ctx)
+        after = _evaluate(exp_i, _netted_marks(marks, trade_marks.iloc[[i]]), ctx)
         base = out["risk_impact"].iloc[i] if "risk_impact" in out.columns else None
         impact = dict(base) if isinstance(base, Mapping) else {}
         impact["pre_trade"] = _pre_trade_block(before, after, lim, on)
