@@ -39,7 +39,7 @@ import sqlalchemy as sa
 
 from pms_luigi.cache.client import get_redis
 from pms_luigi.cache.publish import Cache
-from pms_luigi.core import attribution
+from pms_luigi.core import attribution, risk
 from pms_luigi.pipeline import config as cfg
 from pms_luigi.pipeline.memo import StatusMemo
 from pms_luigi.store import readers as rd
@@ -163,6 +163,9 @@ class ReferenceFiles:
 class Carried:
     """What one date's step leaves for the next date's within a build.
 
+    Nothing here is trusted as is: each entry is keyed by, or checked against, what the next
+    date reads, and rebuilt from the database when it does not match.
+
     ``attribution_rows``: the attribution rows the build last wrote, keyed by (date,
     run_id). A run_id names one commit of rows and marker together, so when the marker of
     the next date's chain base carries that run_id these are its rows and need not be read
@@ -170,10 +173,23 @@ class Carried:
 
     ``attribution_reference``: the reference data (tags, style, asset classes) prepared for
     the last date; reused while the strategies and instruments read are the same.
+
+    ``risk_factors``: the factor-change window of the last risk snapshot; the next date's
+    prices are compared with the rows it holds before any of it is reused
+    (:meth:`pms_luigi.core.risk.FactorHistory.advance`).
+
+    ``performance_index``: the performance index of the books up to the last MTM's date,
+    keyed by (date, run_id) of the run that wrote that date's book. MTM(D) reuses it when
+    the book it reads for D−1 is that run's and holds the pnl_bps last folded in: MTM(D)
+    only runs when the MTM chain back to inception is valid, so every earlier book is then
+    the one the index was folded from.
     """
 
     attribution_rows: dict[tuple[date, str], pd.DataFrame] = field(default_factory=dict)
     attribution_reference: attribution.Reference | None = None
+    risk_factors: risk.FactorHistory | None = None
+    performance_index: dict[tuple[date, str], risk.PerformanceIndex] = field(
+        default_factory=dict)
 
 
 class RunContext:

@@ -424,40 +424,6 @@ def test_factor_changes_zero_move_on_a_day_without_b3_session():
     assert ch.loc[d[2], "USDBRL"] == 0.0
 
 
-def test_factor_changes_level_cache_is_exact_and_never_stale():
-    """Curve levels are cached by each date's knots in the caller's LevelCache: a warm call
-    is bit-identical to a cold one and to no cache at all, and a corrected rate on one date
-    changes that date's levels (no stale cache hit)."""
-    sessions, hist, fx = synthetic_market(date(2025, 11, 3), date(2025, 12, 5))
-    on = sessions[-1]
-    cache = risk.LevelCache()
-    uncached = risk.factor_changes(hist, INSTRUMENTS, fx, on)
-    cold = risk.factor_changes(hist, INSTRUMENTS, fx, on, level_cache=cache)
-    assert len(cache)  # filled by the cold call
-    pd.testing.assert_frame_equal(cold, uncached, check_exact=True)
-    pd.testing.assert_frame_equal(risk.factor_changes(hist, INSTRUMENTS, fx, on,
-                                                      level_cache=cache), cold,
-                                  check_exact=True)
-    fixed = hist.copy()
-    row = (fixed["price_date"] == sessions[-5]) & (fixed["instrument_id"] == "DI1F28")
-    assert row.sum() == 1
-    fixed.loc[row, "rate"] += 0.0010  # a corrected settlement rate, 10 bp
-    warm = risk.factor_changes(fixed, INSTRUMENTS, fx, on, level_cache=cache)
-    pd.testing.assert_frame_equal(warm, risk.factor_changes(fixed, INSTRUMENTS, fx, on),
-                                  check_exact=True)
-    moved = (warm["DI_504"] - cold["DI_504"]).abs() > 1.0
-    assert set(warm.index[moved]) == {sessions[-5], sessions[-4]}  # into and out of the fix
-
-
-def test_level_cache_keeps_the_newest_entries():
-    cache = risk.LevelCache(max_entries=2)
-    for i in range(3):
-        cache.put(bytes([i]), np.full(len(risk.VERTICES), float(i)))
-    assert len(cache) == 2
-    assert cache.get(bytes([0])) is None
-    assert cache.get(bytes([2]))[0] == 2.0
-
-
 # ----------------------------------------------------------------------------- snapshot
 
 def book(on: date) -> pd.DataFrame:
@@ -505,18 +471,6 @@ def test_risk_snapshot_ok_matches_the_pieces():
     assert stress["DI_PARALLEL_UP_100"] == pytest.approx(310_000.0)
 
 
-def test_risk_snapshot_with_a_level_cache_is_identical_date_after_date():
-    """A backfill's LevelCache, shared by consecutive dates, changes nothing."""
-    sessions, hist, fx = synthetic_market(date(2025, 8, 1), date(2026, 1, 30))
-    cache = risk.LevelCache()
-    for on in sessions[-3:]:
-        args = (book(on), INSTRUMENTS, hist, fx, 100e6, on, LIMITS, SCENARIOS)
-        kw = {"window": 100, "min_history": 60, "drawdown": 0.03}
-        assert risk.risk_snapshot(*args, **kw, level_cache=cache) == \
-            risk.risk_snapshot(*args, **kw)
-    assert len(cache)
-
-
 def test_risk_snapshot_insufficient_history_reports_none_not_zero():
     sessions, hist, fx = synthetic_market(date(2025, 11, 3), date(2025, 12, 19))
     on = sessions[-1]
@@ -543,7 +497,7 @@ def test_risk_snapshot_drawdown_from_nav_history_is_point_in_time():
     assert snap["details"]["metrics"]["drawdown_pct"] == pytest.approx(10.0)
     dd = {r["limit"]: r for r in snap["details"]["limits"]}["DRAWDOWN"]
     assert dd["status"] == "WARNING" and dd["utilisation"] == pytest.approx(100.0)
-    with pytest.raises(InvalidInput, match="not both"):
+    with pytest.raises(InvalidInput, match="only one of"):
         risk.risk_snapshot(book(on), INSTRUMENTS, hist, fx, 112.5e6, on, LIMITS, SCENARIOS,
                            drawdown=0.1, nav_history=navs)
 

@@ -3,19 +3,21 @@
 Pure (numpy, pandas, :mod:`pms_luigi.core.calendar`): inputs are DataFrames whose columns are
 the database column names; no I/O, no clock, no state. The task layer reads
 ``config/limits.csv`` and ``config/stress_scenarios.json`` and passes them in. A caller that
-computes many dates creates one :class:`LevelCache` and passes it to every call, so each
-date's curves are interpolated once (the results do not depend on it).
+computes date after date (a backfill) carries the previous date's :class:`FactorHistory` and
+:class:`PerformanceIndex` to the next, so a date processes its own new prices and book only
+(the results do not depend on it).
 
 Modules:
 
 * :mod:`.factors` — the risk factors (constant-maturity curve vertices in absolute bp,
   USDBRL and IBOV relative) and the positions' sensitivities to them;
 * :mod:`.history` — daily factor changes from stored prices and fixings, point in time;
+* :mod:`.window` — :class:`FactorHistory`, the factor-change window carried from date to date;
 * :mod:`.var` — historical VaR/ES (exact order statistic) and delta-normal VaR with Euler
   components;
 * :mod:`.stress` — hypothetical shocks and historical replays, first order;
-* :mod:`.limits` — book metrics (leverage, DV01, deltas, concentration, drawdown) and limit
-  utilisation;
+* :mod:`.limits` — book metrics (leverage, DV01, deltas, concentration, drawdown, the
+  performance index) and limit utilisation;
 * :mod:`.snapshot` — the ``risk_snapshots`` row assembled from the above.
 
 The method is described in ``docs/methodology/risk.md``.
@@ -38,10 +40,11 @@ from pms_luigi.core.risk.factors import (
     factor_kind,
     rate_factor,
 )
-from pms_luigi.core.risk.history import LevelCache, factor_changes
+from pms_luigi.core.risk.history import factor_changes
 from pms_luigi.core.risk.limits import (
     ASSET_CLASSES,
     LIMIT_STATUS_COLUMNS,
+    PerformanceIndex,
     book_metrics,
     current_drawdown,
     limit_status,
@@ -64,6 +67,7 @@ from pms_luigi.core.risk.var import (
     scenario_pnl,
     tail_count,
 )
+from pms_luigi.core.risk.window import FactorHistory
 
 __all__ = [
     "ABS_BP",
@@ -81,8 +85,9 @@ __all__ = [
     "SNAPSHOT_STATUS_OK",
     "STRESS_COLUMNS",
     "VERTICES",
-    "LevelCache",
+    "FactorHistory",
     "ParametricVaR",
+    "PerformanceIndex",
     "all_factors",
     "book_metrics",
     "current_drawdown",

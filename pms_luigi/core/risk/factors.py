@@ -183,12 +183,21 @@ def instrument_rows(instruments: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
     Raises:
         InvalidInput: an instrument_id listed twice (which row would describe it?).
     """
-    known = pd.Index(instruments["instrument_id"].to_numpy(dtype=object))
+    return instrument_index(instruments["instrument_id"].to_numpy(dtype=object)).get_indexer(ids)
+
+
+def instrument_index(ids: np.ndarray) -> pd.Index:
+    """The instrument master's ids as an index (positions = rows).
+
+    Raises:
+        InvalidInput: an instrument_id listed twice (which row would describe it?).
+    """
+    known = pd.Index(ids)
     if not known.is_unique:
         iid = known[known.duplicated()][0]
         raise InvalidInput(f"instrument {iid} appears twice in instruments",
                            table="instruments", row=iid, field="instrument_id")
-    return known.get_indexer(ids)
+    return known
 
 
 def _check_unique_positions(iid: np.ndarray, sid: np.ndarray) -> None:

@@ -3,14 +3,20 @@
 Point in time: only rows dated on or before the business date are read. Curves are rebuilt
 each day at constant maturity (the :data:`~pms_luigi.core.risk.factors.VERTICES`) from the
 contracts' rates; USDBRL from one kind of fixing; IBOV from the front index future, same
-contract on both days. :class:`LevelCache` lets a caller that computes many dates (a
-backfill) interpolate each date's curve once instead of once per date that reads it.
+contract on both days.
+
+The work is split so that a caller computing date after date can keep what does not change
+(:class:`~pms_luigi.core.risk.window.FactorHistory`): the rows (:class:`PriceRows`), joined
+to their instruments (:class:`History`), give per-date levels (:class:`Levels`: a curve's
+vertex rates depend on that date's knots only, an IBOV return on that date's and the
+previous index-futures date's prices), and :func:`changes_from` turns the levels of a
+window into the changes frame. Names without a leading underscore are shared with
+:mod:`.window`; the package's API is what ``pms_luigi.core.risk`` re-exports.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from itertools import pairwise
 from typing import Final
 
 import numpy as np
@@ -26,55 +32,55 @@ from pms_luigi.core.risk.factors import (
     FX_FACTOR,
     RATE_FAMILIES,
     VERTICES,
-    instrument_rows,
+    instrument_index,
     rate_factor,
 )
 
 _NAT: Final = np.datetime64("NaT", "D")
+#: The instrument columns the prices are joined on.
+INSTRUMENT_COLUMNS: Final = ("instrument_id", "instrument_type", "maturity_date")
 _KEY_STRIDE: Final = 1_000_000  # > any du: composite (date, du) sort key for interpolation
 
 
-@dataclass
-class LevelCache:
-    """Curve levels already interpolated, keyed by one date's knots.
+@dataclass(frozen=True)
+class PriceRows:
+    """``market_prices`` rows as aligned numpy columns, in the input's row order.
 
-    The key is the exact bytes of a date's du and rate arrays in row order. A date's levels
-    are a pure function of its knots, so a corrected rate or price, or a contract added or
-    removed, is a different key and can never return a stale level: results are identical
-    with or without a cache. In a backfill the first date fills the whole window and every
-    later date interpolates one new day per curve family instead of the whole window.
-
-    The caller owns it: create one per run (``LevelCache()``) and pass it to every
-    :func:`factor_changes` / ``risk_snapshot`` call of that run. Not thread-safe.
-
-    Attributes:
-        max_entries: entries kept, oldest dropped first; the default holds three families
-            over a ten-year window of business days.
+    ``when`` keeps the ``price_date`` values as given, so a later input can be compared with
+    these rows value for value without converting its dates again.
     """
 
-    max_entries: int = 8192
-    _levels: dict[bytes, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    when: np.ndarray  # object: price_date as given
+    day: np.ndarray  # datetime64[D]
+    iid: np.ndarray  # object
+    price: np.ndarray  # float64
+    rate: np.ndarray  # float64, NaN when not published
 
-    def __len__(self) -> int:
-        return len(self._levels)
+    @classmethod
+    def of(cls, history: pd.DataFrame) -> PriceRows:
+        """Every row of ``history`` (price_date, instrument_id, price, rate)."""
+        return cls(when=history["price_date"].to_numpy(dtype=object),
+                   day=to_days(history["price_date"]),
+                   iid=history["instrument_id"].to_numpy(dtype=object),
+                   price=history["price"].to_numpy(dtype=float),
+                   rate=pd.to_numeric(history["rate"], errors="coerce").to_numpy(dtype=float))
 
-    def get(self, key: bytes) -> np.ndarray | None:
-        """The levels stored under ``key``, or None."""
-        return self._levels.get(key)
+    def take(self, rows: np.ndarray | slice) -> PriceRows:
+        """The rows selected by ``rows`` (positions, a mask or a slice)."""
+        return PriceRows(self.when[rows], self.day[rows], self.iid[rows], self.price[rows],
+                         self.rate[rows])
 
-    def put(self, key: bytes, levels: np.ndarray) -> None:
-        """Store ``levels`` under ``key``, dropping the oldest entries beyond the bound."""
-        self._levels[key] = levels
-        for old in list(self._levels)[:max(0, len(self._levels) - self.max_entries)]:
-            del self._levels[old]
+    def then(self, later: PriceRows) -> PriceRows:
+        """These rows followed by ``later``'s."""
+        return PriceRows(*(np.concatenate([a, b]) for a, b in
+                           zip(self.columns(), later.columns(), strict=True)))
 
-    def clear(self) -> None:
-        """Forget every entry."""
-        self._levels.clear()
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return (self.when, self.day, self.iid, self.price, self.rate)
 
 
 @dataclass(frozen=True)
-class _History:
+class History:
     """``market_prices`` rows dated ≤ ``on`` joined to their instrument (rows of unknown
     instruments dropped), as aligned numpy columns in the input's row order."""
 
@@ -85,34 +91,59 @@ class _History:
     price: np.ndarray  # float64
     rate: np.ndarray  # float64, NaN when not published
 
+    def take(self, rows: np.ndarray | slice) -> History:
+        """The rows selected by ``rows`` (positions, a mask or a slice)."""
+        return History(self.day[rows], self.iid[rows], self.itype[rows], self.mat[rows],
+                       self.price[rows], self.rate[rows])
 
-def _history_upto(history: pd.DataFrame, instruments: pd.DataFrame,
-                  on_d: np.datetime64) -> _History:
-    """Point-in-time rows of ``history`` joined to ``instruments``; a (price_date,
+    def then(self, later: History) -> History:
+        """These rows followed by ``later``'s."""
+        return History(*(np.concatenate([getattr(self, f), getattr(later, f)])
+                         for f in ("day", "iid", "itype", "mat", "price", "rate")))
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """The instrument master as prices are joined on it, its columns converted once.
+
+    ``given`` keeps instrument_id, instrument_type and maturity_date as given, so a caller
+    carrying a window can tell whether the next date's master is the same (:meth:`same`).
+    """
+
+    given: tuple[np.ndarray, np.ndarray, np.ndarray]
+    mat: np.ndarray  # datetime64[D], NaT without maturity
+
+    @classmethod
+    def of(cls, instruments: pd.DataFrame) -> Instruments:
+        given = tuple(instruments[c].to_numpy(dtype=object) for c in INSTRUMENT_COLUMNS)
+        return cls((given[0], given[1], given[2]), to_days(instruments["maturity_date"]))
+
+    def same(self, instruments: pd.DataFrame) -> bool:
+        """``instruments`` holds the same rows, value for value and in the same order."""
+        return len(instruments) == len(self.mat) and all(
+            np.array_equal(instruments[c].to_numpy(dtype=object), held)
+            for c, held in zip(INSTRUMENT_COLUMNS, self.given, strict=True))
+
+
+def history_upto(rows: PriceRows, instruments: Instruments, on_d: np.datetime64) -> History:
+    """Point-in-time ``rows`` (dated ≤ ``on``) joined to ``instruments``; a (price_date,
     instrument_id) pair twice is an error (which row would be the level?)."""
-    days = to_days(history["price_date"])
-    rows = np.flatnonzero(days <= on_d)
-    ids = history["instrument_id"].to_numpy(dtype=object)[rows]
-    days = days[rows]
+    keep = np.flatnonzero(rows.day <= on_d)
+    ids, days = rows.iid[keep], rows.day[keep]
     codes = pd.factorize(ids)[0].astype(np.int64)
     pair = days.astype(np.int64) * (int(codes.max(initial=0)) + 1) + codes
     dup = np.ones(len(pair), dtype=bool)
     dup[np.unique(pair, return_index=True)[1]] = False
     if dup.any():
-        k = rows[np.flatnonzero(dup)[0]]
-        x = history.iloc[k]
-        raise InvalidInput(f"duplicate market_prices row for {x['instrument_id']} on "
-                           f"{x['price_date']}", table="market_prices",
-                           row=(x["price_date"], x["instrument_id"]), field="price_date")
-    pos = instrument_rows(instruments, ids)
+        k = keep[np.flatnonzero(dup)[0]]
+        when, iid = rows.when[k], rows.iid[k]
+        raise InvalidInput(f"duplicate market_prices row for {iid} on {when}",
+                           table="market_prices", row=(when, iid), field="price_date")
+    pos = instrument_index(instruments.given[0]).get_indexer(ids)
     ok = pos >= 0
-    pos, rows = pos[ok], rows[ok]
-    return _History(
-        day=days[ok], iid=ids[ok],
-        itype=instruments["instrument_type"].to_numpy(dtype=object)[pos],
-        mat=to_days(instruments["maturity_date"])[pos],
-        price=history["price"].to_numpy(dtype=float)[rows],
-        rate=pd.to_numeric(history["rate"], errors="coerce").to_numpy(dtype=float)[rows])
+    pos, keep = pos[ok], keep[ok]
+    return History(day=days[ok], iid=ids[ok], itype=instruments.given[1][pos],
+                   mat=instruments.mat[pos], price=rows.price[keep], rate=rows.rate[keep])
 
 
 def _interpolate_levels(d: np.ndarray, du: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -150,7 +181,7 @@ def _interpolate_levels(d: np.ndarray, du: np.ndarray, r: np.ndarray) -> np.ndar
     return lvl.reshape(len(dates), nv)
 
 
-def _curve_knots(h: _History, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _curve_knots(h: History, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(date, du, rate) knots of one curve family, by date (rows of a date in input order).
 
     Each contract's ``rate`` at its du = calendar.du(price_date, maturity_date) > 0; a DI1
@@ -170,30 +201,17 @@ def _curve_knots(h: _History, family: str) -> tuple[np.ndarray, np.ndarray, np.n
     return d[order], du[order], rate[order]
 
 
-def _curve_levels(h: _History, family: str,
-                  cache: LevelCache | None) -> tuple[np.ndarray, np.ndarray]:
+def _curve_levels(h: History, family: str) -> tuple[np.ndarray, np.ndarray]:
     """(dates, levels): constant-maturity vertex rates of one curve family on every date with
     at least one knot (levels[i] = the :data:`VERTICES` rates of dates[i]), interpolated by
-    :func:`_interpolate_levels` — with a ``cache``, only for dates whose knots it lacks."""
+    :func:`_interpolate_levels`."""
     d, du, rate = _curve_knots(h, family)
-    dates, first = np.unique(d, return_index=True)
-    if not len(dates):
-        return dates, np.empty((0, len(VERTICES)))
-    if cache is None:
-        return dates, _interpolate_levels(d, du, rate)
-    bounds = np.r_[first, len(d)]
-    keys = [du[a:b].tobytes() + rate[a:b].tobytes() for a, b in pairwise(bounds)]
-    levels = [cache.get(key) for key in keys]
-    todo = [i for i, lv in enumerate(levels) if lv is None]
-    if todo:
-        rows = np.isin(d, dates[todo])
-        for i, lv in zip(todo, _interpolate_levels(d[rows], du[rows], rate[rows]), strict=True):
-            levels[i] = lv
-            cache.put(keys[i], lv)
-    return dates, np.vstack(levels)
+    if not len(d):
+        return np.array([], dtype="datetime64[D]"), np.empty((0, len(VERTICES)))
+    return np.unique(d), _interpolate_levels(d, du, rate)
 
 
-def _equity_returns(h: _History) -> tuple[np.ndarray, np.ndarray]:
+def equity_returns(h: History) -> tuple[np.ndarray, np.ndarray]:
     """(dates, returns): IBOV daily relative changes from IND/WIN settlements, free of rolls.
 
     On each date t the front contract (nearest maturity after t, IND before WIN, then by
@@ -249,21 +267,95 @@ def _align(obs_change: np.ndarray, obs_days: np.ndarray, axis: np.ndarray,
     return out
 
 
-def _usd_levels(fx_history: pd.DataFrame, fx_kind: str,
-                on_d: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+def usd_levels(fx_history: pd.DataFrame, fx_kind: str,
+               on_d: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
     """(dates, rates) of the USDBRL ``fx_kind`` fixings dated ≤ ``on``, ascending; one per
     date (a date twice is an error)."""
-    fx = fx_history
-    if len(fx):
-        fx = fx[(fx["pair"] == FX_FACTOR) & (fx["kind"] == fx_kind)]
-    days = to_days(fx["fixing_date"]) if len(fx) else np.array([], dtype="datetime64[D]")
+    pick = (fx_history["pair"].to_numpy(dtype=object) == FX_FACTOR) \
+        & (fx_history["kind"].to_numpy(dtype=object) == fx_kind)
+    days = to_days(fx_history["fixing_date"].to_numpy()[pick])
     keep = days <= on_d
     order = np.argsort(days[keep], kind="stable")
-    days, rates = days[keep][order], fx["rate"].to_numpy(dtype=float)[keep][order]
+    days, rates = days[keep][order], fx_history["rate"].to_numpy(dtype=float)[pick][keep][order]
     if (np.diff(days) == np.timedelta64(0, "D")).any():
         raise InvalidInput(f"duplicate fx_fixings {FX_FACTOR} {fx_kind} rows",
                            table="fx_fixings", field="fixing_date")
     return days, rates
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Per-date levels of the price-based factors: what their changes are computed from.
+
+    ``curves``: per :data:`RATE_FAMILIES` family, (dates with a knot, vertex rates — one row
+    per date). ``ibov``: (index-futures dates, the IBOV return of each against the previous
+    index-futures date of the rows; NaN on the first). Each entry depends on its own date's
+    rows only (an IBOV return also on the previous index-futures date's), which is what lets
+    :class:`~pms_luigi.core.risk.window.FactorHistory` add a date without redoing the others.
+    """
+
+    curves: tuple[tuple[np.ndarray, np.ndarray], ...]
+    ibov: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, h: History, ibov: History | None = None) -> Levels:
+        """The levels of the dates of ``h``; IBOV returns from ``ibov`` when given (``h``
+        after the rows of the previous index-futures date)."""
+        return cls(tuple(_curve_levels(h, fam) for fam in RATE_FAMILIES),
+                   equity_returns(h if ibov is None else ibov))
+
+    def since(self, first: np.datetime64) -> Levels:
+        """The levels of the dates ≥ ``first``, as rows starting at ``first`` give them: the
+        first IBOV date left has no previous index-futures date, so no return."""
+        curves = tuple((days[days >= first], lv[days >= first]) for days, lv in self.curves)
+        days, ret = self.ibov
+        ret = ret[days >= first]
+        if len(ret):
+            ret = np.r_[np.nan, ret[1:]]
+        return Levels(curves, (days[days >= first], ret))
+
+    def then(self, later: Levels) -> Levels:
+        """These dates' levels followed by ``later``'s (dates after all of these)."""
+        curves = tuple((np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
+                       for a, b in zip(self.curves, later.curves, strict=True))
+        return Levels(curves, (np.concatenate([self.ibov[0], later.ibov[0]]),
+                               np.concatenate([self.ibov[1], later.ibov[1]])))
+
+
+def changes_from(levels: Levels, usd_days: np.ndarray, usd: np.ndarray,
+                 max_fill: int) -> pd.DataFrame:
+    """The :func:`factor_changes` frame of the ``levels`` and USDBRL fixings of a window."""
+    axis = np.unique(np.concatenate([days for days, _ in levels.curves]
+                                    + [usd_days, levels.ibov[0]]))
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
+    for fam, (days, lv) in zip(RATE_FAMILIES, levels.curves, strict=True):
+        if len(days):
+            names += [rate_factor(fam, v) for v in VERTICES]
+            blocks.append(_align(np.diff(lv, axis=0, prepend=np.nan) * 1e4, days, axis,
+                                 max_fill))
+    if len(usd):
+        names.append(FX_FACTOR)
+        blocks.append(_align((np.r_[np.nan, usd[1:] / usd[:-1]] - 1.0)[:, None], usd_days,
+                             axis, max_fill))
+    ibov_days, ibov = levels.ibov
+    if len(ibov):
+        names.append(EQUITY_FACTOR)
+        blocks.append(_align(ibov[:, None], ibov_days, axis, max_fill))
+    values = np.hstack(blocks)[1:] if blocks else np.empty((max(len(axis) - 1, 0), 0))
+    cols = ~np.isnan(values).all(axis=0)  # a factor with no observed change has no history
+    rows = ~np.isnan(values[:, cols]).all(axis=1) if cols.any() else np.ones(len(values), bool)
+    return pd.DataFrame(values[rows][:, cols], index=_as_dates(axis[1:][rows]),
+                        columns=pd.Index(np.array(names, dtype=object)[cols], dtype="str",
+                                         name="factor"))
+
+
+def check_columns(history: pd.DataFrame, instruments: pd.DataFrame,
+                  fx_history: pd.DataFrame) -> None:
+    """The columns :func:`factor_changes` reads, each frame named by its table."""
+    require(history, ["price_date", "instrument_id", "price", "rate"], "market_prices")
+    require(instruments, ["instrument_id", "instrument_type", "maturity_date"], "instruments")
+    require(fx_history, ["fixing_date", "pair", "kind", "rate"], "fx_fixings")
 
 
 def factor_changes(
@@ -274,7 +366,6 @@ def factor_changes(
     *,
     fx_kind: str = "CLOSE",
     max_fill: int = 1,
-    level_cache: LevelCache | None = None,
 ) -> pd.DataFrame:
     """Daily risk-factor changes from stored data dated on or before ``on`` (point in time).
 
@@ -299,8 +390,6 @@ def factor_changes(
         on: the business date; later rows are ignored.
         fx_kind: the USDBRL fixing kind.
         max_fill: axis rows a factor may miss before its change is missing data.
-        level_cache: the caller's :class:`LevelCache`, to interpolate each date's curves once
-            per run; None computes every date (same result).
 
     Returns:
         Wide frame: index ``date`` (``datetime.date``, ascending), one column per factor
@@ -310,36 +399,11 @@ def factor_changes(
         InvalidInput: a missing column, a duplicate price or fixing row, an instrument
             listed twice.
     """
-    require(history, ["price_date", "instrument_id", "price", "rate"], "market_prices")
-    require(instruments, ["instrument_id", "instrument_type", "maturity_date"], "instruments")
-    require(fx_history, ["fixing_date", "pair", "kind", "rate"], "fx_fixings")
+    check_columns(history, instruments, fx_history)
     on_d = np.datetime64(as_date(on, "on"), "D")
-    h = _history_upto(history, instruments, on_d)
-    usd_days, usd = _usd_levels(fx_history, fx_kind, on_d)
-    curves = {fam: _curve_levels(h, fam, level_cache) for fam in RATE_FAMILIES}
-    ibov_days, ibov = _equity_returns(h)
-    axis = np.unique(np.concatenate([days for days, _ in curves.values()]
-                                    + [usd_days, ibov_days]))
-    names: list[str] = []
-    blocks: list[np.ndarray] = []
-    for fam, (days, levels) in curves.items():
-        if len(days):
-            names += [rate_factor(fam, v) for v in VERTICES]
-            blocks.append(_align(np.diff(levels, axis=0, prepend=np.nan) * 1e4, days, axis,
-                                 max_fill))
-    if len(usd):
-        names.append(FX_FACTOR)
-        blocks.append(_align((np.r_[np.nan, usd[1:] / usd[:-1]] - 1.0)[:, None], usd_days,
-                             axis, max_fill))
-    if len(ibov):
-        names.append(EQUITY_FACTOR)
-        blocks.append(_align(ibov[:, None], ibov_days, axis, max_fill))
-    values = np.hstack(blocks)[1:] if blocks else np.empty((max(len(axis) - 1, 0), 0))
-    cols = ~np.isnan(values).all(axis=0)  # a factor with no observed change has no history
-    rows = ~np.isnan(values[:, cols]).all(axis=1) if cols.any() else np.ones(len(values), bool)
-    return pd.DataFrame(values[rows][:, cols], index=_as_dates(axis[1:][rows]),
-                        columns=pd.Index(np.array(names, dtype=object)[cols], dtype="str",
-                                         name="factor"))
+    h = history_upto(PriceRows.of(history), Instruments.of(instruments), on_d)
+    usd_days, usd = usd_levels(fx_history, fx_kind, on_d)
+    return changes_from(Levels.of(h), usd_days, usd, max_fill)
 
 
 def _as_dates(days: np.ndarray) -> pd.Index:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 import numpy as np
@@ -113,13 +115,67 @@ def current_drawdown(navs: pd.Series) -> float:
     return float(1.0 - v[-1] / v.max())
 
 
-def performance_drawdown(pnl_bps: pd.Series) -> float:
-    """Drawdown of the flow-neutral performance index, as a fraction.
+@dataclass(frozen=True)
+class PerformanceIndex:
+    """The flow-neutral performance index of a book history and its running peak.
 
-    index_t = Π(1 + pnl_bps/10⁴), anchored at 1 before the first day; drawdown =
-    1 − index_last / max(1, max index) — the definition attribution and the pack use too.
-    Subscriptions and redemptions move NAV but not this index, so a redemption is never
-    mistaken for a loss.
+    index_t = Π_{s≤t}(1 + pnl_bps_s/10⁴), anchored at 1 before the first day; peak =
+    max(1, index_1, …, index_t); drawdown = 1 − index_t / peak — the definition attribution
+    and the pack use too. Subscriptions and redemptions move NAV but not this index, so a
+    redemption is never mistaken for a loss.
+
+    Why a state: a backfill folds each new day into the previous day's index
+    (:meth:`advance`) instead of multiplying every day since inception again. The fold is
+    the same left-to-right product as the whole series' (numpy's cumulative product
+    multiplies in order), so both give the same floats.
+
+    Attributes:
+        level: index_t (1.0 before any day). peak: its running maximum, at least 1.
+        on: the last day folded in (None when not given). last_bps: its pnl_bps.
+    """
+
+    level: float = 1.0
+    peak: float = 1.0
+    on: date | None = None
+    last_bps: float | None = None
+
+    @classmethod
+    def of(cls, pnl_bps: pd.Series | np.ndarray | list[float],
+           on: date | None = None) -> PerformanceIndex:
+        """The index after the days of ``pnl_bps`` (in date order), the last one ``on``.
+
+        Raises:
+            InvalidInput: a non-finite pnl_bps.
+        """
+        bps = np.asarray(pnl_bps, dtype=float)
+        if not np.isfinite(bps).all():
+            raise InvalidInput("pnl_bps history must be finite", field="pnl_bps")
+        if not len(bps):
+            return cls(on=on)
+        index = np.cumprod(1.0 + bps / 1e4)
+        return cls(float(index[-1]), max(1.0, float(index.max())), on, float(bps[-1]))
+
+    def advance(self, pnl_bps: float, on: date | None = None) -> PerformanceIndex:
+        """The index after one more day, ``on``, of ``pnl_bps``.
+
+        Raises:
+            InvalidInput: a non-finite pnl_bps.
+        """
+        bps = float(pnl_bps)
+        if not math.isfinite(bps):
+            raise InvalidInput("pnl_bps history must be finite", field="pnl_bps")
+        level = self.level * (1.0 + bps / 1e4)
+        return PerformanceIndex(level, max(self.peak, level), on, bps)
+
+    @property
+    def drawdown(self) -> float:
+        """1 − index / peak, as a fraction (0 at a peak)."""
+        return 1.0 - self.level / self.peak
+
+
+def performance_drawdown(pnl_bps: pd.Series) -> float:
+    """Drawdown of the flow-neutral performance index after the days of ``pnl_bps``, as a
+    fraction (see :class:`PerformanceIndex`).
 
     Raises:
         InvalidInput: a non-finite pnl_bps.
@@ -127,11 +183,7 @@ def performance_drawdown(pnl_bps: pd.Series) -> float:
     >>> round(performance_drawdown(pd.Series([-100.0, 0.0])), 10)
     0.01
     """
-    r = np.asarray(pnl_bps, dtype=float) / 1e4
-    if not np.isfinite(r).all():
-        raise InvalidInput("pnl_bps history must be finite", field="pnl_bps")
-    index = np.concatenate([[1.0], np.cumprod(1.0 + r)])
-    return float(1.0 - index[-1] / index.max())
+    return PerformanceIndex.of(pnl_bps).drawdown
 
 
 def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,

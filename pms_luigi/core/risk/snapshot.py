@@ -23,12 +23,12 @@ from pms_luigi.core.risk.factors import (
     factor_kind,
     factor_vector,
 )
-from pms_luigi.core.risk.history import LevelCache, factor_changes
+from pms_luigi.core.risk.history import factor_changes
 from pms_luigi.core.risk.limits import (
+    PerformanceIndex,
     book_metrics,
     current_drawdown,
     limits_from_frame,
-    performance_drawdown,
     utilisation,
 )
 from pms_luigi.core.risk.stress import scenarios_from_dict, stress_table
@@ -69,7 +69,7 @@ def risk_snapshot(
     spot: float | None = None,
     fx_kind: str = "CLOSE",
     nav_history: pd.DataFrame | None = None,
-    level_cache: LevelCache | None = None,
+    performance: PerformanceIndex | None = None,
 ) -> dict[str, Any]:
     """The ``risk_snapshots`` row for ``on`` (all columns but run_id).
 
@@ -91,12 +91,14 @@ def risk_snapshot(
         limits, scenarios: ``config/limits.csv`` and the parsed ``stress_scenarios.json``.
         window, min_history: scenario dates of the VaR; complete scenarios it needs.
         drawdown: fraction of peak NAV; or ``nav_history`` (``book_snapshots`` rows,
-            today's included: drawdown of the rows ≤ ``on``); neither → NO_DATA.
+            today's included: drawdown of the rows ≤ ``on``); or ``performance``; none of
+            them → NO_DATA.
         changes: precomputed ``factor_changes`` (e.g. reused across pre-trade what-ifs).
         spot, fx_kind: USDBRL rate for the FX deltas (default: the ``fx_kind`` fixing dated
             ``on``); the fixing kind (CLOSE or PTAX), also of the USDBRL factor.
-        level_cache: the caller's ``LevelCache`` (one per run); None computes the curve
-            levels here (same result).
+        performance: the :class:`PerformanceIndex` of the ``book_snapshots`` rows up to
+            ``on`` (today's included) — what ``nav_history`` gives, carried from the day
+            before by a caller that computes date after date.
 
     Returns:
         business_date, status, n_scenarios, var95_brl, var99_brl, es975_brl,
@@ -104,20 +106,20 @@ def risk_snapshot(
 
     Raises:
         InvalidInput: a mark not dated ``on``, NAV not positive, window or min_history < 2,
-            both drawdown and nav_history, any input error of the steps.
+            more than one of drawdown, nav_history and performance, a ``performance`` of
+            another date, any input error of the steps.
         MissingFxFixing: the book has FX delta, no ``spot`` and no fixing dated ``on``.
     """
     on = as_date(on, "on")
     nav = _check_book(marks, nav, on, window, min_history)
     scs = scenarios_from_dict(scenarios)
     lim = limits_from_frame(limits)
-    drawdown, dd_source = _drawdown(drawdown, nav_history, np.datetime64(on, "D"))
+    drawdown, dd_source = _drawdown(drawdown, nav_history, performance, on)
     spot, spot_source = _usd_spot(marks, fx_history, on, fx_kind, spot)
     exposures = factor_exposures(marks, instruments, spot=spot)
     s = factor_vector(exposures)
     if changes is None:
-        changes = factor_changes(history, instruments, fx_history, on, fx_kind=fx_kind,
-                                 level_cache=level_cache)
+        changes = factor_changes(history, instruments, fx_history, on, fx_kind=fx_kind)
     else:
         changes = changes[changes.index <= on]
     status, n_scen, figures, var_details = _value_at_risk(marks, exposures, s, changes,
@@ -180,23 +182,32 @@ def _check_book(marks: pd.DataFrame, nav: float, on: date, window: int,
 
 
 def _drawdown(drawdown: float | None, nav_history: pd.DataFrame | None,
-              on_d: np.datetime64) -> tuple[float | None, str | None]:
-    """(drawdown, source): the argument as given, or that of the ``nav_history`` rows dated
-    ≤ ``on`` — of the performance index when they carry pnl_bps, else of the NAV."""
+              performance: PerformanceIndex | None, on: date
+              ) -> tuple[float | None, str | None]:
+    """(drawdown, source): the argument as given, or that of the book history — the
+    ``nav_history`` rows dated ≤ ``on`` (of the performance index when they carry pnl_bps,
+    else of the NAV) or the ``performance`` index carried up to ``on``."""
+    given = [x is not None for x in (drawdown, nav_history, performance)]
+    if sum(given) > 1:
+        raise InvalidInput("pass only one of drawdown, nav_history and performance",
+                           field="drawdown")
+    if performance is not None:
+        if performance.on is not None and performance.on != on:
+            raise InvalidInput(f"performance index of {performance.on}, not {on}",
+                               table="book_snapshots", field="business_date")
+        return performance.drawdown, "nav_history"
     if nav_history is None:
         return drawdown, None if drawdown is None else "argument"
-    if drawdown is not None:
-        raise InvalidInput("pass drawdown or nav_history, not both", field="drawdown")
     require(nav_history, ["business_date", "nav_brl"], "book_snapshots")
     navs = nav_history.assign(_d=to_days(nav_history["business_date"]))
-    navs = navs[navs["_d"] <= on_d].sort_values("_d", kind="stable")
+    navs = navs[navs["_d"] <= np.datetime64(on, "D")].sort_values("_d", kind="stable")
     if not len(navs):
         return None, None
     if navs["_d"].duplicated().any():
         raise InvalidInput("nav_history has duplicate business_date rows",
                            table="book_snapshots", field="business_date")
     if "pnl_bps" in navs:
-        return performance_drawdown(navs["pnl_bps"]), "nav_history"
+        return PerformanceIndex.of(navs["pnl_bps"]).drawdown, "nav_history"
     return current_drawdown(navs["nav_brl"]), "nav_history"
 
 

@@ -27,10 +27,24 @@ PREV_MARK_COLUMNS = ["instrument_id", "strategy_id", "quantity", "price", "price
 TRADE_COLUMNS = ["trade_id", "trade_date", "instrument_id", "strategy_id", "quantity", "price",
                  "cost_brl"]
 #: The book history the risk snapshot reads (drawdown of the performance index), as
-#: ``readers.book_series`` returns it.
+#: ``readers.book_series`` returns it: only when no performance index is carried.
 BOOK_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
 _MARK_ORDER = ["instrument_id", "strategy_id"]
 _REPRS = "position_marks:float_texts"  # result.written key: float texts of the typed marks
+
+
+def _carried_index(ctx: RunContext, prev: date | None, prev_book: dict[str, Any] | None
+                   ) -> risk.PerformanceIndex | None:
+    """The performance index of the books up to ``prev`` (D−1), when the build carries it
+    for the run that wrote ``prev_book`` and it ends on that book's pnl_bps; the empty index
+    on inception; else None (the books are read)."""
+    if prev is None:
+        return risk.PerformanceIndex()
+    held = ctx.carried.performance_index.get((prev, prev_book["run_id"])) if prev_book \
+        else None
+    if held is None or held.last_bps != float(prev_book["pnl_bps"]):
+        return None
+    return held
 
 
 def _ordered(typed: pd.DataFrame) -> pd.DataFrame:
@@ -41,7 +55,12 @@ def _ordered(typed: pd.DataFrame) -> pd.DataFrame:
 @dataclass
 class MtmTaskInputs:
     """What MarkToMarket(D) reads: the engine's inputs, the price/FX history and the book
-    series of the risk snapshot, and the reference files and settings it applies."""
+    series of the risk snapshot, and the reference files and settings it applies.
+
+    ``factors``: the previous date's factor window, carried by the build (None: none);
+    ``performance``: the performance index of the books before D, carried by the build —
+    ``books`` (the books before D) is then not read and left empty.
+    """
 
     mtm: mtm.MtmInputs
     history: pd.DataFrame
@@ -51,6 +70,17 @@ class MtmTaskInputs:
     scenarios: dict[str, Any]
     var_window: int
     var_min_history: int
+    factors: risk.FactorHistory | None = None
+    performance: risk.PerformanceIndex | None = None
+
+
+@dataclass
+class MtmResult(StepResult):
+    """The step's result plus the risk state the next date carries on from: the factor
+    window of D and the performance index of the books before D."""
+
+    factors: risk.FactorHistory | None = None
+    performance: risk.PerformanceIndex | None = None
 
 
 class MarkToMarket(PmsTask):
@@ -97,35 +127,39 @@ class MarkToMarket(PmsTask):
                 is_b3_session=calendar.is_b3_session(d),
                 max_stale_bd=conf.max_stale_bd,
             )
-            books = rd.book_series(conn, fund.inception, d)
+            index = _carried_index(ctx, p, prev_book)
+            books = rd.book_series(conn, fund.inception, p) if p and index is None \
+                else pd.DataFrame(columns=BOOK_COLUMNS)
         return MtmTaskInputs(inputs, prices, fx, books, ctx.reference.limits(),
                              ctx.reference.stress_scenarios(), conf.var_window,
-                             conf.var_min_history)
+                             conf.var_min_history, ctx.carried.risk_factors, index)
 
-    def compute(self, inputs: MtmTaskInputs) -> StepResult:
+    def compute(self, inputs: MtmTaskInputs) -> MtmResult:
         result = mtm.mark_to_market(inputs.mtm)
-        nav_series = pd.concat([inputs.books[BOOK_COLUMNS],
-                                pd.DataFrame([{"business_date": self.date,
-                                               "nav_brl": result.book["nav_brl"],
-                                               "pnl_bps": result.book["pnl_bps"]}])])
+        window = (inputs.history, inputs.mtm.instruments, inputs.fx_history, self.date)
+        factors = risk.FactorHistory.of(*window) if inputs.factors is None \
+            else inputs.factors.advance(*window)
+        before = risk.PerformanceIndex.of(inputs.books["pnl_bps"]) \
+            if inputs.performance is None else inputs.performance
         snapshot = risk.risk_snapshot(
             result.marks, inputs.mtm.instruments, inputs.history, inputs.fx_history,
             nav=result.book["nav_brl"], on=self.date,
             limits=inputs.limits, scenarios=inputs.scenarios,
             window=inputs.var_window, min_history=inputs.var_min_history,
-            nav_history=nav_series.drop_duplicates("business_date", keep="last"),
+            changes=factors.changes,
+            performance=before.advance(result.book["pnl_bps"], self.date),
         )
         metadata = dict(result.metadata)
         metadata.update(nav_brl=round(result.book["nav_brl"], 2),
                         risk_status=snapshot["status"])
-        return StepResult(
+        return MtmResult(
             frames={
                 s.position_marks: result.marks,
                 s.book_snapshots: pd.DataFrame([result.book]),
                 s.risk_snapshots: pd.DataFrame([snapshot]),
                 s.data_quality_issues: result.dq_issues,
             },
-            metadata=metadata,
+            metadata=metadata, factors=factors, performance=before,
         )
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
@@ -141,8 +175,20 @@ class MarkToMarket(PmsTask):
             rows += replace_typed(conn, tbl, self.date, typed, reprs=reprs)
             result.written[tbl] = typed
         dq = result.frames[s.data_quality_issues].assign(run_id=run_id)
-        return rows + replace_step_rows(conn, s.data_quality_issues, self.date, self.family(),
-                                        dq)
+        rows += replace_step_rows(conn, s.data_quality_issues, self.date, self.family(), dq)
+        self._carry(result, run_id)
+        return rows
+
+    def _carry(self, result: StepResult, run_id: str) -> None:
+        """Leave the risk state for the next date (used there only if this run commits):
+        the factor window, and the performance index folded on by D's book as stored."""
+        if not isinstance(result, MtmResult) or result.performance is None:
+            return  # pragma: no cover - compute always returns both
+        carried = self.ctx.carried
+        carried.risk_factors = result.factors
+        stored = float(result.written[s.book_snapshots]["pnl_bps"].iloc[0])
+        carried.performance_index = {
+            (self.date, run_id): result.performance.advance(stored, self.date)}
 
     def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
                       ) -> dict[str, str]:
