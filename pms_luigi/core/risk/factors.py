@@ -154,11 +154,10 @@ def factor_exposures(
     value = np.concatenate([dv01[rr], fx_sens, eq_delta[ee]])
     i, s = iid[rows], sid[rows]
     order = np.lexsort([np.unique(x, return_inverse=True)[1] for x in (factor, s, i)])
-    out = pd.DataFrame({"instrument_id": i[order], "strategy_id": s[order],
-                        "factor": factor[order], "shock_kind": kind[order],
-                        "sensitivity_brl": value[order]}, columns=EXPOSURE_COLUMNS)
-    return out.astype({"instrument_id": object, "strategy_id": object, "factor": object,
-                       "shock_kind": object})
+    columns = (i[order], s[order], factor[order], kind[order])
+    return pd.DataFrame({**{c: pd.Series(x, dtype=object, copy=False)
+                            for c, x in zip(EXPOSURE_COLUMNS[:4], columns, strict=True)},
+                         "sensitivity_brl": value[order]}, columns=EXPOSURE_COLUMNS)
 
 
 def _no_exposures() -> pd.DataFrame:

@@ -51,13 +51,13 @@ def limits_from_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in ("limit_value", "warn_pct"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    checks = {"limit_value": (out["limit_value"] > 0, "must be > 0"),
-              "warn_pct": ((out["warn_pct"] > 0) & (out["warn_pct"] <= 100),
-                           "must be in (0, 100]")}
+    value, warn = out["limit_value"].to_numpy(), out["warn_pct"].to_numpy()
+    checks = {"limit_value": (value > 0, "must be > 0"),
+              "warn_pct": ((warn > 0) & (warn <= 100), "must be in (0, 100]")}
     for field, (ok, rule) in checks.items():
-        bad = ~(ok & np.isfinite(out[field]))
+        bad = ~(ok & np.isfinite(out[field].to_numpy()))
         if bad.any():
-            i = bad.to_numpy().argmax()
+            i = bad.argmax()
             name = out["limit"].iloc[i]
             raise InvalidInput(f"limit {name!r}: {field} {rule}, got {df[field].iloc[i]!r}",
                                table="limits", row=name, field=field)
@@ -91,13 +91,14 @@ def limit_status(metrics: Mapping[str, float | None], limits: pd.DataFrame) -> p
 
 def utilisation(metrics: Mapping[str, float | None], lim: pd.DataFrame) -> pd.DataFrame:
     """:func:`limit_status` over limits already validated by :func:`limits_from_frame`."""
-    value = lim["metric"].map(lambda k: _finite_or_none(metrics.get(k))).astype(float)
-    util = (value / lim["limit_value"] * 100.0).round(9)
-    status = np.select([value.isna(), util > 100.0, util >= lim["warn_pct"]],
+    value = np.array([_finite_or_none(metrics.get(k)) for k in lim["metric"]], dtype=float)
+    limit, warn = lim["limit_value"].to_numpy(dtype=float), lim["warn_pct"].to_numpy(dtype=float)
+    util = np.round(value / limit * 100.0, 9)
+    status = np.select([np.isnan(value), util > 100.0, util >= warn],
                        ["NO_DATA", "BREACH", "WARNING"], "OK")
     return pd.DataFrame({"limit": lim["limit"], "metric": lim["metric"], "value": value,
                          "limit_value": lim["limit_value"], "utilisation": util,
-                         "status": status})[LIMIT_STATUS_COLUMNS]
+                         "status": status}, columns=LIMIT_STATUS_COLUMNS)
 
 
 def current_drawdown(navs: pd.Series) -> float:

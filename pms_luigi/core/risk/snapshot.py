@@ -217,14 +217,15 @@ def _usd_spot(marks: pd.DataFrame, fx_history: pd.DataFrame, on: date, fx_kind: 
     dated exactly ``on`` when the book has FX delta (no stale spot), else none needed."""
     if spot is not None:
         return spot, "argument"
-    if not (len(marks) and (marks["fx_delta_usd"].astype(float) != 0).any()):
+    if not (len(marks) and (marks["fx_delta_usd"].to_numpy(dtype=float) != 0).any()):
         return None, None
     if len(fx_history):
-        same_day = to_days(fx_history["fixing_date"]) == np.datetime64(on, "D")
-        x = fx_history.loc[(fx_history["pair"] == FX_FACTOR)
-                           & (fx_history["kind"] == fx_kind) & same_day, "rate"]
-        if len(x):
-            return float(x.iloc[0]), f"fx_fixings {fx_kind}"
+        pick = np.flatnonzero((fx_history["pair"].to_numpy(dtype=object) == FX_FACTOR)
+                              & (fx_history["kind"].to_numpy(dtype=object) == fx_kind))
+        same_day = to_days(fx_history["fixing_date"].to_numpy()[pick]) == np.datetime64(on, "D")
+        if same_day.any():
+            rate = fx_history["rate"].to_numpy()[pick[np.argmax(same_day)]]
+            return float(rate), f"fx_fixings {fx_kind}"
     raise MissingFxFixing(FX_FACTOR, fx_kind, on)
 
 
@@ -277,15 +278,21 @@ def _position_keys(frame: pd.DataFrame) -> pd.Index:
                     + frame["strategy_id"].astype(str).to_numpy(dtype=object), dtype=object)
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts of Python values (``to_dict("records")``, column-wise)."""
+    columns = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(frame.columns, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
 def _book_details(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
                   metrics: Mapping[str, float | None], stress: pd.DataFrame,
                   limits_tbl: pd.DataFrame) -> dict[str, Any]:
     """Positions, exposures by factor, DV01 by bucket, metrics, stress and limit rows."""
     rate_s = s[[factor_kind(f) == ABS_BP for f in s.index]]
-    open_pos = marks[marks["quantity"].astype(float) != 0]
-    keys = _position_keys(open_pos).unique().difference(_position_keys(exposures))
+    is_open = marks["quantity"].to_numpy(dtype=float) != 0
+    keys = _position_keys(marks)[is_open].unique().difference(_position_keys(exposures))
     return {
-        "n_positions": len(open_pos),
+        "n_positions": int(is_open.sum()),
         # open positions with no DV01/delta at all: their risk is NOT in the VaR (data issue)
         "unmodelled_positions": [k.split("\0") for k in keys.sort_values()],
         "exposures_by_factor": [{"factor": f, "shock_kind": factor_kind(f), "sensitivity_brl": v}
@@ -295,8 +302,8 @@ def _book_details(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
         "var_bps": {"var95": metrics["var95_bps"], "var99": metrics["var99_bps"],
                     "es975": metrics["es975_bps"]},
         "metrics": metrics,
-        "stress": stress.to_dict(orient="records"),
-        "limits": limits_tbl.to_dict(orient="records"),
+        "stress": _records(stress),
+        "limits": _records(limits_tbl),
         "limit_breaches": limits_tbl.loc[limits_tbl["status"] == "BREACH", "limit"].tolist(),
         "limit_warnings": limits_tbl.loc[limits_tbl["status"] == "WARNING", "limit"].tolist(),
     }

@@ -151,7 +151,8 @@ def parametric_var_from_cov(sens: pd.Series, cov: pd.DataFrame, alpha: float) ->
     """
     z = normal_z(alpha)
     idx = list(sens.index)
-    c = cov.reindex(index=idx, columns=idx)
+    aligned = cov.index.equals(sens.index) and cov.columns.equals(sens.index)
+    c = cov if aligned else cov.reindex(index=idx, columns=idx)
     if c.isna().to_numpy().any():
         raise InvalidInput(f"covariance missing for factor(s) of {idx}", field="factor")
     s = sens.to_numpy(dtype=float)
