@@ -172,11 +172,13 @@ class PmsTask(luigi.Task):
 
     def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
                       ) -> dict[str, str]:
-        """The published text per kind. ``result`` is the step's just-written result (inside
-        the write transaction), None when re-publishing a committed run from the DB.
+        """The payload text per kind — what goes under ``data`` in the published envelope
+        (:func:`pms_luigi.cache.payloads.envelope`). ``result`` is the step's just-written
+        result (inside the write transaction), None when re-publishing a committed run from
+        the DB.
 
         Contract: for the same committed rows both calls return the same texts byte for byte
-        (the marker's digest covers them). Default: canonical JSON of :meth:`payloads`, read
+        (the marker's digest covers the enveloped texts). Default: canonical JSON of :meth:`payloads`, read
         back from the DB in both cases.
         """
         return {kind: canonical_json(body) for kind, body in self.payloads(conn).items()}
