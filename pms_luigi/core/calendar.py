@@ -512,7 +512,8 @@ def _signed_count(s: npt.NDArray[np.datetime64], e: npt.NDArray[np.datetime64],
 def calendar_fingerprint(*, as_of: date | None = None) -> str:
     """A short id of both holiday lists of a version and the ``holidays`` release behind them.
 
-    Runs record it, so a silent change of the library's lists shows up in the run history.
+    An id to store beside results computed on the calendar, so that a silent change of the
+    library's lists can be told apart from a change of the data.
 
     Examples:
         >>> calendar_fingerprint() == calendar_fingerprint(as_of=date(2023, 6, 1))
