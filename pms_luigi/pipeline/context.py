@@ -159,6 +159,17 @@ class ReferenceFiles:
         return self._get("proposal_policy.json", json.loads)
 
 
+@dataclass(frozen=True)
+class AttributionRun:
+    """What one attribution run leaves for the next date's: its rows, the book series it
+    read (inception to its date) and that series' equity-curve JSON (as the payload
+    writes it), so the next date reads and writes only the books after it."""
+
+    rows: pd.DataFrame
+    books: pd.DataFrame
+    curve_json: str
+
+
 @dataclass
 class Carried:
     """What one date's step leaves for the next date's within a build.
@@ -166,10 +177,11 @@ class Carried:
     Nothing here is trusted as is: each entry is keyed by, or checked against, what the next
     date reads, and rebuilt from the database when it does not match.
 
-    ``attribution_rows``: the attribution rows the build last wrote, keyed by (date,
-    run_id). A run_id names one commit of rows and marker together, so when the marker of
-    the next date's chain base carries that run_id these are its rows and need not be read
-    back; a run that did not commit never appears in a marker.
+    ``attribution_runs``: what the attribution run the build last wrote read and wrote
+    (:class:`AttributionRun`), keyed by (date, run_id). A run_id names one commit of rows
+    and marker together, so when the marker of the next date's chain base carries that
+    run_id these are its rows and the books it read, and need not be read again; a run that
+    did not commit never appears in a marker.
 
     ``attribution_reference``: the reference data (tags, style, asset classes) prepared for
     the last date; reused while the strategies and instruments read are the same.
@@ -185,7 +197,7 @@ class Carried:
     the one the index was folded from.
     """
 
-    attribution_rows: dict[tuple[date, str], pd.DataFrame] = field(default_factory=dict)
+    attribution_runs: dict[tuple[date, str], AttributionRun] = field(default_factory=dict)
     attribution_reference: attribution.Reference | None = None
     risk_factors: risk.FactorHistory | None = None
     performance_index: dict[tuple[date, str], risk.PerformanceIndex] = field(

@@ -1,5 +1,6 @@
 """What a build carries from one date to the next (``RunContext.carried``), on both store
-pairs: the risk snapshot's factor window and performance index (``pms.MarkToMarket``).
+pairs: the risk snapshot's factor window and performance index (``pms.MarkToMarket``), and
+the attribution rows, book series and equity-curve text (``pms.PerformanceAttribution``).
 
 A backfill that carries them gives the figures a date-by-date recomputation without them
 gives, bit for bit; a carried state that no longer describes the database (the previous
@@ -17,13 +18,21 @@ import pytest
 import sqlalchemy as sa
 
 from pms_luigi import demo
+from pms_luigi.cache.payloads import envelopes
 from pms_luigi.core import calendar, risk
 from pms_luigi.core.errors import ExitCode
 from pms_luigi.ops import backfill as backfills
 from pms_luigi.ops import invalidate
 from pms_luigi.pipeline import context
 from pms_luigi.pipeline.context import RunContext
+from pms_luigi.pipeline.step import payload_digest
+from pms_luigi.pipeline.steps.attribution import (
+    AttributionInputs,
+    AttributionResult,
+    PerformanceAttribution,
+)
 from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket, MtmResult, MtmTaskInputs
+from pms_luigi.store import markers as mk
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.loader import load_inputs
@@ -31,6 +40,7 @@ from tests.conftest import BACKENDS, World, make_world
 
 END = date(2026, 11, 26)
 MTM = MarkToMarket.family()
+ATTR = PerformanceAttribution.family()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -149,3 +159,92 @@ def test_a_carried_index_is_used_only_for_the_run_and_value_it_ends_on(
             inputs = MarkToMarket(date=last).read_inputs(ctx)
         assert (inputs.performance is not None) is used
         assert inputs.books.empty is used
+
+
+Attributed = dict[date, tuple[AttributionInputs, AttributionResult]]
+
+
+@pytest.fixture
+def attributed(monkeypatch: pytest.MonkeyPatch) -> Attributed:
+    """The inputs and result of every PerformanceAttribution computed in this process."""
+    out: Attributed = {}
+    compute = PerformanceAttribution.compute
+
+    def recorded(self: PerformanceAttribution, inputs: AttributionInputs) -> AttributionResult:
+        result = compute(self, inputs)
+        out[self.date] = (inputs, result)
+        return result
+
+    monkeypatch.setattr(PerformanceAttribution, "compute", recorded)
+    return out
+
+
+def _fresh_attribution(on: date) -> tuple[AttributionInputs, AttributionResult]:
+    """PerformanceAttribution of ``on`` from the database alone (not written)."""
+    with context.activated(RunContext.from_environment()) as ctx:
+        task = PerformanceAttribution(date=on)
+        inputs = task.read_inputs(ctx)
+        return inputs, task.compute(inputs)
+
+
+def _same_attribution(carried: AttributionResult, fresh: AttributionResult) -> None:
+    for tbl in (s.attribution, s.performance_stats):
+        pd.testing.assert_frame_equal(carried.frames[tbl], fresh.frames[tbl], check_exact=True)
+    pd.testing.assert_frame_equal(carried.books, fresh.books, check_exact=True)
+    assert carried.metadata == fresh.metadata
+
+
+def _published_as_stored(w: World, on: date) -> bool:
+    """The marker's digest is that of the payload rebuilt from the database."""
+    task = PerformanceAttribution(date=on)
+    with w.engine.connect() as conn:
+        marker = mk.read_markers(conn, ATTR, [on])[on]
+        texts = envelopes(task.payload_texts(conn), on, marker.run_id,
+                          context.current().fund.name)
+    return payload_digest(texts) == marker.payload_digest
+
+
+def test_backfill_carries_the_attribution_state_and_equals_the_fresh_recomputation(
+        fund: tuple[World, list[date]], attributed: Attributed) -> None:
+    """Every date after the first chains on the rows, books and curve text the build kept:
+    the rows, stats and books equal a recomputation from the database, and each published
+    payload (its equity curve spliced from the kept text) is the one the database gives."""
+    w, days = fund
+    with context.activated():
+        assert backfills.backfill(days[0], END, [ATTR], chunk=7, progress=None) == ExitCode.OK
+    built = dict(attributed)
+    assert sorted(built) == days
+    assert [d for d in days if built[d][0].curve is None] == days[:1]
+    for d in days:
+        inputs, fresh = _fresh_attribution(d)
+        assert inputs.curve is None
+        _same_attribution(built[d][1], fresh)
+        assert _published_as_stored(w, d)
+
+
+def test_an_attribution_rerun_elsewhere_is_not_chained_on_from_the_build(
+        fund: tuple[World, list[date]], attributed: Attributed) -> None:
+    """Attribution of D−1 restated by another process (a price correction, MTM and
+    attribution of D−1 rerun): attribution of D in the build does not take the rows, books
+    or curve it kept for D−1 and equals the recomputation from the database."""
+    w, days = fund
+    prev, last = days[-2], days[-1]
+    with context.activated() as ctx:  # this build attributes prev and keeps what it read
+        for d in (prev, last):
+            invalidate.invalidate(ATTR, d)
+        assert backfills.backfill(prev, prev, [ATTR], progress=None) == ExitCode.OK
+        ((_, kept_run),) = ctx.carried.attribution_runs
+        with context.activated(RunContext.from_environment()):
+            with w.engine.begin() as conn:
+                conn.execute(sa.update(s.market_prices)
+                             .where(s.market_prices.c.price_date == prev)
+                             .values(price=s.market_prices.c.price * 1.01))
+            code, _ = invalidate.rerun(MTM, prev, downstream=True, progress=None)
+            assert code == ExitCode.OK
+        with w.engine.connect() as conn:
+            assert mk.read_markers(conn, ATTR, [prev])[prev].run_id != kept_run
+        assert backfills.backfill(last, last, [ATTR], progress=None) == ExitCode.OK
+    inputs, result = attributed[last]
+    assert inputs.base == prev and inputs.curve is None
+    _same_attribution(result, _fresh_attribution(last)[1])
+    assert _published_as_stored(w, last)

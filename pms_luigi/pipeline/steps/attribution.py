@@ -9,10 +9,11 @@ mark since inception. Both give the same rows bit for bit: X's marker metadata c
 unrounded running sums behind its rows (``chain_state``), and the chain resumes the same
 float fold (``attribution.attribute_incremental``).
 
-Per date (a backfill's steady state): only the columns the engine reads are selected, X's
-rows are those the build just wrote when it attributed X (``RunContext.carried``), and the
-payload's equity curve (one row per date since inception, the part that grows) comes from
-the book series already read for the computation instead of a second read.
+Per date (a backfill's steady state): only the columns the engine reads are selected; X's
+rows, the books up to X and their equity-curve JSON are those the build kept when it
+attributed X (``RunContext.carried``), so only the marks and books of (X, D] are read, and
+the payload's equity curve (one row per date since inception, the part that grows) renders
+only the new rows after the text kept for X.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 
 from pms_luigi.cache.payloads import canonical_json_with, records_json
 from pms_luigi.core import attribution, calendar
-from pms_luigi.pipeline.context import RunContext
+from pms_luigi.pipeline.context import AttributionRun, RunContext
 from pms_luigi.pipeline.step import PmsTask, StepResult
 from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 from pms_luigi.store import markers as mk
@@ -48,6 +49,7 @@ STRATEGY_COLUMNS = ["strategy_id", "factor_tags", "is_systematic"]
 INSTRUMENT_COLUMNS = ["instrument_id", "asset_class"]
 _MARK_ORDER = ("business_date", "instrument_id", "strategy_id")
 _CURVE_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
+_CURVE_JSON = "equity_curve:json"  # result.written key: the payload's equity-curve text
 _ROW_ORDER = ["period", "dimension", "bucket"]
 
 @dataclass
@@ -61,14 +63,17 @@ class AttributionInputs:
     base_state: dict[str, Any] | None = None  # its exact running sums (marker metadata)
     reference: attribution.Reference | None = None
     inception: date | None = None
+    curve: tuple[int, str] | None = None  # (rows, JSON) of the books' first rows, carried
 
 
 @dataclass
 class AttributionResult(StepResult):
     """The step's result plus the book series the payload's equity curve shows (read with
-    the inputs: the same rows a republish reads from ``book_snapshots``)."""
+    the inputs: the same rows a republish reads from ``book_snapshots``), and the curve's
+    JSON for its first rows when the build carried it."""
 
-    equity_curve: pd.DataFrame | None = None
+    books: pd.DataFrame | None = None
+    curve: tuple[int, str] | None = None
 
 
 class PerformanceAttribution(PmsTask):
@@ -140,34 +145,42 @@ class PerformanceAttribution(PmsTask):
         start = ctx.fund.inception
         strategies = rd.reference_columns(conn, s.strategies, STRATEGY_COLUMNS)
         instruments = rd.reference_columns(conn, s.instruments, INSTRUMENT_COLUMNS)
-        books = rd.columns_between(conn, s.book_snapshots, start, self.date, BOOK_COLUMNS)
         held = ctx.carried.attribution_reference
         ref = held if held is not None and held.matches(strategies, instruments) \
             else attribution.Reference.of(strategies, instruments)
         ctx.carried.attribution_reference = ref
         base = self.chain_base(conn, ref.digest, start)
-        if base is not None:
-            rows = self._base_rows(conn, base, ctx)
-            if rows is not None:
-                return AttributionInputs(
-                    facts=self._facts(conn, calendar.next_business_day(base.business_date)),
-                    books=books, strategies=strategies, instruments=instruments,
-                    base=base.business_date, base_rows=rows,
-                    base_state=base.metadata.get("chain_state"), reference=ref,
-                    inception=start)
-        return AttributionInputs(facts=self._facts(conn, start), books=books,
-                                 strategies=strategies, instruments=instruments,
-                                 reference=ref, inception=start)
+        run = None if base is None else \
+            ctx.carried.attribution_runs.get((base.business_date, base.run_id))
+        rows = run.rows if run is not None else \
+            None if base is None else self._stored_rows(conn, base)
+        if base is None or rows is None:
+            return AttributionInputs(facts=self._facts(conn, start),
+                                     books=self._books(conn, start, None, None),
+                                     strategies=strategies, instruments=instruments,
+                                     reference=ref, inception=start)
+        return AttributionInputs(
+            facts=self._facts(conn, calendar.next_business_day(base.business_date)),
+            books=self._books(conn, start, base.business_date, run), strategies=strategies,
+            instruments=instruments, base=base.business_date, base_rows=rows,
+            base_state=base.metadata.get("chain_state"), reference=ref, inception=start,
+            curve=None if run is None else (len(run.books), run.curve_json))
+
+    def _books(self, conn: sa.Connection, start: date, base: date | None,
+               run: AttributionRun | None) -> pd.DataFrame:
+        """The books of [inception, D]: those the build read for the base's run (the chain
+        base shows they are still the ones stored) followed by the ones after ``base``, or
+        all of them read."""
+        if base is None or run is None:
+            return rd.columns_between(conn, s.book_snapshots, start, self.date, BOOK_COLUMNS)
+        after = rd.columns_between(conn, s.book_snapshots, calendar.next_business_day(base),
+                                   self.date, BOOK_COLUMNS)
+        return pd.concat([run.books, after], ignore_index=True)
 
     @staticmethod
-    def _base_rows(conn: sa.Connection, base: mk.Marker, ctx: RunContext
-                   ) -> pd.DataFrame | None:
-        """The rows of the base marker's run: carried by the build when it wrote that run
-        (a backfill attributes D−1, then D), else read back; None when the stored rows are
-        not that run's."""
-        held = ctx.carried.attribution_rows.get((base.business_date, base.run_id))
-        if held is not None:
-            return held
+    def _stored_rows(conn: sa.Connection, base: mk.Marker) -> pd.DataFrame | None:
+        """The rows of the base marker's run read back; None when the stored rows are not
+        that run's."""
         rows = rd.columns_between(conn, s.attribution, base.business_date, base.business_date,
                                   [*ROW_COLUMNS, "run_id"])
         return rows if len(rows) and (rows["run_id"] == base.run_id).all() else None
@@ -193,7 +206,7 @@ class PerformanceAttribution(PmsTask):
         metadata = {**result.metadata, "reference_digest": digest}
         return AttributionResult(
             frames={s.attribution: result.rows, s.performance_stats: result.stats},
-            metadata=metadata, equity_curve=inputs.books[_CURVE_COLUMNS])
+            metadata=metadata, books=inputs.books, curve=inputs.curve)
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
         """Replace the date's rows: the ~1,500 attribution rows through the bulk path (no
@@ -206,9 +219,11 @@ class PerformanceAttribution(PmsTask):
         stats = result.frames[s.performance_stats].assign(run_id=run_id)
         written = replace_typed(conn, s.attribution, self.date, bulk) + \
             replace_on(conn, s.performance_stats, self.date, stats)
-        carried = self.ctx.carried.attribution_rows
-        carried.clear()  # the next date chains on these rows if this run commits
-        carried[(self.date, run_id)] = rows
+        if isinstance(result, AttributionResult) and result.books is not None:
+            curve = result.written[_CURVE_JSON] = _curve_json(result.books, result.curve)
+            runs = self.ctx.carried.attribution_runs
+            runs.clear()  # the next date chains on this run if it commits
+            runs[(self.date, run_id)] = AttributionRun(rows, result.books, curve)
         return written
 
     def payload_texts(self, conn: sa.Connection, result: StepResult | None = None
@@ -216,25 +231,38 @@ class PerformanceAttribution(PmsTask):
         """The canonical JSON of :meth:`payloads`, built column-wise.
 
         Rows and stats are read back (the database rounds bps to its scale). The equity
-        curve — every date since inception — comes from ``result`` when given (the book
-        series read for the computation), else from the database: the same rows either way.
+        curve — every date since inception — is the text ``write`` made from the book series
+        read for the computation when ``result`` is given, else made from the database: the
+        same rows either way.
         """
-        curve = result.equity_curve if isinstance(result, AttributionResult) and \
-            result.equity_curve is not None else \
-            rd.columns_between(conn, s.book_snapshots, self.ctx.fund.inception, self.date,
-                               _CURVE_COLUMNS)
+        curve = result.written.get(_CURVE_JSON) if result is not None else None
+        if curve is None:
+            curve = _curve_json(rd.columns_between(conn, s.book_snapshots,
+                                                   self.ctx.fund.inception, self.date,
+                                                   _CURVE_COLUMNS), None)
         rows = rd.columns_between(conn, s.attribution, self.date, self.date, ROW_COLUMNS)
         rows = rows.assign(business_date=self.date.isoformat()).sort_values(_ROW_ORDER)
         stats = rd.rows_on(conn, s.performance_stats, self.date)
         body = {"date": self.date.isoformat(),
                 "stats": dict(zip(stats["period"], stats["stats"], strict=True))}
         return {"attribution": canonical_json_with(body, {
-            "equity_curve": records_json(_iso_dated(curve)), "rows": records_json(rows)})}
+            "equity_curve": curve, "rows": records_json(rows)})}
 
     def payloads(self, conn: sa.Connection) -> dict[str, Any]:
         """{"attribution": {date, rows (sorted by period, dimension, bucket; no run_id),
         stats per period, equity_curve (business_date, nav_brl, pnl_bps since inception)}}."""
         return {kind: json.loads(text) for kind, text in self.payload_texts(conn).items()}
+
+
+def _curve_json(books: pd.DataFrame, kept: tuple[int, str] | None) -> str:
+    """The equity curve's JSON (business_date, nav_brl, pnl_bps per book): the text ``kept``
+    for the first books, if any, then the books after them. Each record is written on its
+    own, so the spliced text is the text of the whole curve."""
+    n, head = kept if kept is not None else (0, "[]")
+    tail = records_json(_iso_dated(books[_CURVE_COLUMNS].iloc[n:]))
+    if head == "[]" or tail == "[]":
+        return tail if head == "[]" else head
+    return f"{head[:-1]},{tail[1:]}"
 
 
 def _iso_dated(frame: pd.DataFrame) -> pd.DataFrame:
