@@ -25,13 +25,9 @@ from pms_luigi.ops import backfill as backfills
 from pms_luigi.ops import invalidate
 from pms_luigi.pipeline import context
 from pms_luigi.pipeline.context import RunContext
-from pms_luigi.pipeline.step import payload_digest
-from pms_luigi.pipeline.steps.attribution import (
-    AttributionInputs,
-    AttributionResult,
-    PerformanceAttribution,
-)
-from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket, MtmResult, MtmTaskInputs
+from pms_luigi.pipeline.step import PmsTask, payload_digest
+from pms_luigi.pipeline.steps.attribution import AttributionResult, PerformanceAttribution
+from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket, MtmResult
 from pms_luigi.store import markers as mk
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
@@ -54,29 +50,40 @@ def fund(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         yield w, calendar.business_days(data.start, END)
 
 
-Seen = dict[date, tuple[MtmTaskInputs, MtmResult]]
+Seen = dict[date, tuple[Any, Any]]
 
 
-@pytest.fixture
-def seen(monkeypatch: pytest.MonkeyPatch) -> Seen:
-    """The inputs and result of every MarkToMarket computed in this process, by date."""
+def _recorded(monkeypatch: pytest.MonkeyPatch, cls: type[PmsTask]) -> Seen:
+    """The inputs and result of every ``cls`` step computed in this process, by date."""
     out: Seen = {}
-    compute = MarkToMarket.compute
+    compute = cls.compute
 
-    def recorded(self: MarkToMarket, inputs: MtmTaskInputs) -> MtmResult:
+    def recorded(self: PmsTask, inputs: Any) -> Any:
         result = compute(self, inputs)
         out[self.date] = (inputs, result)
         return result
 
-    monkeypatch.setattr(MarkToMarket, "compute", recorded)
+    monkeypatch.setattr(cls, "compute", recorded)
     return out
 
 
-def _fresh(on: date) -> tuple[MtmTaskInputs, MtmResult]:
-    """MarkToMarket of ``on`` recomputed from the database alone: a new context, nothing
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> Seen:
+    """Every MarkToMarket computed in this process: (MtmTaskInputs, MtmResult) by date."""
+    return _recorded(monkeypatch, MarkToMarket)
+
+
+@pytest.fixture
+def attributed(monkeypatch: pytest.MonkeyPatch) -> Seen:
+    """Every PerformanceAttribution computed: (AttributionInputs, AttributionResult)."""
+    return _recorded(monkeypatch, PerformanceAttribution)
+
+
+def _fresh(cls: type[PmsTask], on: date) -> tuple[Any, Any]:
+    """The step of ``on`` recomputed from the database alone: a new context, nothing
     carried (not written)."""
     with context.activated(RunContext.from_environment()) as ctx:
-        task = MarkToMarket(date=on)
+        task = cls(date=on)
         inputs = task.read_inputs(ctx)
         return inputs, task.compute(inputs)
 
@@ -103,7 +110,7 @@ def test_backfill_carries_the_risk_state_and_equals_the_fresh_recomputation(
     assert [d for d in days if built[d][0].factors is None] == days[:1]
     assert all(built[d][0].performance is not None and built[d][0].books.empty for d in days)
     for d in days:
-        inputs, fresh = _fresh(d)
+        inputs, fresh = _fresh(MarkToMarket, d)
         assert inputs.factors is None and (d == days[0] or inputs.performance is None)
         _same(built[d][1], fresh)
 
@@ -133,7 +140,7 @@ def test_a_corrected_previous_date_rerun_elsewhere_is_not_reused(
         assert backfills.backfill(last, last, [MTM], progress=None) == ExitCode.OK
     inputs, result = seen[last]
     assert inputs.factors is held and inputs.performance is None and len(inputs.books)
-    _same(result, _fresh(last)[1])
+    _same(result, _fresh(MarkToMarket, last)[1])
     # the window was rebuilt from the corrected prices: its changes of prev are not the
     # ones the carried window held
     assert not result.factors.changes.loc[[prev]].equals(held.changes.loc[[prev]])
@@ -161,32 +168,6 @@ def test_a_carried_index_is_used_only_for_the_run_and_value_it_ends_on(
         assert inputs.books.empty is used
 
 
-Attributed = dict[date, tuple[AttributionInputs, AttributionResult]]
-
-
-@pytest.fixture
-def attributed(monkeypatch: pytest.MonkeyPatch) -> Attributed:
-    """The inputs and result of every PerformanceAttribution computed in this process."""
-    out: Attributed = {}
-    compute = PerformanceAttribution.compute
-
-    def recorded(self: PerformanceAttribution, inputs: AttributionInputs) -> AttributionResult:
-        result = compute(self, inputs)
-        out[self.date] = (inputs, result)
-        return result
-
-    monkeypatch.setattr(PerformanceAttribution, "compute", recorded)
-    return out
-
-
-def _fresh_attribution(on: date) -> tuple[AttributionInputs, AttributionResult]:
-    """PerformanceAttribution of ``on`` from the database alone (not written)."""
-    with context.activated(RunContext.from_environment()) as ctx:
-        task = PerformanceAttribution(date=on)
-        inputs = task.read_inputs(ctx)
-        return inputs, task.compute(inputs)
-
-
 def _same_attribution(carried: AttributionResult, fresh: AttributionResult) -> None:
     for tbl in (s.attribution, s.performance_stats):
         pd.testing.assert_frame_equal(carried.frames[tbl], fresh.frames[tbl], check_exact=True)
@@ -205,7 +186,7 @@ def _published_as_stored(w: World, on: date) -> bool:
 
 
 def test_backfill_carries_the_attribution_state_and_equals_the_fresh_recomputation(
-        fund: tuple[World, list[date]], attributed: Attributed) -> None:
+        fund: tuple[World, list[date]], attributed: Seen) -> None:
     """Every date after the first chains on the rows, books and curve text the build kept:
     the rows, stats and books equal a recomputation from the database, and each published
     payload (its equity curve spliced from the kept text) is the one the database gives."""
@@ -216,14 +197,14 @@ def test_backfill_carries_the_attribution_state_and_equals_the_fresh_recomputati
     assert sorted(built) == days
     assert [d for d in days if built[d][0].curve is None] == days[:1]
     for d in days:
-        inputs, fresh = _fresh_attribution(d)
+        inputs, fresh = _fresh(PerformanceAttribution, d)
         assert inputs.curve is None
         _same_attribution(built[d][1], fresh)
         assert _published_as_stored(w, d)
 
 
 def test_an_attribution_rerun_elsewhere_is_not_chained_on_from_the_build(
-        fund: tuple[World, list[date]], attributed: Attributed) -> None:
+        fund: tuple[World, list[date]], attributed: Seen) -> None:
     """Attribution of D−1 restated by another process (a price correction, MTM and
     attribution of D−1 rerun): attribution of D in the build does not take the rows, books
     or curve it kept for D−1 and equals the recomputation from the database."""
@@ -246,5 +227,5 @@ def test_an_attribution_rerun_elsewhere_is_not_chained_on_from_the_build(
         assert backfills.backfill(last, last, [ATTR], progress=None) == ExitCode.OK
     inputs, result = attributed[last]
     assert inputs.base == prev and inputs.curve is None
-    _same_attribution(result, _fresh_attribution(last)[1])
+    _same_attribution(result, _fresh(PerformanceAttribution, last)[1])
     assert _published_as_stored(w, last)
