@@ -10,8 +10,9 @@ a hand-written list; only what the library lacks is kept here as data:
 
 A *version* is the pair of :class:`numpy.busdaycalendar` (ANBIMA, B3) under one set of rules
 in force. Rules are applied in the order of their ``applied_from`` dates, so there are at most
-``len(HOLIDAY_RULES) + 1`` versions; each is built on first use and cached for the life of the
-process (:func:`functools.cache`), immutable and shared.
+``len(HOLIDAY_RULES) + 1`` versions; all of them are built together on first use, from one
+read of ``holidays``, and kept for the life of the process (a :func:`functools.cache` without
+arguments), immutable and shared.
 """
 from __future__ import annotations
 
@@ -177,6 +178,8 @@ class Calendars:
     """One calendar version: both calendars under one set of rules in force.
 
     Attributes:
+        in_force: the rules of :data:`HOLIDAY_RULES` applied; the holidays of the others are
+            business days in this version.
         anbima, b3: the ANBIMA business days and the B3 sessions (weekday closures as
             holidays); immutable: numpy hands out copies of their ``holidays``.
         anbima_names: every ANBIMA holiday (weekends included) -> its name(s), "; "-joined.
@@ -184,6 +187,7 @@ class Calendars:
         fingerprint: ``holidays-<release>/<years>/<sha256 of both closure lists, 16 hex>``.
     """
 
+    in_force: frozenset[HolidayRule]
     anbima: np.busdaycalendar
     b3: np.busdaycalendar
     anbima_names: Mapping[date, str]
@@ -200,13 +204,13 @@ def version(as_of: date | None) -> Calendars:
         TypeError: ``as_of`` is neither a date nor None.
     """
     if as_of is None:
-        return _calendars(_IN_FORCE[-1])
+        return _versions()[-1]
     if isinstance(as_of, datetime):
         as_of = as_of.date()
     if not isinstance(as_of, date):
         raise TypeError(f"as_of: expected datetime.date or None, got "
                         f"{type(as_of).__name__}: {as_of!r}")
-    return _calendars(_IN_FORCE[bisect.bisect_right(_SWITCHES, as_of)])
+    return _versions()[bisect.bisect_right(_SWITCHES, as_of)]
 
 
 def version_numbers(as_of: npt.NDArray[np.datetime64]) -> npt.NDArray[np.intp]:
@@ -219,12 +223,18 @@ def version_numbers(as_of: npt.NDArray[np.datetime64]) -> npt.NDArray[np.intp]:
 
 def numbered_version(k: int) -> Calendars:
     """Version number ``k`` of :func:`version_numbers`."""
-    return _calendars(_IN_FORCE[k])
+    return _versions()[k]
 
 
 @functools.cache
-def _bvmf() -> Mapping[date, tuple[str, ...]]:
-    """Every BVMF entry of ``holidays`` (``en_US`` names), read once per process."""
+def _versions() -> tuple[Calendars, ...]:
+    """Every version, by number, built once per process from one read of ``holidays``."""
+    bvmf = _bvmf()
+    return tuple(_build(bvmf, in_force) for in_force in _IN_FORCE)
+
+
+def _bvmf() -> dict[date, tuple[str, ...]]:
+    """Every BVMF entry of ``holidays`` (``en_US`` names) in the calendar's years."""
     bvmf = holidays.financial_holidays(
         "BVMF", years=range(FIRST_YEAR, LAST_YEAR + 1), language="en_US")
     entries = {day: tuple(bvmf.get_list(day)) for day in bvmf}
@@ -235,19 +245,15 @@ def _bvmf() -> Mapping[date, tuple[str, ...]]:
         if rule.holiday not in names:
             raise RuntimeError(f"holidays {holidays.__version__} BVMF has no entry named "
                                f"{rule.holiday!r}: update HOLIDAY_RULES")
-    return MappingProxyType(entries)
+    return entries
 
 
-@functools.cache
-def _calendars(in_force: frozenset[HolidayRule]) -> Calendars:
-    """Build one version, once per process: immutable tables derived from ``holidays``.
-
-    ``in_force`` is one of :data:`_IN_FORCE`; the holidays of the other rules of
-    :data:`HOLIDAY_RULES` are business days in this version.
-    """
+def _build(bvmf: Mapping[date, tuple[str, ...]], in_force: frozenset[HolidayRule]
+           ) -> Calendars:
+    """One version from the BVMF entries: immutable tables, the rules ``in_force`` applied."""
     dropped = _B3_ONLY_NAMES | {r.holiday for r in HOLIDAY_RULES if r not in in_force}
     anbima_names: dict[date, str] = {}
-    for day, entries in _bvmf().items():
+    for day, entries in bvmf.items():
         names = [n for n in entries if n not in dropped]
         if names:
             anbima_names[day] = "; ".join(names)
@@ -271,8 +277,8 @@ def _calendars(in_force: frozenset[HolidayRule]) -> Calendars:
     fingerprint = (
         f"holidays-{holidays.__version__}/{FIRST_YEAR}-{LAST_YEAR}/{digest.hexdigest()[:16]}"
     )
-    return Calendars(anbima, b3, MappingProxyType(anbima_names), MappingProxyType(b3_names),
-                     fingerprint)
+    return Calendars(in_force, anbima, b3, MappingProxyType(anbima_names),
+                     MappingProxyType(b3_names), fingerprint)
 
 
 def _b3_closures(anbima: np.busdaycalendar, anbima_names: Mapping[date, str],
