@@ -16,15 +16,11 @@ never from a hand-written list: ANBIMA = BVMF minus {"Christmas Eve", "Last Busi
 the Year"} (identical to bizdays' ANBIMA file for 2000-2099). Only the historical exceptions
 the library lacks are kept as data, in :mod:`pms_luigi.core.calendar_versions`.
 
-**Point in time.** A count is made on a reference date, and the market counts with the
-holidays in force on that date: a law that creates a holiday changes every count made once
-the market applies it, including counts to dates years away, and no count made before.
-Lei 14.759 (published 2023-12-22) made Nov 20 national from 2024: for any reference date up to
-2023-12-22, Nov 20 of 2024 and later is a business day; from 2023-12-26 on, a holiday.
-:data:`HOLIDAY_RULES` records each such rule with the date the market started applying it.
-Every function takes the reference date as the keyword ``as_of``; ``None`` (the default) is
-today's calendar, every rule in force. Each distinct set of rules in force is one calendar
-version, a pair of :class:`numpy.busdaycalendar` built once per process.
+**Point in time.** The market counts with the holidays in force on the day the count is
+made: for any reference date up to 2023-12-22, Nov 20 of 2024 and later is a business day;
+from 2023-12-26 on, a holiday (Lei 14.759/2023). Every function takes that reference date as
+the keyword ``as_of`` (None: today's calendar, every rule of :data:`HOLIDAY_RULES` in force).
+Each set of rules in force is one version, a pair of numpy calendars built once per process.
 
 Arithmetic is vectorized with :class:`numpy.busdaycalendar`; the calendars cover the years
 :data:`FIRST_YEAR`..:data:`LAST_YEAR` and every function refuses a date outside them rather
