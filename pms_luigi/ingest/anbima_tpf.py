@@ -158,7 +158,7 @@ def _bonds(raw: pd.DataFrame, file_name: str, day: date) -> pd.DataFrame:
           "out of range: a PU is > 0 (and an LTN's at most its face, 1,000)")
     out["pu"] = pu
     unique(list(zip(out["bond_type"], out["maturity"], strict=True)), where, file_name,
-           "Data Vencimento")
+           "Data Vencimento", text["Data Vencimento"])
     return out
 
 

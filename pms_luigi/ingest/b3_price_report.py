@@ -216,10 +216,11 @@ def _scan(stream: IO[bytes], file_name: str, member: str) -> _Scan:
                                for n in ("BizGrpTp", "TtlNbOfMsg", "MsgDefIdr", "NbOfMsg")}
     except ET.ParseError as exc:
         line, column = exc.position
-        raise invalid(file_name, f"{member} line {line}, column {column}", "XML",
+        inside = "" if member == file_name else f"{member} "
+        raise invalid(file_name, f"{inside}line {line}, column {column}", "XML",
                       f"not well-formed XML ({exc})") from exc
     if not scan.header:
-        raise invalid(file_name, member, "BizGrpDesc", "no header: not a B3 price report")
+        raise invalid(file_name, "header", "BizGrpDesc", "no header: not a B3 price report")
     _check_header(scan, file_name)
     return scan
 

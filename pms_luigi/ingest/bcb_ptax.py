@@ -116,7 +116,7 @@ def read_ptax(source: Source, file_name: str, *, expected_date: object = None
     days = np.array(quoted.dt.date.tolist(), dtype=object)
     if want is not None:
         same_date(days, stamps, where, file_name, "dataHoraCotacao", want)
-    unique(days.tolist(), where, file_name, "dataHoraCotacao")
+    unique(days.tolist(), where, file_name, "dataHoraCotacao", stamps)
     rates = _rates(quotes, where, file_name)
     out = pd.DataFrame({"observation": np.arange(1, len(quotes) + 1), "fixing_date": days,
                         "quoted_at": quoted, "buy": rates["cotacaoCompra"],

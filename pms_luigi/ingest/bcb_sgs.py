@@ -101,7 +101,7 @@ def read_sgs(source: Source, file_name: str) -> pd.DataFrame:
     out["date"] = dates(day_text, where, file_name, "data", "%d/%m/%Y")
     out["value"] = numbers(value_text, where, file_name, "valor")
     out["text"] = pd.Series(value_text, dtype=object)
-    unique(out["date"].tolist(), where, file_name, "data")
+    unique(out["date"].tolist(), where, file_name, "data", day_text)
     return out
 
 

@@ -43,9 +43,10 @@ _DATE: Final = MappingProxyType({
     "%Y%m%d": (r"\d{8}", "a date written YYYYMMDD"),
     "%d/%m/%Y": (r"\d{2}/\d{2}/\d{4}", "a date written dd/mm/yyyy"),
 })
-#: Latin-1 text never holds C1 control characters; a Latin-1 letter written as UTF-8 reads as
-#: two characters, the first of them Â or Ã .. ß: both mean the file is not in Latin-1.
-_NOT_LATIN1: Final = re.compile(rb"[\x80-\x9f]|[\xc2-\xdf][\xa0-\xbf]")
+#: A Latin-1 letter written as UTF-8 is two bytes, the first of them Â .. ß (0xC2-0xDF) and
+#: the second a UTF-8 continuation byte; Latin-1 text never holds C1 control bytes (0x80-0x9F).
+#: Either means the file is not in Latin-1 and its accented text would read as mojibake.
+_NOT_LATIN1: Final = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\x80-\x9f]")
 
 
 def written(value: object) -> str:
@@ -131,7 +132,7 @@ def decode(data: bytes, file_name: str, encoding: str) -> str:
     Traceback (most recent call last):
     ...
     pms_luigi.core.errors.InvalidInput: t.txt: line 1, column 8: field encoding b'\\xc3\\xa7': \
-not Latin-1 (the file looks UTF-8: it would read 'Ã§')
+UTF-8 for 'ç', the file is not Latin-1
     """
     try:
         text = data.decode(encoding)
@@ -141,9 +142,11 @@ not Latin-1 (the file looks UTF-8: it would read 'Ã§')
     if encoding.lower().replace("_", "-") in ("latin-1", "iso-8859-1", "latin1"):
         bad = _NOT_LATIN1.search(data)
         if bad is not None:
-            raise invalid(file_name, position(data, bad.start()), "encoding",
-                          "not Latin-1 (the file looks UTF-8: it would read "
-                          f"{bad.group().decode('latin-1')!r})", bad.group())
+            found = bad.group()
+            why = (f"UTF-8 for {found.decode('utf-8')!r}, the file is not Latin-1"
+                   if len(found) == 2
+                   else "a control byte: the file is in another encoding than Latin-1")
+            raise invalid(file_name, position(data, bad.start()), "encoding", why, found)
     return text
 
 
@@ -257,8 +260,14 @@ an ISO date (YYYY-MM-DD)
     return np.array(parsed.dt.date.tolist(), dtype=object)
 
 
-def unique(keys: Sequence[object], where: Sequence[str], file_name: str, field: str) -> None:
+def unique(keys: Sequence[object], where: Sequence[str], file_name: str, field: str,
+           shown: Sequence[object] | None = None) -> None:
     """Raise when a key repeats, naming the second place and the first.
+
+    Args:
+        keys: one key per row (a value or a tuple of values).
+        where, file_name, field: for the message.
+        shown: the values as written, for the message (default: the keys).
 
     >>> unique(["DI1F26", "DI1F27", "DI1F26"], ["message 1", "message 2", "message 3"],
     ...        "f.zip", "TckrSymb")
@@ -271,9 +280,9 @@ def unique(keys: Sequence[object], where: Sequence[str], file_name: str, field: 
     again = s.duplicated(keep="first").to_numpy()
     if again.any():
         i = int(np.flatnonzero(again)[0])
-        first = int(np.flatnonzero((s == s.iloc[i]).to_numpy())[0])
+        first = next(j for j, key in enumerate(keys) if key == keys[i])
         raise invalid(file_name, where[i], field, f"duplicated (first at {where[first]})",
-                      keys[i])
+                      (keys if shown is None else shown)[i])
 
 
 def same_date(found: np.ndarray, texts: Sequence[str | None], where: Sequence[str],

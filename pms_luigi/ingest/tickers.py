@@ -185,6 +185,8 @@ def _instruments(ids: Iterable[str], types: Iterable[str], maturities: np.ndarra
         "underlying": spec["underlying"].astype(object).where(spec["underlying"].notna(), None),
         "is_active": mats > np.datetime64(as_of, "D"),
     }, columns=list(INSTRUMENT_COLUMNS))
+    text = ["instrument_id", "name", "asset_class", "instrument_type", "currency", "exchange"]
+    out[text] = out[text].astype(object)  # text as object columns, as the demo's frames
     return out.sort_values("instrument_id", kind="stable").reset_index(drop=True)
 
 
