@@ -1,6 +1,7 @@
 """The functional core: pure functions over pandas/NumPy data, no I/O, no clock, no state.
 
-:mod:`.calendar` (ANBIMA days, B3 sessions), :mod:`.pricing` (one module per instrument),
+:mod:`.calendar` (ANBIMA days, B3 sessions, point-in-time; the rule versions in
+:mod:`.calendar_versions`), :mod:`.pricing` (one module per instrument),
 :mod:`.mtm` (marks, P&L explain, NAV), :mod:`.risk`, :mod:`.attribution`,
 :mod:`.proposals`, :mod:`.pack` (the morning pack's sections), :mod:`.validation` (input
 checks), :mod:`.frames` (the shared helpers), :mod:`.errors` (the exception tree and the
