@@ -34,7 +34,8 @@ and rates to 3 decimals of percent.
 
 **Bounded memory.** The XML is streamed from the zip member (``iterparse``); each message is
 read when its ``PricRpt`` closes and its ``BizGrp`` is then dropped from the tree, so memory
-holds one message and the kept rows, whatever the file's size.
+holds one message's elements, the kept rows and each message's ticker and date (for the
+counts and the duplicate check), never the document.
 """
 from __future__ import annotations
 
