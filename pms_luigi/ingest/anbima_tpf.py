@@ -53,7 +53,7 @@ from pms_luigi.ingest.common import (
     same_date,
     unique,
 )
-from pms_luigi.ingest.tickers import bond_id
+from pms_luigi.ingest.tickers import bond_ids
 
 __all__ = ["BOND_TYPES", "HEADER", "TpfFile", "market_prices", "read_tpf"]
 
@@ -222,6 +222,5 @@ def market_prices(tpf: TpfFile) -> pd.DataFrame:
     b = tpf.bonds
     return pd.DataFrame({
         "price_date": b["ref_date"],
-        "instrument_id": [bond_id(t, m) for t, m in zip(b["bond_type"], b["maturity"],
-                                                         strict=True)],
+        "instrument_id": bond_ids(b["bond_type"], b["maturity"]),
         "price": b["pu"], "rate": b["rate"], "source": "ANBIMA"})

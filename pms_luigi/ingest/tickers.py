@@ -47,7 +47,7 @@ from pms_luigi.core import calendar as cal
 from pms_luigi.core.errors import InvalidInput
 
 __all__ = ["BOND_SPECS", "FUTURES_SPECS", "INSTRUMENT_COLUMNS", "MONTH_CODES", "Spec",
-           "bond_id", "bond_instruments", "futures_instruments", "futures_maturities",
+           "bond_id", "bond_ids", "bond_instruments", "futures_instruments", "futures_maturities",
            "split_tickers"]
 
 #: B3's month letters, January .. December.
@@ -119,24 +119,24 @@ def split_tickers(tickers: Iterable[str]) -> pd.DataFrame:
         pms_luigi.core.errors.InvalidInput: ticker 'DI1I26': month letter 'I' is not one of \
 FGHJKMNQUVXZ
     """
-    rows = []
-    for ticker in tickers:
-        match = _TICKER.fullmatch(ticker)
-        if match is None or match[1] not in FUTURES_SPECS:
-            raise InvalidInput(f"ticker {ticker!r}: not <family><month letter><yy> of a family "
-                               f"read ({', '.join(FUTURES_SPECS)})", table="tickers",
-                               row=ticker, field="ticker")
-        family, letter, yy = match.groups()
-        month = MONTH_CODES.find(letter) + 1
-        if month == 0:
-            raise InvalidInput(f"ticker {ticker!r}: month letter {letter!r} is not one of "
-                               f"{MONTH_CODES}", table="tickers", row=ticker, field="ticker")
-        if family in _IBOV and month % 2:
-            raise InvalidInput(f"ticker {ticker!r}: {family} matures in even months only "
-                               "(G J M Q V Z)", table="tickers", row=ticker, field="ticker")
-        rows.append((ticker, family, 2000 + int(yy), month))
-    return pd.DataFrame(rows, columns=["ticker", "family", "year", "month"]).astype(
-        {"year": "int64", "month": "int64"})
+    text = pd.Series(list(tickers), dtype=object)
+    parts = text.str.extract(f"^{_TICKER.pattern}$").rename(
+        columns={0: "family", 1: "letter", 2: "yy"})
+    month = parts["letter"].map(lambda c: MONTH_CODES.find(c) + 1 if isinstance(c, str) else 0)
+    for bad, problem in (
+            (~parts["family"].isin(FUTURES_SPECS),
+             f"not <family><month letter><yy> of a family read ({', '.join(FUTURES_SPECS)})"),
+            (month == 0, f"month letter {{letter!r}} is not one of {MONTH_CODES}"),
+            (parts["family"].isin(_IBOV) & (month % 2 == 1),
+             "{family} matures in even months only (G J M Q V Z)")):
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            ticker = text.iloc[i]
+            raise InvalidInput(f"ticker {ticker!r}: " + problem.format(**parts.iloc[i]),
+                               table="tickers", row=ticker, field="ticker")
+    return pd.DataFrame({"ticker": text, "family": parts["family"].astype(object),
+                         "year": 2000 + parts["yy"].astype("int64"),
+                         "month": month.astype("int64")})
 
 
 def futures_maturities(families: np.ndarray, years: np.ndarray, months: np.ndarray
@@ -218,17 +218,34 @@ def futures_instruments(tickers: Iterable[str], as_of: date) -> pd.DataFrame:
     return _instruments(codes["ticker"], families, mats, labels, FUTURES_SPECS, as_of)
 
 
-def bond_id(bond_type: str, maturity: date) -> str:
-    """The store's id of a Treasury bond (the demo's scheme).
+def bond_ids(bond_types: Iterable[str], maturities: Iterable[date]) -> list[str]:
+    """The store's ids of Treasury bonds (the demo's scheme).
+
+    Raises:
+        InvalidInput: a type that is not one of :data:`BOND_SPECS`.
 
     Examples:
-        >>> bond_id("LTN", date(2027, 7, 1)), bond_id("NTNB", date(2035, 5, 15))
-        ('LTN_2027-07-01', 'NTNB_2035')
+        >>> bond_ids(["LTN", "NTNB"], [date(2027, 7, 1), date(2035, 5, 15)])
+        ['LTN_2027-07-01', 'NTNB_2035']
     """
-    if bond_type not in BOND_SPECS:
-        raise InvalidInput(f"bond type {bond_type!r} is not one of {', '.join(BOND_SPECS)}",
-                           table="instruments", field="instrument_type")
-    return f"{bond_type}_{maturity.year if bond_type in _BY_YEAR else maturity.isoformat()}"
+    types = pd.Series(list(bond_types), dtype=object)
+    unknown = ~types.isin(BOND_SPECS)
+    if unknown.any():
+        raise InvalidInput(f"bond type {types[unknown].iloc[0]!r} is not one of "
+                           f"{', '.join(BOND_SPECS)}", table="instruments",
+                           field="instrument_type")
+    iso = pd.Series(np.array(list(maturities), dtype="datetime64[D]").astype(str))
+    return (types + "_" + iso.where(~types.isin(_BY_YEAR), iso.str[:4])).tolist()
+
+
+def bond_id(bond_type: str, maturity: date) -> str:
+    """The id of one bond: :func:`bond_ids` of one.
+
+    Examples:
+        >>> bond_id("NTNF", date(2031, 1, 1))
+        'NTNF_2031'
+    """
+    return bond_ids([bond_type], [maturity])[0]
 
 
 def bond_instruments(bonds: pd.DataFrame, as_of: date) -> pd.DataFrame:
@@ -250,7 +267,7 @@ def bond_instruments(bonds: pd.DataFrame, as_of: date) -> pd.DataFrame:
         >>> bond_instruments(b, date(2026, 2, 6)).iloc[0][["instrument_id", "name"]].tolist()
         ['NTNB_2030', 'NTN-B 15/08/2030']
     """
-    ids = [bond_id(t, m) for t, m in zip(bonds["bond_type"], bonds["maturity"], strict=True)]
+    ids = bond_ids(bonds["bond_type"], bonds["maturity"])
     twice = pd.Series(ids).duplicated()
     if twice.any():
         raise InvalidInput(f"bonds: id {ids[int(np.flatnonzero(twice)[0])]!r} would name two "
