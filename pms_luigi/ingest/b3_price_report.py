@@ -141,8 +141,12 @@ class _Scan:
 def _document(source: Source, file_name: str) -> Iterator[tuple[IO[bytes], str]]:
     """The XML stream and its name: the single ``.xml`` member of a zip, or the file itself
     when it is XML. Corrupt or truncated archives are :class:`InvalidInput`."""
-    stream = io.BytesIO(bytes(source)) if isinstance(source, bytes | bytearray | memoryview) \
-        else source
+    if isinstance(source, bytes | bytearray | memoryview):
+        stream: IO[bytes] = io.BytesIO(bytes(source))
+    elif source.seekable():
+        stream = source
+    else:  # a zip is read from its end
+        stream = io.BytesIO(source.read())
     head = stream.read(4)
     if not head:
         raise invalid(file_name, "line 1", "file", "the file is empty")
@@ -282,7 +286,8 @@ def read_price_report(source: Source, file_name: str, *, expected_date: object =
     """Parse B3's price report (zip, or its XML document), streaming.
 
     Args:
-        source: the file's bytes, or a binary file object at its start (seekable).
+        source: the file's bytes, or a binary file object at its start (read into memory
+            first when it cannot seek: a zip is read from its end).
         file_name: the file's name, for messages.
         expected_date: the date the file must be for (the landing folder's), or None.
 

@@ -8,6 +8,7 @@ import pytest
 
 from pms_luigi.core import calendar as cal
 from pms_luigi.core.pricing.ltn import ltn_pu
+from pms_luigi.core.pricing.ntnb import ntnb_pu, ntnb_quote
 from pms_luigi.ingest import anbima_tpf, bond_instruments, read_tpf
 from tests.unit.ingest.builders import ANBIMA_FILE
 
@@ -71,3 +72,15 @@ def test_market_prices_and_instruments_share_ids(tpf) -> None:
     assert set(prices["instrument_id"]) == set(inst["instrument_id"])
     assert {"LTN_2026-04-01", "NTNB_2035", "NTNF_2031", "LFT_2030-06-01"} <= set(
         inst["instrument_id"])
+
+
+def test_the_ntnb_rows_imply_one_vna_that_gives_every_pu(tpf) -> None:
+    """The file has each NTN-B's rate and PU, no cotação: the cotação of each rate implies
+    the same VNA for all 15 bonds (to 10⁻⁶), and that VNA gives every published PU."""
+    ntnb = tpf.bonds[tpf.bonds["bond_type"] == "NTNB"]
+    assert len(ntnb) == 15
+    quote = np.array([ntnb_quote(DAY, m, r) for m, r in zip(ntnb["maturity"], ntnb["rate"],
+                                                               strict=True)])
+    implied = ntnb["pu"].to_numpy() / quote * 100
+    assert implied.max() - implied.min() < 1e-6
+    assert (ntnb_pu(4596.158793, quote) == ntnb["pu"].to_numpy()).all()

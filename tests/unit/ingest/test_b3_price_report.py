@@ -122,6 +122,18 @@ def test_the_xml_itself_and_bytes_read_alike(report) -> None:
     pd.testing.assert_frame_equal(from_bytes.counts, report.counts)
 
 
+class _Pipe(io.BytesIO):
+    """A stream that cannot seek, as a pipe or a socket."""
+
+    def seekable(self) -> bool:
+        return False
+
+
+def test_a_stream_that_cannot_seek(report) -> None:
+    piped = read_price_report(_Pipe(B3_FILE.read_bytes()), B3_FILE.name)
+    pd.testing.assert_frame_equal(piped.settlements, report.settlements)
+
+
 def test_a_small_report() -> None:
     report = read_price_report(price_report_xml([DI1F26, DOLH25]), "small.xml")
     s = report.settlements
