@@ -9,7 +9,10 @@ column names) and returns an :class:`MtmResult` (``position_marks``, ``book_snap
 Modules, in the order a mark runs through them:
 
 * :mod:`~.model` — inputs, result, column lists;
-* :mod:`~.ledger` — positions from the trades (average cost) checked against P's marks;
+* :mod:`~.ledger` — the trades, the average-cost rules, the day's positions checked against
+  P's marks;
+* :mod:`~.state` — the ledger folded up to a date and carried to the next
+  (:class:`LedgerState`);
 * :mod:`~.prices` — D's price per position, staleness, final settlements; FX, CDI and VNA;
 * :mod:`~.valuation` — each instrument group through its pricer (rates, P&L split, DV01,
   exposures);
@@ -17,11 +20,13 @@ Modules, in the order a mark runs through them:
 * :mod:`~.book` — marks, exposures, the book snapshot and the NAV roll;
 * :mod:`~.quality` — data-quality rows and metadata;
 * :mod:`~.engine` — :func:`mark_to_market`, the five steps in order.
+
+A backfill hands each date's ``MtmResult.ledger`` to the next date's ``MtmInputs.ledger``,
+so a date folds only its own trades.
 """
 from __future__ import annotations
 
 from pms_luigi.core.mtm.engine import mark_to_market
-from pms_luigi.core.mtm.ledger import positions_as_of
 from pms_luigi.core.mtm.model import (
     BOOK_COLUMNS,
     DQ_COLUMNS,
@@ -29,11 +34,14 @@ from pms_luigi.core.mtm.model import (
     PNL_PARTS,
     POSITION_COLUMNS,
     PREV_MARK_COLUMNS,
+    PREV_MARK_OPTIONAL,
     STEP,
     TRADE_COLUMNS,
+    TRADE_OPTIONAL,
     MtmInputs,
     MtmResult,
 )
+from pms_luigi.core.mtm.state import LedgerState, positions_as_of
 
 __all__ = [
     "BOOK_COLUMNS",
@@ -42,8 +50,11 @@ __all__ = [
     "PNL_PARTS",
     "POSITION_COLUMNS",
     "PREV_MARK_COLUMNS",
+    "PREV_MARK_OPTIONAL",
     "STEP",
     "TRADE_COLUMNS",
+    "TRADE_OPTIONAL",
+    "LedgerState",
     "MtmInputs",
     "MtmResult",
     "mark_to_market",

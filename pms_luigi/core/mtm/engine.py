@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from pms_luigi.core.errors import InvalidInput
-from pms_luigi.core.frames import as_date
+from pms_luigi.core.frames import as_date, require
 from pms_luigi.core.mtm import ledger
 from pms_luigi.core.mtm.book import book_snapshot, marks_frame
 from pms_luigi.core.mtm.explain import explain_pnl
 from pms_luigi.core.mtm.model import NAT, QTY_DECIMALS, TRADE_COLUMNS, MtmInputs, MtmResult, pairs
 from pms_luigi.core.mtm.prices import TodaysPrices, fixings, price_history, todays_prices
 from pms_luigi.core.mtm.quality import quality
+from pms_luigi.core.mtm.state import LedgerState, fold, usable
 from pms_luigi.core.mtm.valuation import instrument_groups, prepare_instruments, value_positions
 from pms_luigi.core.pricing import Pricer
 from pms_luigi.core.pricing.base import prev_business_day
@@ -29,8 +30,10 @@ __all__ = ["mark_to_market"]
 def mark_to_market(inp: MtmInputs) -> MtmResult:
     """Mark the book at D, explain each position's P&L and roll the NAV.
 
-    Positions are rebuilt from the whole trade ledger and checked against P's marks; each
-    gets D's price (:mod:`~pms_luigi.core.mtm.prices`), is valued by its type's pricer
+    Positions come from the trade ledger (:mod:`~pms_luigi.core.mtm.state`: carried in
+    ``inp.ledger`` up to an earlier date when it is that ledger's, else folded from the
+    first trade) and are checked against P's marks; each gets D's price
+    (:mod:`~pms_luigi.core.mtm.prices`), is valued by its type's pricer
     (:mod:`~pms_luigi.core.mtm.valuation`), its P&L explained to the centavo
     (:mod:`~pms_luigi.core.mtm.explain`); the book and NAV follow
     (:mod:`~pms_luigi.core.mtm.book`), with a data-quality row per stale price.
@@ -39,7 +42,8 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
         inp: the frames and settings of one date.
 
     Returns:
-        The marks, the book snapshot, the data-quality rows and the run's metadata.
+        The marks, the book snapshot, the data-quality rows, the run's metadata and the
+        ledger after D's trades (for D+1).
 
     Raises:
         MissingPrice: instruments without a usable price on D (all of them, in one error).
@@ -54,19 +58,11 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
         raise InvalidInput(f"nav_prev must be positive on {d}, got {inp.nav_prev!r}",
                            table="book_snapshots", field="nav_brl")
     inst = prepare_instruments(inp.instruments)
-    trades = ledger.normalize_trades(
-        inp.trades if len(inp.trades) else pd.DataFrame(columns=list(TRADE_COLUMNS)))
-    if len(trades):
-        trades = trades.loc[trades["trade_date"].to_numpy() <= d64].reset_index(drop=True)
-    ledger.check_trades(trades, inst, d64, p64, bool(inp.is_b3_session))
+    at_p, day, at_d = _ledger(inp, inst, d64, p64)
     market = fixings(inp.fx, inp.cdi, inp.vna, str(inp.fx_kind))
     history = price_history(inp.prices, d64)
 
-    scanned = ledger.scan_trades(trades)
-    day = trades if p64 is None else trades.loc[trades["trade_date"].to_numpy() > p64] \
-        .reset_index(drop=True)
-    w = ledger.universe(ledger.carried_positions(trades, scanned, inst, p64), day, inst,
-                        ledger.previous_marks(inp.prev_marks))
+    w = ledger.universe(at_p.held(inst), day, inst, ledger.previous_marks(inp.prev_marks))
     groups = instrument_groups(w["itype"].to_numpy(dtype=object),
                                w["instrument_id"].to_numpy(dtype=object))
     ledger.check_against_marks(w, p)
@@ -76,7 +72,7 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     today = todays_prices(w, groups, history, market, d, p64, bool(inp.is_b3_session),
                           int(inp.max_stale_bd))
 
-    legs = _legs(w, today, groups, trades, scanned, day, d64, p64)
+    legs = _legs(w, today, groups, at_d, day, d64, p64)
     values = value_positions(legs, groups, history, market)
     pnl, total_c = explain_pnl(values, w["day_cost"].to_numpy(dtype=np.float64), nav_prev)
     marks = marks_frame(d, w, legs, values, pnl, today.stale, today.age)
@@ -87,7 +83,37 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
                          bool(inp.is_b3_session), live)
     dq, metadata = quality(d, marks["instrument_id"].to_numpy(), today.stale, today.on,
                            today.age, int(inp.max_stale_bd), book["pnl_brl"])
-    return MtmResult(marks=marks, book=book, dq_issues=dq, metadata=metadata)
+    return MtmResult(marks=marks, book=book, dq_issues=dq, metadata=metadata, ledger=at_d)
+
+
+def _ledger(inp: MtmInputs, inst: pd.DataFrame, d64: np.datetime64, p64: np.datetime64 | None
+            ) -> tuple[LedgerState, pd.DataFrame, LedgerState]:
+    """(ledger at P, D's sorted trades, ledger after them), the trades checked.
+
+    From ``inp.ledger`` when :func:`~pms_luigi.core.mtm.state.usable`: only the trades read
+    after the ones it folded are converted, sorted, checked and folded (the others were,
+    when it was made); else from the first trade.
+    """
+    raw = inp.trades if len(inp.trades) else pd.DataFrame(columns=list(TRADE_COLUMNS))
+    require(raw, TRADE_COLUMNS, "trades")
+    start = inp.ledger if usable(inp.ledger, raw, inst, p64) else LedgerState.empty()
+    rest = raw.iloc[start.n_trades:]
+    typed = ledger.typed_trades(rest)
+    before, upto = _by(typed, p64), typed["trade_date"].to_numpy() <= d64
+    trades = ledger.sort_trades(typed.loc[upto])
+    ledger.check_trades(trades, inst, d64, p64, bool(inp.is_b3_session))
+    on_p = _by(trades, p64)
+    at_p = fold(start, trades.loc[on_p].reset_index(drop=True), p64, inst,
+                given=rest.loc[before])
+    day = trades.loc[~on_p].reset_index(drop=True)
+    return at_p, day, fold(at_p, day, d64, inst, given=rest.loc[upto & ~before])
+
+
+def _by(trades: pd.DataFrame, p64: np.datetime64 | None) -> np.ndarray:
+    """Trades dated on or before P (none on the fund's first day)."""
+    if p64 is None:
+        return np.zeros(len(trades), dtype=bool)
+    return trades["trade_date"].to_numpy() <= p64
 
 
 def _dates(inp: MtmInputs) -> tuple[date, date | None]:
@@ -100,12 +126,12 @@ def _dates(inp: MtmInputs) -> tuple[date, date | None]:
 
 
 def _legs(w: pd.DataFrame, today: TodaysPrices, groups: list[tuple[Pricer, np.ndarray]],
-          trades: pd.DataFrame, scanned: ledger.LedgerScan, day: pd.DataFrame,
-          d64: np.datetime64, p64: np.datetime64 | None) -> pd.DataFrame:
+          at_d: LedgerState, day: pd.DataFrame, d64: np.datetime64,
+          p64: np.datetime64 | None) -> pd.DataFrame:
     """The frame of legs the pricers read, one row per position of the universe.
 
     Cash positions get D's average-cost ledger (held part, realized, surviving new lots);
-    every position its final ledger state (average cost, cumulative realized P&L).
+    every position its ledger state after D's trades (average cost, cumulative realized P&L).
     """
     n = len(w)
     keys = pairs(w["instrument_id"].to_numpy(), w["strategy_id"].to_numpy())
@@ -116,13 +142,11 @@ def _legs(w: pd.DataFrame, today: TodaysPrices, groups: list[tuple[Pricer, np.nd
     for pricer, rows in groups:
         cash[rows] = not pricer.terms.daily_settled
     held_q, realized, new_lots = ledger.day_ledger(cash, keys, q_p, x_p, today.price, day)
-    final = ledger.positions(trades, scanned)
-    f_row = pd.Index(pairs(final["instrument_id"].to_numpy(),
-                           final["strategy_id"].to_numpy())).get_indexer(keys)
+    final = at_d.columns
+    f_row = pd.Index(final["key"]).get_indexer(keys)
     found = f_row >= 0
-    avg_cost = np.where(found, final["avg_cost"].to_numpy(dtype=np.float64)[f_row], np.nan)
-    realized_total = np.nan_to_num(np.where(
-        found, final["realized_pnl"].to_numpy(dtype=np.float64)[f_row], np.nan))
+    avg_cost = np.where(found, final["avg_cost"][f_row], np.nan)
+    realized_total = np.nan_to_num(np.where(found, final["realized_pnl"][f_row], np.nan))
     r_p = w["r_p"].to_numpy().astype("datetime64[D]") if n else np.array([], "datetime64[D]")
     return pd.DataFrame({
         "instrument_id": w["instrument_id"].to_numpy(dtype=object),

@@ -8,7 +8,9 @@ trade's price; reaching zero leaves no cost. It is one linear recurrence on the 
 cumulative products / sums over segments (:func:`scan`) — no per-trade Python loop.
 
 The same scan explains a cash instrument's day (:func:`day_ledger`): seeded with q_P at P's
-mark, D's trades realize against that mark and open lots whose survival is known.
+mark, D's trades realize against that mark and open lots whose survival is known. The
+ledger over the whole history is folded, and carried from date to date, by
+:mod:`~pms_luigi.core.mtm.state` with the same rules (:func:`moves`).
 """
 from __future__ import annotations
 
@@ -19,11 +21,10 @@ import numpy as np
 import pandas as pd
 
 from pms_luigi.core.errors import InvalidInput
-from pms_luigi.core.frames import as_date, require, to_days
+from pms_luigi.core.frames import require, to_days
 from pms_luigi.core.mtm.model import (
     KEY,
     NAT,
-    POSITION_COLUMNS,
     PREV_MARK_COLUMNS,
     QTY_DECIMALS,
     QTY_TOL,
@@ -32,9 +33,39 @@ from pms_luigi.core.mtm.model import (
     pairs,
 )
 
-__all__ = ["LedgerScan", "carried_positions", "check_against_marks", "check_trades",
-           "day_ledger", "normalize_trades", "positions", "positions_as_of", "previous_marks",
-           "scan", "scan_trades", "universe"]
+__all__ = ["LedgerScan", "Moves", "check_against_marks", "check_trades", "day_ledger",
+           "moves", "previous_marks", "scan", "sort_trades", "typed_trades", "universe"]
+
+
+class Moves(NamedTuple):
+    """What each trade does to its position (see :func:`moves`)."""
+
+    closed: np.ndarray
+    opened: np.ndarray
+    factor: np.ndarray
+    restart: np.ndarray
+
+
+def moves(q_before: np.ndarray, q_after: np.ndarray, dq: np.ndarray) -> Moves:
+    """The average-cost rules of trades of ``dq`` taking positions from q_before to q_after.
+
+    Returns:
+        closed (signed like q_before; the whole old position on a flip), opened (signed
+        like the new lot; the remainder on a flip), factor a of the cost-basis recurrence
+        C ← a·C + b (q_after/q_before on a reduction that leaves a position, else 1) and
+        restart: the trade opens from flat or flips, so the cost basis starts again at
+        its price.
+    """
+    sb, sa, sd = np.sign(q_before), np.sign(q_after), np.sign(dq)
+    increase = (sb == 0) | (sb == sd)
+    flip = ~increase & (sa != 0) & (sa != sb)
+    reduce_ = ~increase & ~flip
+    closed = np.where(flip, q_before, np.where(reduce_, -dq, 0.0))
+    opened = np.where(increase, dq, np.where(flip, q_after, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(reduce_ & (q_after != 0),
+                          q_after / np.where(q_before != 0, q_before, 1.0), 1.0)
+    return Moves(closed, opened, factor, (sb == 0) | flip)
 
 
 class LedgerScan(NamedTuple):
@@ -70,6 +101,7 @@ def scan(key: np.ndarray, dq: np.ndarray, px: np.ndarray) -> LedgerScan:
         a=1 (C_{k−1} is dropped), b=px·opened. Within a segment a > 0, so with
         A = cumprod(a): C_k = A_k·Σ_{j≤k} b_j/A_j; the opened lot of row j survives to the end
         of its segment as opened_j·A_last/A_j, which is how surviving new lots are priced.
+        A group starts flat, so its first row starts a segment.
     """
     n = len(dq)
     if n == 0:
@@ -81,18 +113,8 @@ def scan(key: np.ndarray, dq: np.ndarray, px: np.ndarray) -> LedgerScan:
     q_before = np.zeros(n)
     q_before[1:] = q_after[:-1]
     q_before[grp_start] = 0.0
-    sb, sa, sd = np.sign(q_before), np.sign(q_after), np.sign(dq)
-    increase = (sb == 0) | (sb == sd)
-    flip = ~increase & (sa != 0) & (sa != sb)
-    reduce_ = ~increase & ~flip
-    closed = np.where(flip, q_before, np.where(reduce_, -dq, 0.0))
-    opened = np.where(increase, dq, np.where(flip, q_after, 0.0))
-    seg_start = grp_start | (sb == 0) | flip
+    closed, opened, a, seg_start = moves(q_before, q_after, dq)
     seg = np.cumsum(seg_start)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(reduce_ & (q_after != 0), q_after / np.where(q_before != 0, q_before, 1.0),
-                     1.0)
-    a[seg_start] = 1.0
     big_a = pd.Series(a).groupby(seg).cumprod().to_numpy()
     cost = big_a * pd.Series(px * opened / big_a).groupby(seg).cumsum().to_numpy()
     flat = q_after == 0
@@ -110,21 +132,8 @@ def scan(key: np.ndarray, dq: np.ndarray, px: np.ndarray) -> LedgerScan:
     return LedgerScan(key, q_before, q_after, closed, opened, avg_after, realized, survival)
 
 
-def _group_key(frame: pd.DataFrame) -> np.ndarray:
-    """Integer id of (instrument_id, strategy_id) for a frame already sorted by them."""
-    if frame.empty:
-        return np.zeros(0, dtype=np.int64)
-    iid = frame["instrument_id"].to_numpy()
-    sid = frame["strategy_id"].to_numpy()
-    start = np.ones(len(frame), dtype=bool)
-    start[1:] = (iid[1:] != iid[:-1]) | (sid[1:] != sid[:-1])
-    return np.cumsum(start) - 1
-
-
-def normalize_trades(trades: pd.DataFrame) -> pd.DataFrame:
-    """Trades with typed columns, sorted by key then (trade_date, trade_id).
-
-    A total order, so every result is invariant to the order of the input rows.
+def typed_trades(trades: pd.DataFrame) -> pd.DataFrame:
+    """Trades with typed columns, in the input's row order.
 
     Returns:
         Columns: trade_id, trade_date (datetime64[D]), instrument_id, strategy_id, quantity,
@@ -134,7 +143,7 @@ def normalize_trades(trades: pd.DataFrame) -> pd.DataFrame:
         InvalidInput: a column of :data:`~pms_luigi.core.mtm.model.TRADE_COLUMNS` is missing.
     """
     require(trades, TRADE_COLUMNS, "trades")
-    t = pd.DataFrame({
+    return pd.DataFrame({
         "trade_id": trades["trade_id"].astype(str).to_numpy(),
         "trade_date": to_days(trades["trade_date"]),
         "instrument_id": trades["instrument_id"].astype(str).to_numpy(),
@@ -144,90 +153,17 @@ def normalize_trades(trades: pd.DataFrame) -> pd.DataFrame:
         "cost_brl": (np.nan_to_num(num(trades, "cost_brl")) if "cost_brl" in trades.columns
                      else np.zeros(len(trades))),
     })
+
+
+def sort_trades(t: pd.DataFrame) -> pd.DataFrame:
+    """:func:`typed_trades` sorted by key then (trade_date, trade_id): the ledger's order.
+
+    A total order, so every result is invariant to the order of the input rows.
+    """
     ranks = [pd.factorize(t[c].to_numpy(), sort=True)[0] for c in ("trade_id", "strategy_id",
                                                                    "instrument_id")]
     order = np.lexsort((ranks[0], t["trade_date"].to_numpy().astype(np.int64), *ranks[1:]))
     return t.take(order).reset_index(drop=True)
-
-
-def scan_trades(t: pd.DataFrame) -> LedgerScan:
-    """:func:`scan` of normalized, sorted trades."""
-    return scan(_group_key(t), t["quantity"].to_numpy(), t["price"].to_numpy())
-
-
-def positions(t: pd.DataFrame, scanned: LedgerScan | None = None) -> pd.DataFrame:
-    """Final ledger state per key of normalized, sorted trades (see :func:`positions_as_of`).
-
-    Args:
-        t: trades from :func:`normalize_trades`.
-        scanned: their :func:`scan_trades`, when already computed.
-    """
-    if t.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in (*KEY, "last_trade_date")
-                                          else float) for c in POSITION_COLUMNS})
-    s = scanned or scan_trades(t)
-    key = s.key
-    last = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
-    realized = pd.Series(s.realized).groupby(key).sum().to_numpy()
-    cost = pd.Series(t["cost_brl"].to_numpy()).groupby(key).sum().to_numpy()
-    return pd.DataFrame({
-        "instrument_id": t["instrument_id"].to_numpy()[last],
-        "strategy_id": t["strategy_id"].to_numpy()[last],
-        "quantity": s.q_after[last],
-        "avg_cost": s.avg_after[last],
-        "realized_pnl": realized,
-        "cost_brl": cost,
-        "n_trades": np.bincount(key).astype(np.int64),
-        "last_trade_date": t["trade_date"].to_numpy()[last],
-    })
-
-
-def positions_as_of(trades: pd.DataFrame, on: date,
-                    instruments: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Ledger state per (instrument_id, strategy_id) after every trade dated on or before ``on``.
-
-    Adding blends the average (the usual fund-accounting convention); a partial close keeps
-    the average and realizes the difference; a flip closes the whole old position at the
-    trade price and opens the remainder at that price — so realized P&L never mixes long and
-    short lots. Trades on the same date apply in trade_id order. Realized P&L is meaningful
-    for cash instruments (bonds, equities, NDFs — whose realized amount is paid at maturity);
-    futures are settled daily, their avg_cost is informational.
-
-    Args:
-        trades: the trade ledger (:data:`~pms_luigi.core.mtm.model.TRADE_COLUMNS`).
-        on: the date to stop at.
-        instruments: when given, realized P&L is in money (times contract_size) and positions
-            in contracts with maturity_date <= ``on`` are dropped (settled at maturity).
-
-    Returns:
-        Columns: instrument_id, strategy_id, quantity (signed, rounded to the ledger's 6
-        decimals), avg_cost (NaN when flat), realized_pnl (cumulative Σ closed·(exit − avg
-        cost), price points × quantity, or money with ``instruments``), cost_brl (cumulative
-        trade costs), n_trades, last_trade_date (datetime64[D]). Flat keys are kept
-        (quantity 0) so the cumulative realized P&L stays visible.
-
-    Raises:
-        InvalidInput: a missing column, or (with ``instruments``) a trade on an unknown
-            instrument.
-    """
-    on64 = np.datetime64(as_date(on, "on"), "D")
-    t = normalize_trades(trades)
-    t = t.loc[t["trade_date"] <= on64].reset_index(drop=True)
-    pos = positions(t)
-    if instruments is None or pos.empty:
-        return pos
-    require(instruments, ["instrument_id", "contract_size", "maturity_date"], "instruments")
-    ids_index = instruments["instrument_id"].astype(str).to_numpy()
-    cs = pd.Series(num(instruments, "contract_size"), index=ids_index)
-    mat = pd.Series(to_days(instruments["maturity_date"]), index=ids_index)
-    ids = pos["instrument_id"].to_numpy()
-    unknown = ~np.isin(ids, ids_index)
-    if unknown.any():
-        raise InvalidInput(f"trades reference unknown instrument {ids[unknown][0]}",
-                           table="trades", row=ids[unknown][0], field="instrument_id")
-    pos["realized_pnl"] = pos["realized_pnl"].to_numpy() * cs.reindex(ids).to_numpy()
-    m = mat.reindex(ids).to_numpy()
-    return pos.loc[np.isnat(m) | (m > on64)].reset_index(drop=True)
 
 
 def check_trades(t: pd.DataFrame, inst: pd.DataFrame, d64: np.datetime64,
@@ -235,7 +171,8 @@ def check_trades(t: pd.DataFrame, inst: pd.DataFrame, d64: np.datetime64,
     """Refuse trades the MTM cannot value (every rule names the count and the first trade).
 
     Args:
-        t: normalized trades dated <= D.
+        t: the sorted trades to check (:func:`sort_trades`), dated <= D: the first failing
+            one in the ledger's order is named.
         inst: the prepared instruments (instrument_id, mat, exchange).
         d64: D; p64: P (None on the fund's first day); is_b3_session: whether D is one.
 
@@ -296,28 +233,6 @@ def previous_marks(prev: pd.DataFrame | None) -> pd.DataFrame:
     return out.drop_duplicates(list(KEY), keep="last")
 
 
-def carried_positions(t: pd.DataFrame, scanned: LedgerScan, inst: pd.DataFrame,
-                      p64: np.datetime64 | None) -> pd.DataFrame:
-    """Positions open at P: instrument_id, strategy_id, quantity (non-zero, not matured).
-
-    The ledger quantity is a running sum in trade order, so the full ledger's row after each
-    key's last trade dated ≤ P gives exactly what a ledger cut at P would.
-    """
-    upto = NAT if p64 is None else p64
-    key = scanned.key
-    le = t["trade_date"].to_numpy() <= upto
-    last = le & ~np.r_[(key[1:] == key[:-1]) & le[1:], False]
-    start = pd.DataFrame({"instrument_id": t["instrument_id"].to_numpy()[last],
-                          "strategy_id": t["strategy_id"].to_numpy()[last],
-                          "quantity": scanned.q_after[last]})
-    if len(start):
-        smat = inst.set_index("instrument_id")["mat"].reindex(
-            start["instrument_id"].to_numpy()).to_numpy()
-        live = (start["quantity"].to_numpy() != 0) & (np.isnat(smat) | (smat > p64))
-        start = start.loc[live]
-    return start
-
-
 def _at(n: int, rows: np.ndarray, values: np.ndarray, fill: object) -> np.ndarray:
     """An n-array holding ``values`` at ``rows`` and ``fill`` elsewhere."""
     out = np.full(n, fill, dtype=np.result_type(values, np.asarray(fill)))
@@ -330,8 +245,9 @@ def universe(start: pd.DataFrame, day: pd.DataFrame, inst: pd.DataFrame,
     """One row per position of the day, sorted by (instrument_id, strategy_id).
 
     Args:
-        start: positions held at P (:func:`carried_positions`).
-        day: D's normalized trades.
+        start: positions held at P (instrument_id, strategy_id, quantity: non-zero, not
+            matured; :meth:`~pms_luigi.core.mtm.state.LedgerState.held`).
+        day: D's sorted trades (:func:`sort_trades`).
         inst: the prepared instruments (one row per instrument_id).
         prev: :func:`previous_marks`.
 
@@ -407,7 +323,7 @@ def day_ledger(cash: np.ndarray, keys: np.ndarray, q_p: np.ndarray, x_p: np.ndar
         cash: rows of the universe that are cash instruments.
         keys: :func:`~pms_luigi.core.mtm.model.pairs` of the universe rows.
         q_p: quantity held at P; x_p: P's mark; x_d: D's mark.
-        day: D's normalized trades (sorted by key, trade_date, trade_id).
+        day: D's sorted trades (:func:`sort_trades`).
 
     Returns:
         Per universe row, in price points (0 for futures): the part of q_P still held after

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pms_luigi.core.mtm.state import LedgerState
 
 #: The step name written in ``data_quality_issues.step``.
 STEP: Final = "pms.MarkToMarket"
@@ -39,12 +42,14 @@ BOOK_COLUMNS: Final = (
 DQ_COLUMNS: Final = ("business_date", "step", "instrument_id", "field", "severity", "message")
 POSITION_COLUMNS: Final = ("instrument_id", "strategy_id", "quantity", "avg_cost",
                            "realized_pnl", "cost_brl", "n_trades", "last_trade_date")
-#: The trade columns the ledger reads (``cost_brl`` too when present).
+#: The trade columns the ledger reads, and those it reads when present (a missing cost is 0).
 TRADE_COLUMNS: Final = ("trade_id", "trade_date", "instrument_id", "strategy_id", "quantity",
                         "price")
-#: The columns of the previous marks the MTM reads (``is_stale`` / ``staleness_bd`` too when
-#: present: a mark carried over a day without a B3 session keeps its staleness).
+TRADE_OPTIONAL: Final = ("cost_brl",)
+#: The columns of the previous marks the MTM reads, and those it reads when present (a mark
+#: carried over a day without a B3 session keeps its staleness).
 PREV_MARK_COLUMNS: Final = ("instrument_id", "strategy_id", "quantity", "price", "price_date")
+PREV_MARK_OPTIONAL: Final = ("is_stale", "staleness_bd")
 KEY: Final = ("instrument_id", "strategy_id")
 NAT: Final = np.datetime64("NaT", "D")
 
@@ -60,7 +65,7 @@ class MtmInputs:
         prev_date: P, the previous business date (None on the fund's first day).
         instruments: the instruments table.
         trades: every trade with trade_date <= D (the whole ledger: positions are rebuilt
-            from it).
+            from it, or from ``ledger`` and the trades after it).
         prev_marks: position_marks of P (empty on the first day); their price / price_date
             are the reference of today's P&L.
         prices: market_prices rows up to D covering D's marks and the staleness window, and
@@ -77,6 +82,9 @@ class MtmInputs:
         max_stale_bd: how old (business days) a price may be before it is missing.
         fx_kind: fixing used to translate USD items and NDF notionals ('PTAX' or 'CLOSE');
             DDI always settles at PTAX (contract rule).
+        ledger: the ledger state an earlier date returned (``MtmResult.ledger``, usually
+            P's): when it is the fold of these ``trades`` up to its date, only the trades
+            after it are folded — the same floats; otherwise (or None) the whole ledger is.
     """
 
     business_date: date
@@ -93,6 +101,7 @@ class MtmInputs:
     is_b3_session: bool
     max_stale_bd: int
     fx_kind: str = PTAX
+    ledger: LedgerState | None = None
 
 
 @dataclass
@@ -104,12 +113,14 @@ class MtmResult:
         book: the book snapshot, keys :data:`BOOK_COLUMNS`.
         dq_issues: data-quality rows, columns :data:`DQ_COLUMNS`.
         metadata: positions_marked, total_pnl_brl, stale_prices (count), stale_instruments.
+        ledger: the ledger after D's trades, for the next date's ``MtmInputs.ledger``.
     """
 
     marks: pd.DataFrame
     book: dict[str, Any]
     dq_issues: pd.DataFrame
     metadata: dict[str, Any]
+    ledger: LedgerState | None = None
 
 
 def num(frame: pd.DataFrame, column: str) -> np.ndarray:
