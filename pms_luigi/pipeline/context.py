@@ -39,7 +39,7 @@ import sqlalchemy as sa
 
 from pms_luigi.cache.client import get_redis
 from pms_luigi.cache.publish import Cache
-from pms_luigi.core import attribution, risk
+from pms_luigi.core import attribution, mtm, risk
 from pms_luigi.pipeline import config as cfg
 from pms_luigi.pipeline.memo import StatusMemo
 from pms_luigi.store import readers as rd
@@ -190,6 +190,11 @@ class Carried:
     prices are compared with the rows it holds before any of it is reused
     (:meth:`pms_luigi.core.risk.FactorHistory.advance`).
 
+    ``mtm_ledger``: the trade ledger after the last MTM's date
+    (:class:`pms_luigi.core.mtm.LedgerState`); the next MTM folds only the trades read after
+    the ones it holds, when the trades it reads start with exactly those (checked value for
+    value by the engine).
+
     ``performance_index``: the performance index of the books up to the last MTM's date,
     keyed by (date, run_id) of the run that wrote that date's book. MTM(D) reuses it when
     the book it reads for D−1 is that run's and holds the pnl_bps last folded in: MTM(D)
@@ -200,6 +205,7 @@ class Carried:
     attribution_runs: dict[tuple[date, str], AttributionRun] = field(default_factory=dict)
     attribution_reference: attribution.Reference | None = None
     risk_factors: risk.FactorHistory | None = None
+    mtm_ledger: mtm.LedgerState | None = None
     performance_index: dict[tuple[date, str], risk.PerformanceIndex] = field(
         default_factory=dict)
 

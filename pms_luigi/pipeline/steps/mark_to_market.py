@@ -20,12 +20,11 @@ from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.writers import float_texts, replace_step_rows, replace_typed, typed_frame
 
-#: The columns of yesterday's marks the engine reads (see ``mtm._prep_prev_marks``).
-PREV_MARK_COLUMNS = ["instrument_id", "strategy_id", "quantity", "price", "price_date",
-                     "is_stale", "staleness_bd"]
-#: The trade columns the engine reads (see ``mtm._norm_trades``).
-TRADE_COLUMNS = ["trade_id", "trade_date", "instrument_id", "strategy_id", "quantity", "price",
-                 "cost_brl"]
+#: The columns of yesterday's marks the engine reads (``mtm.PREV_MARK_COLUMNS`` and the
+#: optional ones).
+PREV_MARK_COLUMNS = [*mtm.PREV_MARK_COLUMNS, *mtm.PREV_MARK_OPTIONAL]
+#: The trade columns the engine reads (``mtm.TRADE_COLUMNS`` and the optional ones).
+TRADE_COLUMNS = [*mtm.TRADE_COLUMNS, *mtm.TRADE_OPTIONAL]
 #: The book history the risk snapshot reads (drawdown of the performance index), as
 #: ``readers.book_series`` returns it: only when no performance index is carried.
 BOOK_COLUMNS = ["business_date", "nav_brl", "pnl_bps"]
@@ -76,11 +75,13 @@ class MtmTaskInputs:
 
 @dataclass
 class MtmResult(StepResult):
-    """The step's result plus the risk state the next date carries on from: the factor
-    window of D and the performance index of the books before D."""
+    """The step's result plus the state the next date carries on from: the factor window
+    of D, the performance index of the books before D and the trade ledger after D's
+    trades."""
 
     factors: risk.FactorHistory | None = None
     performance: risk.PerformanceIndex | None = None
+    ledger: mtm.LedgerState | None = None
 
 
 class MarkToMarket(PmsTask):
@@ -126,6 +127,7 @@ class MarkToMarket(PmsTask):
                 capital_flow_brl=rd.capital_flow(conn, d),
                 is_b3_session=calendar.is_b3_session(d),
                 max_stale_bd=conf.max_stale_bd,
+                ledger=ctx.carried.mtm_ledger,
             )
             index = _carried_index(ctx, p, prev_book)
             books = rd.book_series(conn, fund.inception, p) if p and index is None \
@@ -159,7 +161,7 @@ class MarkToMarket(PmsTask):
                 s.risk_snapshots: pd.DataFrame([snapshot]),
                 s.data_quality_issues: result.dq_issues,
             },
-            metadata=metadata, factors=factors, performance=before,
+            metadata=metadata, factors=factors, performance=before, ledger=result.ledger,
         )
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
@@ -181,10 +183,13 @@ class MarkToMarket(PmsTask):
 
     def _carry(self, result: StepResult, run_id: str) -> None:
         """Leave the risk state for the next date (used there only if this run commits):
-        the factor window, and the performance index folded on by D's book as stored."""
+        the factor window, and the performance index folded on by D's book as stored; and
+        the ledger after D's trades (a fold of the trades read, used on the trades the next
+        date reads when they start with those: see ``mtm.state.usable``)."""
         if not isinstance(result, MtmResult) or result.performance is None:
             return  # pragma: no cover - compute always returns both
         carried = self.ctx.carried
+        carried.mtm_ledger = result.ledger
         carried.risk_factors = result.factors
         stored = float(result.written[s.book_snapshots]["pnl_bps"].iloc[0])
         carried.performance_index = {
