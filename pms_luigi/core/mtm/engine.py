@@ -62,7 +62,7 @@ def mark_to_market(inp: MtmInputs) -> MtmResult:
     market = fixings(inp.fx, inp.cdi, inp.vna, str(inp.fx_kind))
     history = price_history(inp.prices, d64)
 
-    w = ledger.universe(at_p.held(inst), day, inst, ledger.previous_marks(inp.prev_marks))
+    w = ledger.universe(at_p.held(), day, inst, ledger.previous_marks(inp.prev_marks))
     groups = instrument_groups(w["itype"].to_numpy(dtype=object),
                                w["instrument_id"].to_numpy(dtype=object))
     ledger.check_against_marks(w, p)

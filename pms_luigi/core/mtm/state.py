@@ -58,7 +58,8 @@ __all__ = ["LedgerState", "fold", "ledger_columns", "positions_as_of", "usable"]
 #: Σ price·opened/factor) and the sums of the realized P&L and the costs.
 _FLOATS: Final = ("quantity", "avg_cost", "factor", "q_sum", "q_err", "basis_sum",
                   "basis_err", "realized_pnl", "cost_brl")
-_START: Final = {"avg_cost": np.nan, "factor": 1.0}  # a new key: flat, nothing summed yet
+#: A new key's floats other than 0: flat (no average cost), the factor product not started.
+_START: Final = MappingProxyType({"avg_cost": np.nan, "factor": 1.0})
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,13 @@ class LedgerState:
         """:attr:`columns` as a frame, one row per key."""
         return pd.DataFrame(dict(self.columns))
 
-    def held(self, inst: pd.DataFrame) -> pd.DataFrame:
+    def held(self) -> pd.DataFrame:
         """Positions open at ``as_of``: instrument_id, strategy_id, quantity (non-zero, the
-        contract not matured by then; ``inst``: the prepared instruments, ``mat``)."""
+        contract not matured by then)."""
         c = self.columns
         live = c["quantity"] != 0
-        if self.as_of is not None and live.any():
-            mat = _maturities(c["instrument_id"], inst)
-            live &= np.isnat(mat) | (mat > self.as_of)
+        if self.as_of is not None:
+            live &= np.isnat(c["maturity"]) | (c["maturity"] > self.as_of)
         return pd.DataFrame({"instrument_id": c["instrument_id"][live],
                              "strategy_id": c["strategy_id"][live],
                              "quantity": c["quantity"][live]})
