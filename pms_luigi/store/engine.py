@@ -13,12 +13,12 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pms_luigi.core.errors import TransientStoreError
-
 
 _ENGINES: dict[tuple[str, int], Engine] = {}
 
@@ -35,8 +35,34 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI connec
     cur.close()
 
 
+#: The DBAPI driver of a URL that names none, per dialect: SQLAlchemy 2.1 maps a bare
+#: ``postgresql://`` to psycopg 3, which is not a dependency; psycopg2 is.
+DEFAULT_DRIVERS = MappingProxyType({"postgresql": "psycopg2"})
+
+
+def with_driver(url: str) -> str:
+    """``url`` with its DBAPI driver named: a bare ``postgresql://`` becomes
+    ``postgresql+psycopg2://`` (see :data:`DEFAULT_DRIVERS`); any other URL, a driver
+    already named included, is returned unchanged (text, password and query kept).
+
+    Examples:
+        >>> with_driver("postgresql://pms@db.internal/pms?sslmode=require")
+        'postgresql+psycopg2://pms@db.internal/pms?sslmode=require'
+        >>> with_driver("postgresql+psycopg://pms@db/pms"), with_driver("sqlite:///var/pms.db")
+        ('postgresql+psycopg://pms@db/pms', 'sqlite:///var/pms.db')
+    """
+    scheme, sep, rest = url.partition("://")
+    driver = DEFAULT_DRIVERS.get(scheme) if sep else None
+    return f"{scheme}+{driver}://{rest}" if driver else url
+
+
 def get_engine(url: str) -> Engine:
-    """The process's engine for ``url`` (rebuilt after a fork: pools must not cross PIDs)."""
+    """The process's engine for ``url`` (rebuilt after a fork: pools must not cross PIDs).
+
+    A URL that names no driver gets the project's (:func:`with_driver`), so
+    ``postgresql://user@host/db`` and ``postgresql+psycopg2://user@host/db`` are one engine.
+    """
+    url = with_driver(url)
     key = (url, os.getpid())
     engine = _ENGINES.get(key)
     if engine is None:
