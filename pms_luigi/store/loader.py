@@ -169,15 +169,16 @@ def _records(text: str, sep: str, name: str, table: str,
                 header = [cell.strip() for cell in record]
                 problems += _header_problems(name, header, first)
             elif len(record) != len(header):
+                fields = f"{len(record)} field{'' if len(record) == 1 else 's'}"
                 problems.append(Problem(name, f"line {first}", "", "row", "",
-                                        f"{len(record)} fields, the header has "
-                                        f"{len(header)} (separator {sep!r})",
-                                        {"line": first}, first))
+                                        f"{fields}, the header has {len(header)} (separator "
+                                        f"{sep!r})", {"line": first}, first))
             else:
                 records.append((first, record))
-    except csv.Error as exc:
-        raise InvalidInput(f"{name}: line {reader.line_num}: {exc} (quoting)", table=table,
-                           row={"line": reader.line_num}, field="row") from None
+    except csv.Error as exc:  # a quote not closed runs on: name where its record began
+        read_to = "" if reader.line_num == start else f", read on to line {reader.line_num}"
+        raise InvalidInput(f"{name}: line {start}: {exc} (quoting{read_to})", table=table,
+                           row={"line": start}, field="row") from None
     return header or [], records, problems
 
 

@@ -2,7 +2,11 @@
 the row and the field, and nothing is written — through ``load_inputs`` (and the CSV reader
 ``pms-luigi load`` uses) and through the MarkToMarket step.
 
-Load cases start from the demo fund's real rows and break one thing. Step cases break the
+Load cases start from the demo fund's real rows and break one thing. File cases write the
+bytes ``pms-luigi load`` would read (empty, header only, NUL bytes, UTF-16, ragged rows, broken
+quotes, undeclared day-first dates or decimal commas, values too long or too large for their
+column, capital flows on holidays, a trade id already loaded, many problems at once...): the
+message names every problem with its line, column and value as written. Step cases break the
 database under the step (a fixing not loaded, a row that bypassed the loader) and run
 ``MarkToMarket`` for the fund's second day: no marker, no rows, a FAILED run naming the error.
 Both store pairs; one short world per backend for the module.
@@ -20,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from pms_luigi import demo
+from pms_luigi.core.cells import TextFormat
 from pms_luigi.core.errors import (
     ExitCode,
     InputDataError,
@@ -28,6 +33,8 @@ from pms_luigi.core.errors import (
     MissingFxFixing,
     MissingPrice,
 )
+from pms_luigi.core.validation import MAX_SHOWN
+from pms_luigi.demo.reference import reference_csv
 from pms_luigi.ops import runner
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
@@ -191,7 +198,7 @@ CASES: list[Case] = [
 
 
 @pytest.mark.parametrize(("case", "build", "field", "text"), CASES, ids=[c[0] for c in CASES])
-def test_load_refuses_bad_rows_whole(desk, base, case, build, field, text) -> None:  # noqa: ANN001
+def test_load_refuses_bad_rows_whole(desk, base, case, build, field, text) -> None:
     w, dates = desk
     table, frame, as_of = build(base, dates[-1])
     before = _counts(w)
@@ -204,7 +211,7 @@ def test_load_refuses_bad_rows_whole(desk, base, case, build, field, text) -> No
     assert _counts(w) == before  # nothing written, not even the good rows of the file
 
 
-def test_a_bad_table_refuses_the_good_tables_of_the_same_load(desk, base) -> None:  # noqa: ANN001
+def test_a_bad_table_refuses_the_good_tables_of_the_same_load(desk, base) -> None:
     w, dates = desk
     d = dates[-1]
     before = _counts(w)
@@ -223,7 +230,7 @@ def _csv(tmp_path: Path, frame: pd.DataFrame, name: str = "in.csv") -> Path:
     return path
 
 
-def test_csv_with_wrong_columns_names_them(desk, base, tmp_path) -> None:  # noqa: ANN001
+def test_csv_with_wrong_columns_names_them(desk, base, tmp_path) -> None:
     w, dates = desk
     frame = _on(base["cdi_fixings"], "fixing_date", dates[-1]).rename(columns={"rate": "taxa"})
     before = _counts(w)
@@ -233,7 +240,7 @@ def test_csv_with_wrong_columns_names_them(desk, base, tmp_path) -> None:  # noq
     assert _counts(w) == before
 
 
-def test_csv_not_utf8_names_line_and_field(desk, tmp_path) -> None:  # noqa: ANN001
+def test_csv_not_utf8_names_line_and_field(desk, tmp_path) -> None:
     path = tmp_path / "trades.csv"
     path.write_bytes("trade_id,trade_date,instrument_id,strategy_id,quantity,price,source\n"
                      "T1,2026-09-30,DI1F27,RATES_BR_01,10,88000,DISCRETIONARY\n"
@@ -243,7 +250,7 @@ def test_csv_not_utf8_names_line_and_field(desk, tmp_path) -> None:  # noqa: ANN
     assert err.value.row == {"line": 3} and err.value.field == "source"
 
 
-def test_csv_bad_date_and_number_are_reported_by_row(desk, base, tmp_path) -> None:  # noqa: ANN001
+def test_csv_bad_date_and_number_are_reported_by_row(desk, base, tmp_path) -> None:
     w, dates = desk
     before = _counts(w)
     prices = _prices(base, dates[-1])
@@ -258,7 +265,147 @@ def test_csv_bad_date_and_number_are_reported_by_row(desk, base, tmp_path) -> No
     assert _counts(w) == before
 
 
-def test_a_good_csv_loads_and_loading_it_twice_changes_nothing(desk, base, tmp_path) -> None:  # noqa: ANN001
+def _text(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def _cdi(b: dict, d: date) -> pd.DataFrame:
+    return b["cdi_fixings"][b["cdi_fixings"]["fixing_date"] <= d].reset_index(drop=True)
+
+
+def _flow(day: str, amount: str = "1000000") -> bytes:
+    return f"flow_date,kind,amount_brl\n{day},SUBSCRIPTION,{amount}\n".encode()
+
+
+def _lines(text: str, n: int, edit: Callable[[str], str]) -> bytes:
+    """``text`` with its line ``n`` (the header is line 1) edited."""
+    lines = text.split("\n")
+    lines[n - 1] = edit(lines[n - 1])
+    return "\n".join(lines).encode()
+
+
+def _many_bad_prices(b: dict, d: date) -> bytes:
+    prices = pd.concat([_prices(b, x) for x in sorted(set(b["market_prices"]["price_date"]))
+                        if x <= d]).reset_index(drop=True)
+    return _text(prices.assign(price=-1.0).head(MAX_SHOWN + 5)).encode()
+
+
+# (case id, builder(base, day) -> (table, file bytes, TextFormat), texts the message holds:
+# the line, the column, the value as written, why; {day} and {dmy} stand for the day, written
+# YYYY-MM-DD and dd/mm/yyyy)
+CsvCase = tuple[str, Callable[[dict[str, pd.DataFrame], date], tuple[str, bytes, TextFormat]],
+                list[str]]
+ISO = TextFormat()
+
+CSV_CASES: list[CsvCase] = [
+    ("empty-file", lambda b, d: ("cdi_fixings", b"", ISO), ["cdi_fixings: the file is empty"]),
+    ("blank-file", lambda b, d: ("cdi_fixings", b"\xef\xbb\xbf\n  \n", ISO),
+     ["the file is empty"]),
+    ("header-only", lambda b, d: ("cdi_fixings", b"fixing_date,rate\n", ISO),
+     ["no data rows, only the header line"]),
+    ("utf-16-file", lambda b, d: ("cdi_fixings", _text(_cdi(b, d)).encode("utf-16"), ISO),
+     ["NUL byte at line 1", "UTF-16", "save it as UTF-8"]),
+    ("nul-byte", lambda b, d: ("cdi_fixings", _lines(_text(_cdi(b, d)), 3,
+                                                     lambda s: s + "\x00"), ISO),
+     ["NUL byte at line 3 (1 in the file)"]),
+    ("ragged-rows", lambda b, d: ("cdi_fixings", _lines(_lines(
+        _text(_cdi(b, d)), 2, lambda s: s + ",x").decode(), 3, lambda s: s.split(",")[0]), ISO),
+     ["2 problems", "line 2: row: 3 fields, the header has 2", "line 3: row: 1 field, the header has 2"]),
+    ("broken-quoting", lambda b, d: ("cdi_fixings", _lines(_text(_cdi(b, d)), 2,
+                                                           lambda s: '"' + s), ISO),
+     ["cdi_fixings: line 2: unexpected end of data (quoting, read on to line 4)"]),
+    ("stray-quote", lambda b, d: ("cdi_fixings", _lines(_text(_cdi(b, d)), 3,
+                                                        lambda s: '"' + s.replace(",", '"x,')),
+                                  ISO), ["cdi_fixings: line 3: ',' expected after '\"' (quoting)"]),
+    ("column-named-twice", lambda b, d: ("cdi_fixings", _lines(_text(_cdi(b, d).assign(
+        x=0.1)), 1, lambda s: "fixing_date,rate,rate"), ISO),
+     ["line 1: rate: column named twice (columns 2 and 3)"]),
+    ("column-without-name", lambda b, d: ("cdi_fixings", _lines(_text(_cdi(b, d).assign(
+        x=0.1)), 1, lambda s: "fixing_date,rate,"), ISO),
+     ["line 1: column 3: the header names no column here"]),
+    ("unknown-column", lambda b, d: ("cdi_fixings", _text(_cdi(b, d).assign(taxa=0.1)).encode(),
+                                     ISO), ["unknown column(s) ['taxa']"]),
+    ("day-first-date-without-the-flag", lambda b, d: ("market_prices", _text(_set(
+        _prices(b, d), 0, price_date=d.strftime("%d/%m/%Y"))).encode(), ISO),
+     ["line 2 ({dmy} / ", "price_date '{dmy}': not an ISO date (YYYY-MM-DD); a day-first date "
+      "(dd/mm/yyyy) needs --dayfirst"]),
+    ("iso-date-in-a-day-first-file", lambda b, d: ("cdi_fixings", _text(_cdi(b, d)).encode(),
+                                                   TextFormat(dayfirst=True)),
+     ["line 2", "not a day-first date (dd/mm/yyyy), as --dayfirst declares"]),
+    ("decimal-comma-without-the-flag", lambda b, d: ("cdi_fixings", (
+        f"fixing_date;rate\n{d.isoformat()};0,149\n").encode(), ISO),
+     ["line 2 ({day}): rate '0,149': not a number; a decimal comma needs --decimal-comma"]),
+    ("decimal-point-in-a-decimal-comma-file", lambda b, d: ("cdi_fixings", (
+        f"fixing_date;rate\n{d.isoformat()};0.149\n").encode(), TextFormat(decimal_comma=True)),
+     ["rate '0.149': not a number with a decimal comma (the file declares --decimal-comma)"]),
+    ("thousands-separator", lambda b, d: ("vna", (
+        f"ref_date;index_name;value\n{d.isoformat()};NTNB;4.634,70\n").encode(),
+        TextFormat(decimal_comma=True)),
+     ["value '4.634,70': not a number (thousands separators are not read)"]),
+    ("boolean-spelled-yes", lambda b, d: ("instruments", _text(_set(
+        b["instruments"].head(3), 1, is_active="yes")).encode(), ISO),
+     ["line 3", "is_active 'yes': not a boolean (true/false or 1/0)"]),
+    ("tags-not-json", lambda b, d: ("strategies", _lines(_text(reference_csv(
+        b["strategies"].head(2))), 2, lambda s: s.replace('"[""carry""]"', "carry")), ISO),
+     ["line 2", "factor_tags 'carry': not JSON"]),
+    ("text-too-long", lambda b, d: ("trades", _text(_set(
+        _trade(b, d), 0, source="DISCRETIONARY-DESK-02")).encode(), ISO),
+     ["source 'DISCRETIONARY-DESK-02': longer than 20 characters (21)"]),
+    ("id-too-long", lambda b, d: ("instruments", _text(_set(
+        b["instruments"].head(1), 0, instrument_id="DI1F27_" + "X" * 40)).encode(), ISO),
+     ["instrument_id '" + "DI1F27_" + "X" * 40 + "': longer than 40 characters (47)"]),
+    ("quantity-too-large", lambda b, d: ("trades", _text(_set(
+        _trade(b, d), 0, quantity="1e19")).encode(), ISO),
+     ["quantity '1e19': too large for NUMERIC(24, 6): at most 18 digits before the decimal "
+      "point"]),
+    ("amount-too-large", lambda b, d: ("capital_flows", _flow(d.isoformat(),
+                                                              "1000000000000000000"), ISO),
+     ["amount_brl '1000000000000000000': too large for NUMERIC(20, 2)"]),
+    ("proposal-id-not-an-integer", lambda b, d: ("trades", _text(_set(
+        _trade(b, d), 0, proposal_id="1.5")).encode(), ISO),
+     ["proposal_id '1.5': not an integer"]),
+    ("flow-on-a-holiday", lambda b, d: ("capital_flows", _flow("2026-10-12"), ISO),
+     ["line 2 (2026-10-12 / SUBSCRIPTION): flow_date '2026-10-12': not an ANBIMA business day "
+      "(Our Lady of Aparecida)"]),
+    ("flow-on-a-saturday", lambda b, d: ("capital_flows", _flow("2026-10-03"), ISO),
+     ["flow_date '2026-10-03': not an ANBIMA business day (Saturday)"]),
+    ("trade-id-already-loaded", lambda b, d: ("trades", _text(_set(
+        _trade(b, d), 0, price=float(_trade(b, d).loc[0, "price"]) * 1.01)).encode(), ISO),
+     ["trade_id", "already loaded with another price", "--replace replaces it"]),
+    ("several-problems-in-one-file", lambda b, d: ("market_prices", _text(_set(_set(_set(
+        _prices(b, d), 0, price="abc"), 2, rate=14.25), 4, price_date="2026-02-30")).encode(),
+        ISO),
+     ["market_prices: 3 problems, nothing loaded:", "  line 2 (", "price 'abc': not a number",
+      "  line 4 (", "rate '14.25': looks like percent", "  line 6 (",
+      "price_date '2026-02-30': not a date (no such day)"]),
+    ("more-problems-than-shown", lambda b, d: ("market_prices", _many_bad_prices(b, d), ISO),
+     [f"market_prices: {MAX_SHOWN + 5} problems", "price '-1.0': must be > 0",
+      "... and 5 more problems"]),
+]
+
+
+@pytest.mark.parametrize(("case", "build", "texts"), CSV_CASES, ids=[c[0] for c in CSV_CASES])
+def test_load_refuses_bad_files_whole(desk, base, tmp_path, case, build, texts) -> None:
+    """A bad CSV through ``read_csv`` and ``load_inputs``, as ``pms-luigi load`` reads it:
+    ``InvalidInput`` naming every problem (line, column, value as written, why), never a
+    database error or a numpy repr, and nothing written."""
+    w, dates = desk
+    table, data, fmt = build(base, dates[-1])
+    path = tmp_path / f"{table}.csv"
+    path.write_bytes(data)
+    before = _counts(w)
+    with pytest.raises(InvalidInput) as err:
+        load_inputs(w.engine, {table: read_csv(path, table)}, fmt=fmt)
+    message = str(err.value)
+    for text in texts:
+        text = text.format(day=dates[-1].isoformat(), dmy=dates[-1].strftime("%d/%m/%Y"))
+        assert text in message, (case, message)
+    assert "np." not in message and "Traceback" not in message and "sqlalchemy" not in message
+    assert err.value.field and err.value.row, (case, message)
+    assert _counts(w) == before
+
+
+def test_a_good_csv_loads_and_loading_it_twice_changes_nothing(desk, base, tmp_path) -> None:
     w, dates = desk
     frame = read_csv(_csv(tmp_path, _prices(base, dates[-1])), "market_prices")
     before = _counts(w)
@@ -311,7 +458,7 @@ STEP_CASES = [
 
 @pytest.mark.parametrize(("case", "breaker", "error", "text"), STEP_CASES,
                          ids=[c[0] for c in STEP_CASES])
-def test_mtm_step_refuses_bad_inputs_and_writes_nothing(desk, case, breaker, error,  # noqa: ANN001
+def test_mtm_step_refuses_bad_inputs_and_writes_nothing(desk, case, breaker, error,
                                                         text) -> None:
     w, dates = desk
     assert runner.build([MarkToMarket(date=dates[0])]) == runner.ExitCode.OK  # the fund's 1st day
