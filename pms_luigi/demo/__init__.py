@@ -7,11 +7,12 @@ attribution) can be recomputed from the inputs with the published formulas.
 
 No store, no clock: :func:`generate` is a deterministic function of ``(seed, end, n_days,
 nav)`` (one ``numpy.random.Generator``); :func:`load_reference` only reads the reference CSVs
-in a folder the caller names. Frames carry exactly the column names of
-``pms_luigi/store/schema.py``; dates are ``datetime.date``; numbers float64; NULLs are
-``None`` (object columns) or ``NaN`` (``market_prices.rate`` of instruments without a quoted
-yield). ``config/*.csv`` hold the reference data of the default demo (``end`` =
-:data:`DEFAULT_END`); the tests check that they agree with :func:`generate`.
+in a folder the caller names. Frames carry exactly the columns of
+``pms_luigi/store/schema.py`` a load sets (not the provenance the landing stage fills); dates
+are ``datetime.date``; numbers float64; NULLs are ``None`` (object columns) or ``NaN``
+(``market_prices.rate`` of instruments without a quoted yield). ``config/*.csv`` hold the
+reference data of the default demo (``end`` = :data:`DEFAULT_END`); the tests check that
+they agree with :func:`generate`.
 
 Modules, in the order :func:`generate` uses them:
 

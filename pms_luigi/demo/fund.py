@@ -30,7 +30,7 @@ _FLOWS: Final = ((0.35, "SUBSCRIPTION", 0.08), (0.70, "REDEMPTION", -0.05))
 
 @dataclass(frozen=True)
 class DemoData:
-    """Every input table of the demo fund, columns exactly as pms_luigi/store/schema.py.
+    """Every input table of the demo fund, columns exactly as a load sets them.
 
     ``fund`` is the one-row fund table: inception = ``start`` (first business day, no flow),
     ``initial_nav`` = the NAV before the first day's P&L.

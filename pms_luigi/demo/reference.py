@@ -1,7 +1,8 @@
 """The demo's table shapes and reference data as text: column orders, the 24 strategies, CSVs.
 
-Every frame the demo builds carries exactly the column names of ``pms_luigi/store/schema.py``
-(kept here, not imported, so the demo does not import SQLAlchemy; the tests compare the two).
+Every frame the demo builds carries exactly the columns of ``pms_luigi/store/schema.py`` a load
+sets (kept here, not imported, so the demo does not import SQLAlchemy; the tests compare the
+two).
 The reference tables (instruments, strategies, instrument aliases) of the default demo are
 also stored as ``config/*.csv``: :func:`reference_csv` writes a frame in that text form and
 :func:`load_reference` reads it back to an equal frame, through the one typing

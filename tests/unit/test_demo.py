@@ -20,6 +20,7 @@ from pms_luigi.core import calendar as cal
 from pms_luigi.core import pricing, validation
 from pms_luigi.core.errors import InvalidInput, NotBusinessDay
 from pms_luigi.store import schema
+from pms_luigi.store.loader import PROVENANCE
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 END = demo.DEFAULT_END
@@ -99,11 +100,16 @@ def test_different_seed_gives_different_market_and_signals(data: demo.DemoData) 
 # ----------------------------------------------------------------------------- shape and keys
 
 
+def _loaded_columns(table: str) -> list[str]:
+    """The schema's columns a load sets: all but the provenance the landing stage fills."""
+    return [c.name for c in schema.metadata.tables[table].columns if c.name not in PROVENANCE]
+
+
 def test_columns_are_exactly_the_schema_columns(any_data: demo.DemoData) -> None:
     for name, frame in any_data.frames().items():
-        assert list(frame.columns) == [c.name for c in schema.metadata.tables[name].columns], name
+        assert list(frame.columns) == _loaded_columns(name), name
     for name, cols in demo.REFERENCE_COLUMNS.items():
-        assert list(cols) == [c.name for c in schema.metadata.tables[name].columns]
+        assert list(cols) == _loaded_columns(name)
 
 
 def test_primary_keys_are_unique(any_data: demo.DemoData) -> None:
@@ -498,7 +504,7 @@ def test_config_csvs_are_the_default_demo_reference(data: demo.DemoData) -> None
     ref = demo.load_reference(CONFIG)
     assert set(ref) == {"instruments", "strategies", "instrument_aliases"}
     for name, frame in ref.items():
-        assert list(frame.columns) == [c.name for c in schema.metadata.tables[name].columns]
+        assert list(frame.columns) == _loaded_columns(name)
         pd.testing.assert_frame_equal(frame, data.frames()[name], obj=name)
     assert all(isinstance(t, list) for t in ref["strategies"]["factor_tags"])
 
