@@ -10,7 +10,7 @@ Prints (never asserts), per history length (``--years``, default 1 and 5):
 * proposals + packs over the last ``--preopen-days`` dates, the same two ways;
 * the no-op backfill (all complete) against per-task ``complete()`` calls (fresh memo each).
 
-``--positions N`` scales the demo book without touching demo.py: the demo's strategies are
+``--positions N`` scales the demo book without touching the demo package: the demo's strategies are
 cloned and its trades replayed on every clone until about N positions are open on an
 average date (each clone a new (instrument, strategy) position). ``--profile`` writes
 cProfile stats of the EOD backfill (and of the proposals+packs one, ``-preopen.prof``) and

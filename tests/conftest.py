@@ -93,6 +93,25 @@ def _pg_url(schema: str, database: str | None = None) -> str:
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Create PG_URL's database when the server lacks it, so the suite needs nothing but a
+    running PostgreSQL (connected to its ``postgres`` maintenance database to do so). When
+    the server is down this does nothing: the tests that need it fail, naming it."""
+    url = sa.engine.make_url(PG_URL)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                             poolclass=sa.NullPool)
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                  {"d": url.database}).first()
+            if exists is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    except sa.exc.OperationalError:
+        pass
+    finally:
+        admin.dispose()
+
+
 def _admin(sql: str) -> None:
     """One statement on PG_URL's database outside a transaction (CREATE/DROP DATABASE)."""
     engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
@@ -457,14 +476,15 @@ SLOW = {
 
 
 def _suite(item: pytest.Item, tests: Path) -> str | None:
-    """The folder's suite of a test under tests/, ``unit`` for a doctest of pms_luigi/core."""
+    """The folder's suite of a test under tests/, ``unit`` for a doctest of the pure packages
+    (pms_luigi/core, pms_luigi/ingest)."""
     path = Path(item.path)
     if path.is_relative_to(tests):
         folder = path.relative_to(tests).parts[0]
         if folder not in SUITES:
             raise pytest.UsageError(f"{path}: a test belongs in tests/{{{','.join(SUITES)}}}/")
         return folder
-    if path.is_relative_to(tests.parent / "pms_luigi" / "core"):
+    if any(path.is_relative_to(tests.parent / "pms_luigi" / pure) for pure in ("core", "ingest")):
         return "unit"
     return None
 
