@@ -97,6 +97,30 @@ trades = sa.Table(
     sa.CheckConstraint("price > 0", name="price_positive"),
 )
 
+ingested_files = sa.Table(
+    "ingested_files", metadata,
+    # One row per file an Ingest step read (a corrected file is a new row; the rows it
+    # replaced pointed at the old one). Every input row the step wrote names it in its
+    # ``ingest_id``; a manual load writes NULL there.
+    sa.Column("ingest_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(30), nullable=False),  # b3_price_report anbima_tpf bcb_cdi ...
+    sa.Column("business_date", sa.Date, nullable=False),  # the landing folder's date
+    sa.Column("file_name", sa.String(200), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("ingested_at", Timestamp, nullable=False),
+    sa.Column("run_id", sa.String(40), nullable=False),  # the Ingest step's run (its marker's)
+    sa.Column("counts", Json, nullable=False),  # what the file held and what was written
+    sa.Index("ix_ingested_files_source_date", "source", "business_date"),
+    sqlite_autoincrement=True,  # ids are never reused
+)
+
+
+def _ingest_ref() -> sa.Column:
+    """The file a row came from (``ingested_files``); NULL for a manual load."""
+    return sa.Column("ingest_id", sa.ForeignKey("ingested_files.ingest_id"))
+
+
 market_prices = sa.Table(
     "market_prices", metadata,
     _date_pk("price_date"),
@@ -104,6 +128,7 @@ market_prices = sa.Table(
     sa.Column("price", Price, nullable=False),  # settlement PU / points / BRL per USD ...
     sa.Column("rate", Rate),  # quoted yield when the instrument has one (DI1, LTN, NTN-B)
     sa.Column("source", sa.String(20), nullable=False, server_default="B3"),
+    _ingest_ref(),
     sa.PrimaryKeyConstraint("price_date", "instrument_id"),
     sa.Index("ix_market_prices_instrument_date", "instrument_id", "price_date"),
     sa.CheckConstraint("price > 0", name="price_positive"),
@@ -115,6 +140,7 @@ fx_fixings = sa.Table(
     sa.Column("pair", sa.String(7), nullable=False),  # USDBRL
     sa.Column("kind", sa.String(10), nullable=False),  # PTAX, CLOSE
     sa.Column("rate", Price, nullable=False),
+    _ingest_ref(),
     sa.PrimaryKeyConstraint("fixing_date", "pair", "kind"),
     sa.CheckConstraint("rate > 0", name="rate_positive"),
 )
@@ -123,6 +149,7 @@ cdi_fixings = sa.Table(
     "cdi_fixings", metadata,
     sa.Column("fixing_date", sa.Date, primary_key=True),
     sa.Column("rate", Rate, nullable=False),  # annual, base 252, decimal
+    _ingest_ref(),
     sa.CheckConstraint("rate > -0.01 AND rate < 1", name="rate_decimal"),
 )
 
@@ -131,6 +158,7 @@ vna = sa.Table(
     _date_pk("ref_date"),
     sa.Column("index_name", sa.String(10), nullable=False),  # NTNB
     sa.Column("value", Price, nullable=False),
+    _ingest_ref(),
     sa.PrimaryKeyConstraint("ref_date", "index_name"),
 )
 
