@@ -28,7 +28,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import luigi
@@ -53,6 +53,7 @@ from pms_luigi.pipeline.targets import (
 from pms_luigi.store import markers as mk
 from pms_luigi.store.engine import step_lock
 from pms_luigi.store.readers import latest_price_date
+from pms_luigi.store.writers import replace_on
 
 log = logging.getLogger("pms_luigi")
 
@@ -68,10 +69,15 @@ class StepResult:
     written: dict[Any, Any] = field(default_factory=dict)
     #: what ``write_files`` puts on disk after the commit (the morning pack's renderings)
     files: dict[str, Any] = field(default_factory=dict)
+    #: a step without cache output: the digest its marker records in place of a payload's —
+    #: the identity of the input it consumed (an ingestion: the sha256 of the file it read),
+    #: compared with :meth:`PmsTask.input_digest` by the status check
+    digest: str = ""
 
 
 class PmsTask(luigi.Task):
-    """A business-date step with a DB marker and a Redis cache output."""
+    """A business-date step with a DB marker and a Redis cache output (none when ``kinds``
+    is empty: the marker alone then says the step is done, and nothing is published)."""
 
     task_namespace = "pms"
     date = BusinessDateParameter()
@@ -106,9 +112,15 @@ class PmsTask(luigi.Task):
         return [mk.upstream_key(c.family(), d) for c, d in cls.upstream_for(on, ctx)]
 
     @classmethod
+    def input_digest(cls, on: date) -> str | None:
+        """A step without cache output: the digest of its input now (see
+        :attr:`StepResult.digest`); None: no input to compare. Default: None."""
+        return None
+
+    @classmethod
     def spec(cls, ctx: RunContext) -> StepSpec:
         return StepSpec(cls.family(), cls.version, cls.kinds,
-                        lambda on: cls.upstream_keys_for(on, ctx))
+                        lambda on: cls.upstream_keys_for(on, ctx), cls.input_digest)
 
     # ---------------------------------------------------------------- completeness
     @property
@@ -159,8 +171,6 @@ class PmsTask(luigi.Task):
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
         """Default: replace exactly this step's rows for the date in each of its tables."""
-        from pms_luigi.store.writers import replace_on
-
         total = 0
         for tbl, frame in result.frames.items():
             total += replace_on(conn, tbl, self.date, frame.assign(run_id=run_id))
@@ -178,8 +188,8 @@ class PmsTask(luigi.Task):
         the DB.
 
         Contract: for the same committed rows both calls return the same texts byte for byte
-        (the marker's digest covers the enveloped texts). Default: canonical JSON of :meth:`payloads`, read
-        back from the DB in both cases.
+        (the marker's digest covers the enveloped texts). Default: canonical JSON of
+        :meth:`payloads`, read back from the DB in both cases.
         """
         return {kind: canonical_json(body) for kind, body in self.payloads(conn).items()}
 
@@ -209,7 +219,7 @@ class PmsTask(luigi.Task):
         stores = ctx.stores
         policy = ctx.settings.retry
         run_id = uuid.uuid4().hex
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         attempts = {"read": 0, "write": 0, "publish": 0}
         with stores.engine.begin() as conn:
             mk.start_run(conn, run_id=run_id, family=self.family(), business_date=self.date)
@@ -232,7 +242,7 @@ class PmsTask(luigi.Task):
             self.set_status_message("publishing")
             if publish:
                 self._publish(ctx, texts, run_id, digest, attempts)
-            else:
+            elif self.kinds:
                 log.info("%s %s is older than the cache window: not published", self.family(),
                          self.date)
             self.write_files(result)
@@ -266,13 +276,16 @@ class PmsTask(luigi.Task):
     def _write(self, ctx: RunContext, result: StepResult, run_id: str, started: datetime,
                upstream: dict[str, str], attempts: dict[str, int],
                ) -> tuple[dict[str, str], str, bool]:
-        fund = ctx.fund.name  # known before the transaction opens (the fund row is read once)
+        cached = bool(self.kinds)  # no cache output: no payload, no fund, the result's digest
+        fund = ctx.fund.name if cached else ""  # known before the transaction opens
         with ctx.stores.engine.begin() as conn:
-            publish = cache_required(self.date, latest_price_date(conn),
-                                     ctx.stores.cache_window_bd)
+            publish = cached and cache_required(self.date, latest_price_date(conn),
+                                                ctx.stores.cache_window_bd)
             rows = self.write(conn, result, run_id)
-            texts = envelopes(self.payload_texts(conn, result), self.date, run_id, fund)
-            digest = payload_digest(texts)  # over the enveloped bytes Redis will hold
+            texts = envelopes(self.payload_texts(conn, result), self.date, run_id, fund) \
+                if cached else {}
+            # over the enveloped bytes Redis will hold
+            digest = payload_digest(texts) if cached else result.digest
             metadata = {**result.metadata, "attempts": dict(attempts)}
             mk.upsert_marker(conn, family=self.family(), business_date=self.date,
                              version=self.version, run_id=run_id, started_at=started,

@@ -47,12 +47,19 @@ class StepStatus:
 
 @dataclass(frozen=True)
 class StepSpec:
-    """What the status check needs to know about a family, independent of Luigi."""
+    """What the status check needs to know about a family, independent of Luigi.
+
+    ``kinds``: the Redis payload kinds the step publishes; empty: no cache output (the DB
+    marker alone says the step is done). ``input_digest``: for a step without cache output
+    whose input is a file, the digest of that input now (None: nothing to compare, e.g. the
+    file was cleared away after its ingestion); a marker recording another digest is stale.
+    """
 
     family: str
     version: int
     kinds: tuple[str, ...]
     upstream_keys: Callable[[date], Sequence[str]]
+    input_digest: Callable[[date], str | None] | None = None
 
 
 def cache_required(on: date, reference: date | None, window_bd: int) -> bool:
@@ -76,7 +83,8 @@ def cache_required_many(dates: Sequence[date], reference: date | None,
 
 def step_status(engine, cache: Cache, spec: StepSpec, dates: Sequence[date],  # noqa: ANN001
                 window_bd: int) -> dict[date, StepStatus]:
-    """Status of one family over many dates: 3 SELECTs and 1 Redis pipeline in total.
+    """Status of one family over many dates: 3 SELECTs and 1 Redis pipeline in total (no
+    Redis call for a family without cache output).
 
     The markers are read without their metadata column (``StepStatus.marker.metadata`` is
     empty here; :func:`pms_luigi.store.markers.read_markers` has it).
@@ -101,6 +109,10 @@ def step_status(engine, cache: Cache, spec: StepSpec, dates: Sequence[date],  # 
         elif any(current.get(k) != rid for k, rid in marker.upstream.items()):
             changed = sorted(k for k, rid in marker.upstream.items() if current.get(k) != rid)
             out[on] = StepStatus(State.STALE, marker, "upstream rerun: " + ", ".join(changed))
+        elif _input_changed(spec, on, marker):
+            out[on] = StepStatus(State.STALE, marker, "input changed since its run")
+        elif not spec.kinds:
+            out[on] = StepStatus(State.DONE, marker, "no cache output")
         elif required:
             need_cache.append(on)
         else:
@@ -115,10 +127,16 @@ def step_status(engine, cache: Cache, spec: StepSpec, dates: Sequence[date],  # 
     return out
 
 
+def _input_changed(spec: StepSpec, on: date, marker: mk.Marker) -> bool:
+    """The step's input now has another digest than the one its marker recorded."""
+    now = spec.input_digest(on) if spec.input_digest is not None else None
+    return now is not None and now != marker.payload_digest
+
+
 class DbMarkerTarget(luigi.Target):
     """The marker row of (family, date): exists when present, current and not stale."""
 
-    def __init__(self, status: Callable[[], StepStatus]):
+    def __init__(self, status: Callable[[], StepStatus]) -> None:
         self._status = status
 
     def exists(self) -> bool:
@@ -128,7 +146,7 @@ class DbMarkerTarget(luigi.Target):
 class RedisCacheTarget(luigi.Target):
     """The published payload + marker hash, tied to the DB marker's run_id."""
 
-    def __init__(self, status: Callable[[], StepStatus]):
+    def __init__(self, status: Callable[[], StepStatus]) -> None:
         self._status = status
 
     def exists(self) -> bool:
