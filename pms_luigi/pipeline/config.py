@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 import luigi
@@ -93,6 +94,42 @@ def output_dir() -> Path:
     path = Path(os.environ.get("PMS_OUTPUT_DIR") or pms_fund().output_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class pms_ingest(luigi.Config):  # noqa: N801
+    """The landing stage: where the publishers' files arrive and which ones the fund uses.
+
+    ``sources``: the sources whose files feed the batch (comma or space separated names of
+    :data:`pms_luigi.pipeline.landing.SOURCES`); empty: none, every input is loaded by hand
+    (``pms-luigi load``). ``from_date``: the first business date they feed (ISO; empty: every
+    date); earlier dates keep their manual loads and the markers that recorded them.
+    """
+
+    landing_dir = luigi.Parameter(default="")
+    sources = luigi.Parameter(default="")
+    from_date = luigi.Parameter(default="")
+
+
+def landing_dir() -> Path:
+    """The landing folder: ``PMS_LANDING_DIR`` > ``[pms_ingest] landing_dir`` >
+    ``<data_dir>/landing``. Not created: the fund's transfer makes it."""
+    configured = os.environ.get("PMS_LANDING_DIR") or pms_ingest().landing_dir
+    return Path(configured).resolve() if configured else data_dir() / "landing"
+
+
+def ingest_sources() -> tuple[str, ...]:
+    """The configured source names, in the order given: ``PMS_INGEST_SOURCES`` >
+    ``[pms_ingest] sources`` (commas or spaces between names)."""
+    text = os.environ.get("PMS_INGEST_SOURCES")
+    text = pms_ingest().sources if text is None else text
+    return tuple(dict.fromkeys(text.replace(",", " ").split()))
+
+
+def ingest_from() -> date | None:
+    """The first date the sources feed: ``PMS_INGEST_FROM`` > ``[pms_ingest] from_date``;
+    None when empty (every date)."""
+    text = os.environ.get("PMS_INGEST_FROM") or pms_ingest().from_date
+    return date.fromisoformat(text) if text else None
 
 
 class pms_cron(luigi.Config):  # noqa: N801

@@ -1,11 +1,13 @@
-"""External tasks: input data that other systems load (prices, fixings, signals).
+"""External tasks: input data that other systems load (prices, fixings, signals) or land
+(the publishers' files).
 
 They have no ``run()``: when their data is absent Luigi reports the step's dependency as
 missing, and the run ends with the missing-data exit code (3), the one cron's
 ``--wait-until`` keeps polling on. When Luigi finds one missing it fires
 ``DEPENDENCY_MISSING``; the handler below then logs one line naming what is absent —
-table, series and date (:mod:`pms_luigi.store.availability`) — instead of Luigi's
-"Data for … does not exist (yet?)" (which the logging filter drops for these tasks).
+table, series and date (:mod:`pms_luigi.store.availability`), or the file expected and
+where — instead of Luigi's "Data for … does not exist (yet?)" (which the logging filter
+drops for these tasks).
 """
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ import logging
 import luigi
 
 from pms_luigi.core.errors import ExitCode
-from pms_luigi.pipeline import context
+from pms_luigi.pipeline import context, landing
 from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.targets import DataReadyTarget
-from pms_luigi.store import availability
+from pms_luigi.store import availability, ingested
 from pms_luigi.store.markers import STORE_ERRORS
 
 log = logging.getLogger("pms_luigi")
@@ -39,11 +41,42 @@ class InputsReady(luigi.ExternalTask):
 
 
 class MarketDataReady(InputsReady):
-    """Prices, PTAX and CDI for the date are loaded."""
+    """The market data of the date: prices, PTAX and CDI loaded (manual loads), or — when
+    ``[pms_ingest]`` sources feed the date — every file they land for it
+    (:func:`pms_luigi.pipeline.landing.needed`). With sources, ``MarkToMarket(D)`` consumes
+    the ``Ingest`` steps of those files instead (each requires its :class:`LandedFile`)."""
+
+    def missing(self) -> list[str]:
+        files = landing.needed(self.date)
+        if files:
+            return [f for s, d in files for f in LandedFile(date=d, source=s.name).missing()]
+        with context.current().stores.engine.connect() as conn:
+            return availability.market_data_missing(conn, self.date)
+
+
+class PricesReady(InputsReady):
+    """Prices dated on the date are loaded (what a reconciliation of loaded data needs)."""
 
     def missing(self) -> list[str]:
         with context.current().stores.engine.connect() as conn:
-            return availability.market_data_missing(conn, self.date)
+            return ingested.prices_missing(conn, self.date)
+
+
+class LandedFile(InputsReady):
+    """A publisher's file of one date in the landing folder: ``<landing>/<source>/
+    <YYYY-MM-DD>/<file>`` (:mod:`pms_luigi.pipeline.landing`)."""
+
+    source = luigi.ChoiceParameter(choices=list(landing.SOURCES), var_type=str)
+
+    def output(self) -> luigi.LocalTarget:  # type: ignore[override]
+        return luigi.LocalTarget(str(landing.landed_path(self.source, self.date)))
+
+    def missing(self) -> list[str]:
+        path = landing.landed_path(self.source, self.date)
+        if path.is_file():
+            return []
+        publisher = landing.SOURCES[self.source].publisher
+        return [f"{self.source}: {path} has not landed (the {publisher} file of {self.date})"]
 
 
 class SignalsReady(InputsReady):

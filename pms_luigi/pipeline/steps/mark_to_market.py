@@ -16,6 +16,7 @@ from pms_luigi.core.frames import canonical_json
 from pms_luigi.pipeline.context import RunContext
 from pms_luigi.pipeline.inputs import MarketDataReady
 from pms_luigi.pipeline.step import PmsTask, StepResult
+from pms_luigi.pipeline.steps import ingest
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.writers import float_texts, replace_step_rows, replace_typed, typed_frame
@@ -93,14 +94,19 @@ class MarkToMarket(PmsTask):
 
     @classmethod
     def upstream_for(cls, on: date, ctx: RunContext) -> list[tuple[type[PmsTask], date]]:
-        """The MTM of the previous business day; none on the fund's inception."""
+        """The MTM of the previous business day (none on the fund's inception), and the
+        ingestion of every landed file the date needs when ``[pms_ingest]`` sources feed it
+        (:func:`pms_luigi.pipeline.steps.ingest.steps_for`)."""
         first = ctx.fund.inception
         if on < first:
             raise ValueError(f"{on} is before the fund's inception {first}")
-        return [] if on == first else [(cls, calendar.previous_business_day(on))]
+        chain = [] if on == first else [(cls, calendar.previous_business_day(on))]
+        return [*chain, *ingest.steps_for(on)]
 
     def external_requires(self) -> list[luigi.Task]:
-        return [MarketDataReady(date=self.date)]
+        """The date's market data loaded by hand, unless landed files feed it (their
+        ingestion steps are upstream, each requiring its file)."""
+        return [] if ingest.steps_for(self.date) else [MarketDataReady(date=self.date)]
 
     def read_inputs(self, ctx: RunContext) -> MtmTaskInputs:
         conf, fund = ctx.settings.mtm, ctx.fund
