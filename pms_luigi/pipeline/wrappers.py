@@ -1,9 +1,10 @@
 """The roots Luigi builds: the two cron runs, and a chunk of a backfill.
 
-``EndOfDay(D)`` at 18:00 BRT marks D and attributes it. ``PreOpen(D)`` at 06:00 BRT on
-trading day D sees the book at the last close P: its MTM and attribution are last night's
-EOD outputs (skipped when EOD succeeded, caught up when it did not); proposals and the pack
-are for D.
+``EndOfDay(D)`` at 18:00 BRT marks D and attributes it, and — when ``[pms_ingest]`` sources
+feed D — reconciles D's landed prices (``Reconcile``; the marking itself consumes the
+ingestion of D's files). ``PreOpen(D)`` at 06:00 BRT on trading day D sees the book at the
+last close P: its MTM and attribution are last night's EOD outputs (skipped when EOD
+succeeded, caught up when it did not); proposals and the pack are for D.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import functools
 import luigi
 
 from pms_luigi.core import calendar
+from pms_luigi.pipeline import landing
 from pms_luigi.pipeline.graph import FAMILIES
 from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.step import PmsTask, PmsWrapperTask
@@ -19,6 +21,7 @@ from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
 from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 from pms_luigi.pipeline.steps.morning_pack import MorningPack
 from pms_luigi.pipeline.steps.proposals import TradeProposals
+from pms_luigi.pipeline.steps.reconcile import Reconcile
 from pms_luigi.store import markers as mk
 
 
@@ -26,7 +29,11 @@ class EndOfDay(PmsWrapperTask):
     date = BusinessDateParameter()
 
     def requires(self) -> list[luigi.Task]:
-        return [MarkToMarket(date=self.date), PerformanceAttribution(date=self.date)]
+        steps: list[luigi.Task] = [MarkToMarket(date=self.date),
+                                   PerformanceAttribution(date=self.date)]
+        if landing.needed(self.date):
+            steps.append(Reconcile(date=self.date))
+        return steps
 
 
 class PreOpen(PmsWrapperTask):
