@@ -7,6 +7,8 @@ imports nothing from here, so any of them can also run alone):
     backfill.py   backfill, rerun
     status.py     status, check
     data.py       load, migrate
+    ingest.py     ingest (the landed files of a date)
+    reconcile.py  reconcile (a date's prices against their rates)
     demo.py       demo
     proposals.py  proposals list|show|approve|reject|modify|book|verify
     pack.py       pack show|send
@@ -22,17 +24,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pms_luigi.cli import backfill, data, demo, pack, proposals, run, status
+from pms_luigi.cli import backfill, data, demo, ingest, pack, proposals, reconcile, run, status
 from pms_luigi.cli.common import Parser, execute
 
 #: The command groups, in ``--help`` order.
-GROUPS = (demo, run, backfill, status, data, proposals, pack)
+GROUPS = (demo, run, backfill, status, data, ingest, reconcile, proposals, pack)
 
 
 def parser() -> argparse.ArgumentParser:
     """The ``pms-luigi`` parser: every group's commands."""
     p = Parser(prog="pms-luigi", description="The daily batch of the PMS: runs, cron, "
-               "backfills, reruns, status, data loads, the demo, proposals and the pack.")
+               "backfills, reruns, status, data loads, landed files and their "
+               "reconciliation, the demo, proposals and the pack.")
     sub = p.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.register(sub)
