@@ -33,8 +33,8 @@ from pms_luigi.core import calendar
 from pms_luigi.core.cells import PLAIN, Column, TextFormat, is_empty, read_column, written
 from pms_luigi.core.errors import InvalidInput
 
-__all__ = ["MAX_SHOWN", "NOTES", "SPECS", "TABLES", "Column", "Problem", "Report", "TextFormat", "check",
-           "rejection", "spec_columns", "validate"]
+__all__ = ["BUSINESS_DATED", "DATE_FIELD", "MAX_SHOWN", "NOTES", "SPECS", "TABLES", "Column",
+           "Problem", "Report", "TextFormat", "check", "rejection", "spec_columns", "validate"]
 
 # table -> (key columns, date columns, numeric columns, required columns)
 SPECS: Final = MappingProxyType({

@@ -148,7 +148,7 @@ def _decoded(raw: bytes, name: str, table: str, sep: str | None) -> str:
 
 
 def _separator(text: str) -> str:
-    header = next((ln for ln in text.splitlines() if ln.strip()), "")
+    header = next((ln for ln in io.StringIO(text) if ln.strip()), "")
     return ";" if ";" in header and "," not in header else ","
 
 

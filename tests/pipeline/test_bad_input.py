@@ -310,7 +310,8 @@ CSV_CASES: list[CsvCase] = [
      ["NUL byte at line 3 (1 in the file)"]),
     ("ragged-rows", lambda b, d: ("cdi_fixings", _lines(_lines(
         _text(_cdi(b, d)), 2, lambda s: s + ",x").decode(), 3, lambda s: s.split(",")[0]), ISO),
-     ["2 problems", "line 2: row: 3 fields, the header has 2", "line 3: row: 1 field, the header has 2"]),
+     ["2 problems", "line 2: row: 3 fields, the header has 2",
+      "line 3: row: 1 field, the header has 2"]),
     ("broken-quoting", lambda b, d: ("cdi_fixings", _lines(_text(_cdi(b, d)), 2,
                                                            lambda s: '"' + s), ISO),
      ["cdi_fixings: line 2: unexpected end of data (quoting, read on to line 4)"]),
