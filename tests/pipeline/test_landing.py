@@ -315,3 +315,30 @@ def test_anbima_bonds_ingested_and_reconciled_on_their_own(desk, monkeypatch, ca
     out = capsys.readouterr().out
     assert "NTN-B VNA 4596.160000 (loaded)" in out and "15 price(s) off their rate" in out
     assert IngestB3PriceReport.input_digest(on) is None  # nothing landed for B3 that day
+
+
+def test_which_files_a_date_needs(monkeypatch, tmp_path) -> None:
+    """Per source: the report of D on a B3 session only, the bonds and PTAX of D, the CDI of
+    the business day before; nothing before ``from_date`` or without sources; names as
+    published; an unknown source refused by name."""
+    from pms_luigi.core.errors import BadRequest
+    from pms_luigi.pipeline import landing
+    from pms_luigi.pipeline.steps.ingest import steps_for
+
+    monkeypatch.setenv("PMS_LANDING_DIR", str(tmp_path))
+    monkeypatch.setenv("PMS_INGEST_SOURCES", "")
+    assert landing.needed(DAY) == [] and steps_for(DAY) == []
+    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report anbima_tpf,bcb_ptax, bcb_cdi")
+    assert [(src.name, d, src.file_name(d)) for src, d in landing.needed(DAY)] == [
+        ("b3_price_report", DAY, "SPRD250203.zip"), ("anbima_tpf", DAY, "tpf_20250203.txt"),
+        ("bcb_ptax", DAY, "ptax.json"), ("bcb_cdi", PREV, "cdi.json")]
+    christmas_eve = date(2025, 12, 24)  # an ANBIMA business day, B3 closed
+    assert [src.name for src, _ in landing.needed(christmas_eve)] == [
+        "anbima_tpf", "bcb_ptax", "bcb_cdi"]
+    assert landing.landed_path("bcb_cdi", PREV) == tmp_path / "bcb_cdi" / "2025-01-31" / \
+        "cdi.json"
+    monkeypatch.setenv("PMS_INGEST_FROM", NEXT.isoformat())
+    assert landing.needed(DAY) == [] and len(landing.needed(NEXT)) == 4
+    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report,cotahist")
+    with pytest.raises(BadRequest, match=r"unknown source\(s\) cotahist; known: b3_price_report"):
+        landing.needed(NEXT)
