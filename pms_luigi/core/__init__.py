@@ -5,6 +5,7 @@
 :mod:`.mtm` (marks, P&L explain, NAV), :mod:`.risk`, :mod:`.attribution`,
 :mod:`.proposals`, :mod:`.pack` (the morning pack's sections), :mod:`.reconcile`
 (published prices against their rates), :mod:`.validation` (input checks),
+:mod:`.cells` (one text cell to a typed value, strictly),
 :mod:`.frames` (the shared helpers), :mod:`.errors` (the exception tree and the exit-code
 table). Nothing here imports Luigi, SQLAlchemy, Redis or a renderer.
 """
