@@ -45,8 +45,9 @@ def table(rows: pd.DataFrame, decimals: dict[str, int]) -> str:
                      for line in lines)
 
 
-def summary(result: Reconciliation) -> str:
-    """Per type: publisher, checked, off, formula; then what was not checked and the VNA."""
+def summary(result: Reconciliation, vna_origin: str) -> str:
+    """Per type: publisher, checked, off, formula; then what was not checked and the VNA
+    (``vna_origin``: where it came from)."""
     from pms_luigi.core.reconcile import RULES
 
     rows = [f"{'type':5} {'publisher':9} {'checked':>7} {'off':>4}  formula"]
@@ -59,7 +60,7 @@ def summary(result: Reconciliation) -> str:
                 f"{skipped['no rule']} without a rule (e.g. LFT), {skipped['matured']} at "
                 "or past maturity")
     if result.vna is not None:
-        rows.append(f"NTN-B VNA {result.vna:.6f} ({result.vna_origin})")
+        rows.append(f"NTN-B VNA {result.vna:.6f} ({vna_origin})")
     return "\n".join(rows)
 
 
@@ -70,7 +71,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from pms_luigi.ops import runner
     from pms_luigi.ops.invalidate import invalidate
     from pms_luigi.pipeline import context
-    from pms_luigi.pipeline.steps.reconcile import Reconcile, run
+    from pms_luigi.pipeline.steps.reconcile import Reconcile, run, vna_origin
 
     ensure_schema()
     step = Reconcile(date=args.date)  # a non-business date is refused here (exit 2)
@@ -78,11 +79,12 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     code = runner.build([step])
     if code != ExitCode.OK:
         return code
-    result = run(step.read_inputs(context.current()), args.date)
+    inputs = step.read_inputs(context.current())
+    result = run(inputs, args.date)
     findings = result.findings()
     print(f"reconcile {args.date}: {len(result.checked)} prices checked against their rates, "
           f"{len(findings)} off")
-    print(summary(result))
+    print(summary(result, vna_origin(result, inputs)))
     decimals = {kind: rule.decimals for kind, rule in RULES.items()}
     shown = result.checked if args.all else findings
     if len(shown):

@@ -298,7 +298,8 @@ def test_anbima_bonds_ingested_and_reconciled_on_their_own(desk, monkeypatch, ca
     assert main(["reconcile", "--date", on.isoformat()]) == 0
     out = capsys.readouterr().out
     assert "34 prices checked against their rates, 0 off" in out
-    assert "NTN-B VNA 4596.158793 (loaded)" in out and "17 without a rule" in out
+    assert "NTN-B VNA 4596.158793 (loaded from tpf_20260206.txt)" in out
+    assert "17 without a rule" in out
     with w.engine.connect() as conn:
         vna = ingested.provenance(conn, s.vna, on)
         prices = ingested.provenance(conn, s.market_prices, on)
@@ -313,7 +314,8 @@ def test_anbima_bonds_ingested_and_reconciled_on_their_own(desk, monkeypatch, ca
     assert _rows(w, sa.select(s.vna.c.value).where(s.vna.c.ref_date == on)) == [(4596.16,)]
     assert main(["reconcile", "--date", on.isoformat()]) == runner.ExitCode.BAD_INPUT
     out = capsys.readouterr().out
-    assert "NTN-B VNA 4596.160000 (loaded)" in out and "15 price(s) off their rate" in out
+    assert "NTN-B VNA 4596.160000 (loaded by hand)" in out
+    assert "15 price(s) off their rate" in out
     assert IngestB3PriceReport.input_digest(on) is None  # nothing landed for B3 that day
 
 

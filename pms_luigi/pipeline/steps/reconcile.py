@@ -26,6 +26,7 @@ from pms_luigi.pipeline.context import RunContext
 from pms_luigi.pipeline.inputs import PricesReady
 from pms_luigi.pipeline.step import PmsTask, StepResult, payload_digest
 from pms_luigi.pipeline.steps import ingest
+from pms_luigi.store import ingested
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
 from pms_luigi.store.writers import replace_step_rows
@@ -33,12 +34,14 @@ from pms_luigi.store.writers import replace_step_rows
 
 @dataclass(frozen=True)
 class ReconcileInputs:
-    """The date's prices, the instruments' types and maturities, and the NTN-B VNA loaded
-    for the date (None: none)."""
+    """The date's prices, the instruments' types and maturities, and the NTN-B VNA stored
+    for the date (None: none) with where it came from (``by hand``, or the landed file
+    whose NTN-B rows implied it)."""
 
     prices: pd.DataFrame
     instruments: pd.DataFrame
     vna: float | None
+    vna_source: str = ""
 
 
 class Reconcile(PmsTask):
@@ -59,14 +62,21 @@ class Reconcile(PmsTask):
 
     def read_inputs(self, ctx: RunContext) -> ReconcileInputs:
         with ctx.stores.engine.connect() as conn:
-            return ReconcileInputs(rd.prices_between(conn, self.date, self.date),
-                                   rd.instruments(conn), rd.vna_value(conn, "NTNB", self.date))
+            vna = ingested.provenance(conn, s.vna, self.date)
+            prices, instruments = rd.prices_between(conn, self.date, self.date), \
+                rd.instruments(conn)
+        ntnb = vna[vna["index_name"] == "NTNB"]
+        if ntnb.empty:
+            return ReconcileInputs(prices, instruments, None)
+        row = ntnb.iloc[0]
+        source = "by hand" if pd.isna(row["file_name"]) else f"from {row['file_name']}"
+        return ReconcileInputs(prices, instruments, float(row["value"]), source)
 
     def compute(self, inputs: ReconcileInputs) -> StepResult:
         result = run(inputs, self.date)
         issues = result.issues(self.family())
         metadata = {"checked": len(result.checked), "findings": len(issues),
-                    "vna": result.vna, "vna_origin": result.vna_origin,
+                    "vna": result.vna, "vna_origin": vna_origin(result, inputs),
                     "by_type": result.summary(), "skipped": result.skipped}
         digest = payload_digest({"checked": canonical_json(
             json_safe(result.checked.to_dict("records")))})
@@ -85,3 +95,11 @@ class Reconcile(PmsTask):
 def run(inputs: ReconcileInputs, on: date) -> reconcile.Reconciliation:
     """The pure reconciliation of what :meth:`Reconcile.read_inputs` read."""
     return reconcile.reconcile(inputs.prices, inputs.instruments, on, inputs.vna)
+
+
+def vna_origin(result: reconcile.Reconciliation, inputs: ReconcileInputs) -> str:
+    """Where the VNA used came from: ``loaded by hand``, ``loaded from <file>`` (the ANBIMA
+    file whose NTN-B rows implied it), ``implied by the NTN-B prices``; ``""`` for none."""
+    if result.vna_origin == "loaded":
+        return f"loaded {inputs.vna_source}"
+    return "implied by the NTN-B prices" if result.vna_origin == "implied" else ""
