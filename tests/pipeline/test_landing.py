@@ -311,7 +311,12 @@ def test_anbima_bonds_ingested_and_reconciled_on_their_own(desk, monkeypatch, ca
     with w.engine.begin() as conn:
         mk.delete_markers(conn, IngestAnbimaTpf.family(), [on])
     assert runner.build([IngestAnbimaTpf(date=on)]) == runner.ExitCode.OK
-    assert _rows(w, sa.select(s.vna.c.value).where(s.vna.c.ref_date == on)) == [(4596.16,)]
+    assert _rows(w, sa.select(s.vna.c.value, s.vna.c.ingest_id).where(
+        s.vna.c.ref_date == on)) == [(4596.16, None)]
+    with w.engine.connect() as conn:
+        counts = ingested.files_on(conn, on)["counts"].iloc[-1]
+    assert counts["vna"] == {"implied": 4596.158793, "ntnb_rows": 15, "written": False,
+                             "loaded_by_hand": True} and counts["rows"]["vna"] == 0
     assert main(["reconcile", "--date", on.isoformat()]) == runner.ExitCode.BAD_INPUT
     out = capsys.readouterr().out
     assert "NTN-B VNA 4596.160000 (loaded by hand)" in out

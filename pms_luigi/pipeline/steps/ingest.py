@@ -158,15 +158,17 @@ class IngestAnbimaTpf(IngestStep):
         fit = reconcile.bonds_vna(tpf.bonds, self.date)
         manual = landed.by_hand["vna"]
         keep_loaded = bool((manual["index_name"] == "NTNB").any())
-        rows = {s.market_prices: ingest.anbima_tpf.market_prices(tpf)}
-        if fit.value is not None and not keep_loaded:
-            rows[s.vna] = pd.DataFrame({"ref_date": [self.date], "index_name": ["NTNB"],
-                                        "value": [fit.value]})
+        write = fit.value is not None and not keep_loaded
+        vna = pd.DataFrame({"ref_date": [self.date], "index_name": ["NTNB"],
+                            "value": [fit.value]})
+        # always listed: a corrected file that implies no VNA removes the one it implied
+        rows = {s.market_prices: ingest.anbima_tpf.market_prices(tpf),
+                s.vna: vna if write else vna.iloc[:0]}
         counts = {"lines": {str(t): int(n) for t, n in zip(tpf.counts["title"],
                                                            tpf.counts["count"], strict=True)},
                   "skipped": int(tpf.counts.loc[~tpf.counts["kept"], "count"].sum()),
-                  "vna": {"implied": fit.value, "ntnb_rows": fit.bonds,
-                          "written": s.vna in rows, "loaded_by_hand": keep_loaded}}
+                  "vna": {"implied": fit.value, "ntnb_rows": fit.bonds, "written": write,
+                          "loaded_by_hand": keep_loaded}}
         return Parsed(rows, ingest.bond_instruments(tpf.bonds, self.date), counts)
 
 
