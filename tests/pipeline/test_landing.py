@@ -331,6 +331,7 @@ def test_which_files_a_date_needs(monkeypatch, tmp_path) -> None:
     from pms_luigi.core.errors import BadRequest
     from pms_luigi.pipeline import landing
     from pms_luigi.pipeline.steps.ingest import steps_for
+    from pms_luigi.pipeline.steps.reconcile import Reconcile
 
     monkeypatch.setenv("PMS_LANDING_DIR", str(tmp_path))
     monkeypatch.setenv("PMS_INGEST_SOURCES", "")
@@ -342,6 +343,12 @@ def test_which_files_a_date_needs(monkeypatch, tmp_path) -> None:
     christmas_eve = date(2025, 12, 24)  # an ANBIMA business day, B3 closed
     assert [src.name for src, _ in landing.needed(christmas_eve)] == [
         "anbima_tpf", "bcb_ptax", "bcb_cdi"]
+    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report,bcb_ptax,bcb_cdi")
+    closed = Reconcile(date=christmas_eve)  # no price file that day: nothing to wait for
+    assert closed.upstream_for(christmas_eve, None) == [] and closed.external_requires() == []
+    assert [t.task_family for t in Reconcile(date=DAY).requires()] == [
+        "pms.IngestB3PriceReport"]
+    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report anbima_tpf,bcb_ptax, bcb_cdi")
     assert landing.landed_path("bcb_cdi", PREV) == tmp_path / "bcb_cdi" / "2025-01-31" / \
         "cdi.json"
     monkeypatch.setenv("PMS_INGEST_FROM", NEXT.isoformat())

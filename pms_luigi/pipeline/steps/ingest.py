@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from pms_luigi import ingest
 from pms_luigi.core import reconcile
+from pms_luigi.core.errors import MissingData
 from pms_luigi.pipeline import landing
 from pms_luigi.pipeline.context import RunContext
 from pms_luigi.pipeline.inputs import LandedFile
@@ -79,7 +80,10 @@ class IngestStep(PmsTask):
 
     def read_inputs(self, ctx: RunContext) -> Landed:
         path = landing.landed_path(self.source, self.date)
-        data = path.read_bytes()  # one read: the bytes parsed are the bytes hashed
+        try:
+            data = path.read_bytes()  # one read: the bytes parsed are the bytes hashed
+        except FileNotFoundError:  # removed since it was seen: wait for it again
+            raise MissingData(f"{self.source}: {path} has not landed") from None
         return Landed(path.name, data, ingest_sha256(data), self.read_store(ctx))
 
     def read_store(self, ctx: RunContext) -> dict[str, pd.DataFrame]:

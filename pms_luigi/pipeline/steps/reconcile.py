@@ -57,8 +57,9 @@ class Reconcile(PmsTask):
         return ingest.price_steps_for(on)
 
     def external_requires(self) -> list[luigi.Task]:
-        """The date's prices loaded by hand, unless landed files feed them."""
-        return [] if ingest.price_steps_for(self.date) else [PricesReady(date=self.date)]
+        """The date's prices loaded by hand, unless landed files feed the date (then its
+        price files are upstream: none on a day B3 is closed and no bond file is used)."""
+        return [] if ingest.steps_for(self.date) else [PricesReady(date=self.date)]
 
     def read_inputs(self, ctx: RunContext) -> ReconcileInputs:
         with ctx.stores.engine.connect() as conn:
