@@ -288,6 +288,50 @@ def test_a_bad_file_is_bad_input_and_writes_nothing(desk) -> None:
     assert "SPRD250204.zip" in errors["pms.IngestB3PriceReport"]
 
 
+def _moved(on: date, price: bytes = b"88093.23") -> bytes:
+    """The report (DI1F26 at ``price``) dated ``on`` instead: synthetic, for a second day."""
+    with zipfile.ZipFile(io.BytesIO(_corrected(price))) as archive:
+        member = archive.namelist()[0]
+        xml = archive.read(member).replace(b"<Dt>2025-02-03</Dt>",
+                                           f"<Dt>{on.isoformat()}</Dt>".encode())
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, xml)
+    return out.getvalue()
+
+
+def test_a_corrected_file_of_an_earlier_date_reruns_the_chain_from_it(desk) -> None:
+    """The next day's run walks the MTM chain back: a correction landed for the day before
+    re-ingests it and remarks both days (the 4th's files are the 3rd's, moved: synthetic)."""
+    w, landing = desk
+    ptax = (DATA / "ingest" / "bcb_ptax_20250203.json").read_bytes()
+    _land(landing, "bcb_ptax", NEXT, "ptax.json", ptax.replace(b"2025-02-03", b"2025-02-04"))
+    _land(landing, "b3_price_report", NEXT, "SPRD250204.zip", _moved(NEXT))
+    load_inputs(w.engine, {"fx_fixings": pd.DataFrame([(NEXT, "USDBRL", "CLOSE", 5.8350)],
+                                                      columns=["fixing_date", "pair", "kind",
+                                                               "rate"])})
+    assert runner.run_kind("eod", NEXT) == runner.ExitCode.OK
+    first, second = _run_ids(w), _run_ids(w, NEXT)
+    _land(landing, "b3_price_report", DAY, "SPRD250203.zip", _corrected(b"88093.43"))
+    assert runner.run_kind("eod", NEXT) == runner.ExitCode.OK
+    again, later = _run_ids(w), _run_ids(w, NEXT)
+    assert {f for f in EOD_FAMILIES if again[f] != first[f]} == {
+        "pms.IngestB3PriceReport", "pms.MarkToMarket"}
+    assert {f for f in EOD_FAMILIES if later[f] != second[f]} == {
+        "pms.MarkToMarket", "pms.PerformanceAttribution"}  # the 4th's files did not change
+    # the 3rd's attribution and reconciliation: stale until the 3rd's end-of-day runs
+    assert runner.run_kind("eod", DAY) == runner.ExitCode.OK
+    assert {f for f in EOD_FAMILIES if _run_ids(w)[f] != again[f]} == {
+        "pms.PerformanceAttribution", "pms.Reconcile"}
+    dq = s.data_quality_issues
+    assert _rows(w, sa.select(dq.c.instrument_id).where(
+        dq.c.step == "pms.Reconcile", dq.c.business_date == DAY)) == [("DI1F26",)]
+    assert _count(w, s.market_prices, s.market_prices.c.price_date == DAY) == 168
+    # the moved report's PUs are the 3rd's: a day's count short of their rates on the 4th,
+    # every DI1, DDI and DAP a finding (what a file of another day looks like)
+    assert _count(w, dq, dq.c.step == "pms.Reconcile", dq.c.business_date == NEXT) == 99
+
+
 def test_anbima_bonds_ingested_and_reconciled_on_their_own(desk, monkeypatch, capsys) -> None:
     w, landing = desk
     on = date(2026, 2, 6)
