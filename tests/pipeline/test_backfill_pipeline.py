@@ -57,7 +57,7 @@ def _built(w: World, family: str, days: list[date]) -> list[date]:
         return sorted(mk.read_markers(conn, family, days))
 
 
-def test_missing_prices_stop_the_pipeline_after_what_can_be_built(late) -> None:  # noqa: ANN001
+def test_missing_prices_stop_the_pipeline_after_what_can_be_built(late) -> None:
     w, data, hole = late
     days = calendar.business_days(data.start, END)
     before = [d for d in days if d < hole]
@@ -68,7 +68,7 @@ def test_missing_prices_stop_the_pipeline_after_what_can_be_built(late) -> None:
         assert _built(w, fam, days) == before, fam
 
 
-def test_resumed_pipeline_builds_every_step_once_and_chains_attribution(late) -> None:  # noqa: ANN001
+def test_resumed_pipeline_builds_every_step_once_and_chains_attribution(late) -> None:
     w, data, hole = late
     days = calendar.business_days(data.start, END)
     load_inputs(w.engine, {"market_prices":

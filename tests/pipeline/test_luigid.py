@@ -17,7 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 def _api(url: str, method: str, data: dict | None = None) -> dict:
     query = f"?data={urllib.parse.quote(json.dumps(data))}" if data is not None else ""
-    with urllib.request.urlopen(f"{url}/api/{method}{query}", timeout=10) as resp:
+    with urllib.request.urlopen(f"{url}/api/{method}{query}", timeout=10) as resp:  # noqa: S310 - http://127.0.0.1
         return json.loads(resp.read())["response"]
 
 
@@ -101,9 +101,9 @@ def _worker_env(url: str) -> dict[str, str]:
     return {**os.environ, "PMS_SCHEDULER_URL": url}
 
 
-def test_preopen_through_luigid_is_done_in_the_scheduler_api(luigid, world) -> None:  # noqa: ANN001
-    url, state = luigid
-    w, _ = world
+def test_preopen_through_luigid_is_done_in_the_scheduler_api(luigid, world) -> None:
+    url, _state = luigid
+    _w, _ = world
     proc = subprocess.run([sys.executable, "-m", "pms_luigi.cli.main", "run", "preopen", "--date",
                            NXT.isoformat(), "--scheduler"], cwd=REPO, env=_worker_env(url),
                           capture_output=True, text=True, timeout=300)
@@ -120,14 +120,14 @@ def test_preopen_through_luigid_is_done_in_the_scheduler_api(luigid, world) -> N
     assert _api(url, "task_list", {"status": "FAILED"}) == {}
 
 
-def test_two_workers_backfilling_one_range_run_each_step_once(luigid, world) -> None:  # noqa: ANN001
-    url, state = luigid
-    w, data = world
+def test_two_workers_backfilling_one_range_run_each_step_once(luigid, world) -> None:
+    url, _state = luigid
+    w, _data = world
     first = calendar.add_business_days(LAST, -9)
     hit = invalidation.invalidate("pms.MarkToMarket", first, downstream=True)
     expected = {(f, d) for f, d in hit if f in EOD}
     assert len(expected) == 20
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     time.sleep(1.1)  # past luigid's stable_done_cooldown_secs for the tasks seen DONE above
     cmd = [sys.executable, "-m", "pms_luigi.cli.main", "backfill", "--start", first.isoformat(),
            "--end", LAST.isoformat(), "--chunk", "4", "--scheduler"]

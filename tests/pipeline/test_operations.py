@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -100,7 +100,7 @@ def _duplicate_marks(w: World) -> int:
 
 
 # ------------------------------------------------------------------------------ cron scripts
-def test_cron_success_builds_the_date_and_writes_a_dated_log(ops) -> None:  # noqa: ANN001
+def test_cron_success_builds_the_date_and_writes_a_dated_log(ops) -> None:
     w, _, _ = ops
     proc = _script("run_eod.sh", "--date", PREV.isoformat())
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -110,7 +110,7 @@ def test_cron_success_builds_the_date_and_writes_a_dated_log(ops) -> None:  # no
     assert "pms.MarkToMarket" in text  # Luigi's own lines land in the same file
 
 
-def test_cron_non_business_day_exits_zero_with_a_log_line(ops) -> None:  # noqa: ANN001
+def test_cron_non_business_day_exits_zero_with_a_log_line(ops) -> None:
     w, _, _ = ops
     for script, kind in (("run_eod.sh", "eod"), ("run_preopen.sh", "preopen")):
         proc = _script(script, "--date", HOLIDAY.isoformat())
@@ -122,7 +122,7 @@ def test_cron_non_business_day_exits_zero_with_a_log_line(ops) -> None:  # noqa:
     assert "not a business day (Saturday)" in _log(w, "eod", saturday)
 
 
-def test_cron_lock_held_exits_4(ops) -> None:  # noqa: ANN001
+def test_cron_lock_held_exits_4(ops) -> None:
     w, _, _ = ops
     with open(cron_lock_path("eod", PREV), "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -136,7 +136,7 @@ def test_cron_lock_held_exits_4(ops) -> None:  # noqa: ANN001
     assert proc.returncode == 4
 
 
-def test_cron_missing_data_with_a_past_deadline_exits_3_at_once(ops) -> None:  # noqa: ANN001
+def test_cron_missing_data_with_a_past_deadline_exits_3_at_once(ops) -> None:
     w, _, _ = ops
     now = datetime.now(calendar.TIMEZONE)
     t0 = time.monotonic()
@@ -148,7 +148,7 @@ def test_cron_missing_data_with_a_past_deadline_exits_3_at_once(ops) -> None:  #
     assert "polling again" not in _log(w, "eod", LAST)
 
 
-def test_cron_waits_for_late_prices_then_succeeds(ops) -> None:  # noqa: ANN001
+def test_cron_waits_for_late_prices_then_succeeds(ops) -> None:
     w, _, held = ops
     now = datetime.now(calendar.TIMEZONE)
     until = now + timedelta(minutes=4)
@@ -176,7 +176,7 @@ def test_cron_waits_for_late_prices_then_succeeds(ops) -> None:  # noqa: ANN001
     assert found and int(found.group(1)) >= 2
 
 
-def test_cron_missing_price_exits_3_and_shows_failed_in_the_grid(ops) -> None:  # noqa: ANN001
+def test_cron_missing_price_exits_3_and_shows_failed_in_the_grid(ops) -> None:
     w, _, held = ops
     with w.engine.connect() as conn:
         iid = conn.execute(sa.select(s.position_marks.c.instrument_id).where(
@@ -198,7 +198,7 @@ def test_cron_missing_price_exits_3_and_shows_failed_in_the_grid(ops) -> None:  
 
 
 # ------------------------------------------------------------------------------ rerun
-def test_rerun_dry_run_lists_and_real_run_replaces_later_dates_too(ops, capsys) -> None:  # noqa: ANN001
+def test_rerun_dry_run_lists_and_real_run_replaces_later_dates_too(ops, capsys) -> None:
     w, _, _ = ops
     day = calendar.add_business_days(LAST, -2)
     later = calendar.business_days(day, LAST)
@@ -218,7 +218,7 @@ def test_rerun_dry_run_lists_and_real_run_replaces_later_dates_too(ops, capsys) 
     assert status.grid(LAST, LAST).cells[("pms.PerformanceAttribution", LAST)] == "stale"
     before[LAST] = _run_ids(w, EOD, LAST)
 
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     assert cli.main(["rerun", "--task", "pms.MarkToMarket", "--date", day.isoformat(),
                      "--downstream"]) == 0
     after = {d: _run_ids(w, EOD, d) for d in later}
@@ -238,11 +238,11 @@ def _marks_count(w: World, dates: list[date]) -> int:
 
 
 # ------------------------------------------------------------------------------ luigi binary
-def test_luigi_binary_preopen_runs_only_what_is_missing_and_check(ops, capsys) -> None:  # noqa: ANN001
+def test_luigi_binary_preopen_runs_only_what_is_missing_and_check(ops, capsys) -> None:
     w, _, _ = ops
     assert cli.main(["check", "--by", "06:45", "--date", NXT.isoformat()]) == 1
     assert "pms.MorningPack@" in capsys.readouterr().out
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     cmd = [sys.executable, "-m", "luigi", "--module", "pms_luigi.tasks", "pms.PreOpen",
            "--date", NXT.isoformat(), "--local-scheduler"]
     proc = subprocess.run(cmd, cwd=REPO, env=os.environ.copy(), capture_output=True,
@@ -261,7 +261,7 @@ def test_luigi_binary_preopen_runs_only_what_is_missing_and_check(ops, capsys) -
 
 
 # ------------------------------------------------------------------------------ status grid
-def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -> None:
     w, data, _ = ops
     old = calendar.add_business_days(data.start, 5)
     mid = calendar.add_business_days(LAST, -3)
@@ -302,18 +302,18 @@ def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -
 
 
 # ------------------------------------------------------------------------------ backfill
-def test_backfill_plans_the_whole_range_without_clamping(ops) -> None:  # noqa: ANN001
+def test_backfill_plans_the_whole_range_without_clamping(ops) -> None:
     span = calendar.business_days(date(2016, 1, 4), date(2019, 12, 31))
     todo = backfills.missing(EOD, span)  # one bulk status call per family: no date dropped
     assert all(len(todo[f]) == len(span) for f in EOD) and len(span) > 990
 
 
-def test_backfill_killed_mid_way_resumes_without_duplicates(ops, capsys) -> None:  # noqa: ANN001
+def test_backfill_killed_mid_way_resumes_without_duplicates(ops, capsys) -> None:
     w, data, _ = ops
     first = calendar.add_business_days(LAST, -11)
     hit = invalidation.invalidate("pms.MarkToMarket", first, downstream=True)
     assert len(hit) >= 24
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pms_luigi.cli.main", "backfill", "--start", data.start.isoformat(),
          "--end", LAST.isoformat(), "--chunk", "2"],
@@ -348,8 +348,8 @@ def test_backfill_killed_mid_way_resumes_without_duplicates(ops, capsys) -> None
     assert _duplicate_marks(w) == 0
 
 
-def test_backfill_failure_is_non_zero_with_a_summary(ops, capsys) -> None:  # noqa: ANN001
-    w, _, _ = ops
+def test_backfill_failure_is_non_zero_with_a_summary(ops, capsys) -> None:
+    _w, _, _ = ops
     # NXT has no market data at all: the backfill must say so, not report success.
     assert cli.main(["backfill", "--start", LAST.isoformat(), "--end", NXT.isoformat()]) == 3
     err = capsys.readouterr().err

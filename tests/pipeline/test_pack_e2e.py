@@ -1,11 +1,12 @@
 """The morning pack end to end on both store pairs: demo fund -> EOD -> PreOpen -> pack.
 
 One world per backend for the module (a copy of the session's demo fund ``FUND_11``: 40
-business days of EOD ending Thu 2026-11-26, then PreOpen for Fri 2026-11-27 and for Mon 2026-11-23, the first session
-after the Black Awareness Day closure of Fri 2026-11-20). The tests read like an operator's
-morning: every section populated, numbers equal to the rows they come from, the closure
-covered, `pack show` / `pack send` (to a real SMTP server on 127.0.0.1), an identical rerun,
-and hostile names loaded through the ordinary loader rendered as text.
+business days of EOD ending Thu 2026-11-26, then PreOpen for Fri 2026-11-27 and for Mon
+2026-11-23, the first session after the Black Awareness Day closure of Fri 2026-11-20). The
+tests read like an operator's morning: every section populated, numbers equal to the rows
+they come from, the closure covered, `pack show` / `pack send` (to a real SMTP server on
+127.0.0.1), an identical rerun, and hostile names loaded through the ordinary loader rendered
+as text.
 
 The risk model needs ``[pms_mtm] var_min_history`` scenarios for VaR; the 40-day world has
 35-39, so the module lowers that setting to 30 (luigi.cfg says 60) to keep the world cheap,
@@ -97,7 +98,7 @@ def _unavailable(obj: object, path: str = "pack") -> list[str]:
     return found
 
 
-def test_every_section_is_populated_from_real_numbers(built) -> None:  # noqa: ANN001
+def test_every_section_is_populated_from_real_numbers(built) -> None:
     w, _ = built
     pack = _pack_row(w, D)["payload"]
     assert pack["date"] == D.isoformat() and pack["prev_date"] == END.isoformat()
@@ -120,7 +121,7 @@ def test_every_section_is_populated_from_real_numbers(built) -> None:  # noqa: A
     assert marker.metadata["paths"]["pdf"] == str(out / "morning_pack.pdf")
 
 
-def test_pack_numbers_equal_the_database_rows_they_come_from(built) -> None:  # noqa: ANN001
+def test_pack_numbers_equal_the_database_rows_they_come_from(built) -> None:
     w, _ = built
     pack = _pack_row(w, D)["payload"]
     (book,) = _rows(w, s.book_snapshots, END)
@@ -173,7 +174,7 @@ def test_pack_numbers_equal_the_database_rows_they_come_from(built) -> None:  # 
     assert json.loads(cached)["data"] == pack  # Redis carries exactly the committed payload
 
 
-def test_after_a_holiday_the_market_section_covers_the_whole_closure(built) -> None:  # noqa: ANN001
+def test_after_a_holiday_the_market_section_covers_the_whole_closure(built) -> None:
     w, _ = built
     row = _pack_row(w, AFTER_HOLIDAY)
     pack = row["payload"]
@@ -204,7 +205,7 @@ def test_after_a_holiday_the_market_section_covers_the_whole_closure(built) -> N
     assert not calendar.is_b3_session(HOLIDAY)
 
 
-def test_pack_show_prints_the_stored_summary(built) -> None:  # noqa: ANN001
+def test_pack_show_prints_the_stored_summary(built) -> None:
     w, _ = built
     pack = _pack_row(w, D)["payload"]
     proc = subprocess.run(
@@ -220,7 +221,7 @@ def test_pack_show_prints_the_stored_summary(built) -> None:  # noqa: ANN001
     assert "no morning pack stored for 2026-11-30" in missing.stderr
 
 
-def test_pack_send_emails_html_with_cid_charts_and_the_pdf(built, tmp_path) -> None:  # noqa: ANN001
+def test_pack_send_emails_html_with_cid_charts_and_the_pdf(built, tmp_path) -> None:
     w, _ = built
     row = _pack_row(w, D)
     conf = luigi.configuration.get_config()
@@ -259,7 +260,7 @@ def test_pack_send_emails_html_with_cid_charts_and_the_pdf(built, tmp_path) -> N
         "pm@fund.example, risk@fund.example"
 
 
-def test_rerun_produces_an_identical_pack(built) -> None:  # noqa: ANN001
+def test_rerun_produces_an_identical_pack(built) -> None:
     w, _ = built
     key = f"{w.namespace}:morning_pack:{D}"
     before, cached = _pack_row(w, D), w.redis.get(key)
@@ -278,7 +279,7 @@ def test_rerun_produces_an_identical_pack(built) -> None:  # noqa: ANN001
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".pdf"} == files
 
 
-def test_hostile_names_loaded_by_the_loader_render_as_text(built) -> None:  # noqa: ANN001
+def test_hostile_names_loaded_by_the_loader_render_as_text(built) -> None:
     w, data = built
     top = _pack_row(w, D)["payload"]["positions"]["top_contributors"][0]
     ins = data.instruments.loc[data.instruments["instrument_id"] == top["instrument_id"]]

@@ -66,7 +66,7 @@ def _n_runs(w: World, status: str | None = None) -> int:
 EOD = ["pms.MarkToMarket", "pms.PerformanceAttribution"]
 
 
-def test_history_is_complete_and_a_second_run_does_nothing(built) -> None:  # noqa: ANN001
+def test_history_is_complete_and_a_second_run_does_nothing(built) -> None:
     w, data = built
     days = calendar.business_days(data.start, END)
     assert backfills.missing(EOD, days) == {f: [] for f in EOD}
@@ -76,7 +76,7 @@ def test_history_is_complete_and_a_second_run_does_nothing(built) -> None:  # no
     assert _n_runs(w) == before  # nothing ran, not even a re-publish
 
 
-def test_flushed_cache_is_republished_from_the_db_without_recompute(built) -> None:  # noqa: ANN001
+def test_flushed_cache_is_republished_from_the_db_without_recompute(built) -> None:
     w, _ = built
     runs, counts = _run_ids(w, EOD, END), _counts(w, END)
     book = w.redis.get(f"{w.namespace}:book:{END}")
@@ -90,7 +90,7 @@ def test_flushed_cache_is_republished_from_the_db_without_recompute(built) -> No
     assert _n_runs(w, "REPUBLISHED") >= 2
 
 
-def test_invalidated_step_replaces_its_rows_without_duplicates(built) -> None:  # noqa: ANN001
+def test_invalidated_step_replaces_its_rows_without_duplicates(built) -> None:
     w, _ = built
     runs, counts = _run_ids(w, EOD, END), _counts(w, END)
     with w.engine.connect() as conn:
@@ -110,8 +110,8 @@ def test_invalidated_step_replaces_its_rows_without_duplicates(built) -> None:  
     assert again == marks  # same inputs, same numbers
 
 
-def test_upstream_rerun_makes_consumers_stale(built) -> None:  # noqa: ANN001
-    w, _ = built
+def test_upstream_rerun_makes_consumers_stale(built) -> None:
+    _w, _ = built
     prev = calendar.previous_business_day(END)
     invalidation.invalidate("pms.MarkToMarket", prev, downstream=False)
     assert runner.build([graph.FAMILIES["pms.MarkToMarket"](date=prev)]) == runner.ExitCode.OK
@@ -124,7 +124,7 @@ def test_upstream_rerun_makes_consumers_stale(built) -> None:  # noqa: ANN001
     assert backfills.missing(EOD, [prev, END]) == {f: [] for f in EOD}
 
 
-def test_backfilled_old_date_never_moves_latest_nor_floods_redis(built) -> None:  # noqa: ANN001
+def test_backfilled_old_date_never_moves_latest_nor_floods_redis(built) -> None:
     w, data = built
     old = calendar.add_business_days(data.start, 3)
     assert w.redis.get(f"{w.namespace}:book:latest_date") == END.isoformat()
@@ -136,8 +136,8 @@ def test_backfilled_old_date_never_moves_latest_nor_floods_redis(built) -> None:
     assert backfills.missing(EOD, calendar.business_days(data.start, END)) == {f: [] for f in EOD}
 
 
-def test_non_business_date_is_refused_with_the_holiday_name(built) -> None:  # noqa: ANN001
-    with pytest.raises(NotBusinessDay, match="2026-11-20.*Black Awareness"):
+def test_non_business_date_is_refused_with_the_holiday_name(built) -> None:
+    with pytest.raises(NotBusinessDay, match=r"2026-11-20.*Black Awareness"):
         EndOfDay(date=date(2026, 11, 20))
     proc = subprocess.run(
         [sys.executable, "-m", "luigi", "--module", "pms_luigi.tasks", "pms.EndOfDay",
@@ -147,7 +147,7 @@ def test_non_business_date_is_refused_with_the_holiday_name(built) -> None:  # n
     assert "Black Awareness" in proc.stderr + proc.stdout
 
 
-def test_date_without_market_data_fails_with_missing_data_exit_code(built) -> None:  # noqa: ANN001
+def test_date_without_market_data_fails_with_missing_data_exit_code(built) -> None:
     nxt = calendar.next_business_day(END)
     assert runner.run_kind("eod", nxt) == runner.ExitCode.MISSING_DATA
     proc = subprocess.run(
@@ -158,7 +158,7 @@ def test_date_without_market_data_fails_with_missing_data_exit_code(built) -> No
     assert "MarketDataReady" in proc.stderr + proc.stdout
 
 
-def test_preopen_publishes_proposals_and_the_pack(built) -> None:  # noqa: ANN001
+def test_preopen_publishes_proposals_and_the_pack(built) -> None:
     w, _ = built
     nxt = calendar.next_business_day(END)
     assert runner.run_kind("preopen", nxt) == runner.ExitCode.OK
@@ -175,7 +175,7 @@ def test_preopen_publishes_proposals_and_the_pack(built) -> None:  # noqa: ANN00
     assert _n_runs(w) == before
 
 
-def test_nav_path_equals_initial_nav_plus_daily_pnl_plus_flows(built) -> None:  # noqa: ANN001
+def test_nav_path_equals_initial_nav_plus_daily_pnl_plus_flows(built) -> None:
     w, data = built
     with w.engine.connect() as conn:
         books = conn.execute(sa.select(s.book_snapshots).order_by(
@@ -239,7 +239,7 @@ def _assert_persisted_equals_full(w: World, start: date, days: list[date]) -> No
         assert len(stats[stats["business_date"] == on]) == 3
 
 
-def test_incremental_attribution_equals_full_recomputation(year_end) -> None:  # noqa: ANN001
+def test_incremental_attribution_equals_full_recomputation(year_end) -> None:
     w, data = year_end
     days = calendar.business_days(data.start, YEAR_END)
     assert days[0] < date(2025, 12, 1) and days[-1] > date(2026, 1, 2)
@@ -249,7 +249,7 @@ def test_incremental_attribution_equals_full_recomputation(year_end) -> None:  #
     _assert_persisted_equals_full(w, data.start, days)
 
 
-def test_mtm_rerun_restates_later_attributions_by_chaining(year_end) -> None:  # noqa: ANN001
+def test_mtm_rerun_restates_later_attributions_by_chaining(year_end) -> None:
     w, data = year_end
     days = calendar.business_days(data.start, YEAR_END)
     mid = days[len(days) // 2]
@@ -270,7 +270,7 @@ def test_mtm_rerun_restates_later_attributions_by_chaining(year_end) -> None:  #
     _assert_persisted_equals_full(w, data.start, later)
 
 
-def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) -> None:  # noqa: ANN001
+def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) -> None:
     w, data = year_end
     last = YEAR_END
     with w.engine.begin() as conn:
@@ -292,7 +292,7 @@ def test_reference_data_change_falls_back_to_the_full_recomputation(year_end) ->
         assert runner.run_kind("eod", last) == runner.ExitCode.OK
 
 
-def test_class_level_upstream_keys_match_requires(built) -> None:  # noqa: ANN001
+def test_class_level_upstream_keys_match_requires(built) -> None:
     """The bulk status uses the class-level keys (no task instantiation): the same steps as
     requires() gives Luigi, on inception (MTM has no upstream step then) and later dates."""
     from pms_luigi.pipeline import context

@@ -78,7 +78,7 @@ def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_list_shows_the_pipeline_proposals(desk: World, capsys) -> None:  # noqa: ANN001
+def test_list_shows_the_pipeline_proposals(desk: World, capsys) -> None:
     frame = _proposals(desk)
     assert len(frame) >= 5
     assert set(frame["status"]) == {"PENDING"} and set(frame["origin"]) == {"PIPELINE"}
@@ -94,7 +94,7 @@ def test_list_shows_the_pipeline_proposals(desk: World, capsys) -> None:  # noqa
     assert code == 0 and f"proposals for {D}: 0" in out
 
 
-def test_approve_changes_status_and_appends_a_chained_journal_row(desk: World, capsys,  # noqa: ANN001
+def test_approve_changes_status_and_appends_a_chained_journal_row(desk: World, capsys,
                                                                   monkeypatch) -> None:
     first, second = _pending(desk, 2)
     decision = workflow.approve(desk.engine, first["proposal_id"], actor="pm.silva",
@@ -123,7 +123,7 @@ def test_approve_changes_status_and_appends_a_chained_journal_row(desk: World, c
     assert workflow.verify(desk.engine).ok
 
 
-def test_reject_needs_a_reason_and_illegal_transitions_name_the_states(desk: World,  # noqa: ANN001
+def test_reject_needs_a_reason_and_illegal_transitions_name_the_states(desk: World,
                                                                       capsys) -> None:
     (target,) = _pending(desk, 1)
     pid = target["proposal_id"]
@@ -212,7 +212,7 @@ def test_rerun_keeps_decided_proposals_intact_and_no_duplicate_pending(desk: Wor
     assert workflow.verify(desk.engine).ok
 
 
-def test_book_creates_exactly_one_valid_trade(desk: World, capsys) -> None:  # noqa: ANN001
+def test_book_creates_exactly_one_valid_trade(desk: World, capsys) -> None:
     frame = _proposals(desk)
     approved = frame[frame["status"] == "APPROVED"].iloc[0].to_dict()
     modified = frame[frame["status"] == "MODIFIED"].iloc[0].to_dict()
@@ -366,7 +366,7 @@ def test_bad_signals_fail_the_step_naming_the_row_and_write_nothing(desk: World)
     assert marker_before is not None
 
 
-def test_tampered_journal_row_is_detected_by_verify(desk: World, capsys) -> None:  # noqa: ANN001
+def test_tampered_journal_row_is_detected_by_verify(desk: World, capsys) -> None:
     report = workflow.verify(desk.engine)
     assert report.ok and report.n_entries >= 8
     original = _journal(desk).set_index("entry_id").at[2, "reason"]

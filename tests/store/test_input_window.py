@@ -1,5 +1,6 @@
-"""The backfill's input window (``store.window``, held by the run context) on both store pairs: a step's input reads
-inside a chunk window return exactly what their own queries return, from one read per table."""
+"""The backfill's input window (``store.window``, held by the run context) on both store
+pairs: a step's input reads inside a chunk window return exactly what their own queries
+return, from one read per table."""
 from __future__ import annotations
 
 from datetime import date
@@ -17,13 +18,13 @@ END = date(2026, 11, 26)
 
 
 @pytest.fixture
-def loaded(world):  # noqa: ANN001, ANN201 - World
+def loaded(world):
     data = demo.generate(seed=3, end=END, n_days=60)
     load_inputs(world.engine, data.frames())
     return world
 
 
-def _reads(conn, on: date, held: InputWindow | None = None  # noqa: ANN001 - Connection
+def _reads(conn, on: date, held: InputWindow | None = None
            ) -> dict[str, pd.DataFrame]:
     """The input reads of an MTM step of ``on``, with its ranges."""
     start = calendar.add_business_days(on, -40)
@@ -36,7 +37,7 @@ def _reads(conn, on: date, held: InputWindow | None = None  # noqa: ANN001 - Con
             "instruments": rd.instruments(conn, held)}
 
 
-def test_window_reads_equal_direct_reads_with_one_read_per_table(loaded) -> None:  # noqa: ANN001
+def test_window_reads_equal_direct_reads_with_one_read_per_table(loaded) -> None:
     dates = calendar.business_days(date(2026, 10, 26), END)
     with loaded.engine.connect() as conn:
         direct = {d: _reads(conn, d) for d in dates}
@@ -51,7 +52,7 @@ def test_window_reads_equal_direct_reads_with_one_read_per_table(loaded) -> None
             assert served[d][name].map(type).equals(frame.map(type)), (name, d)
 
 
-def test_requests_outside_the_window_read_the_database(loaded) -> None:  # noqa: ANN001
+def test_requests_outside_the_window_read_the_database(loaded) -> None:
     """A date after the window's last, or a range starting before the rows read: the
     database answers (same rows as without a window)."""
     last = date(2026, 11, 20)
@@ -72,7 +73,7 @@ def test_requests_outside_the_window_read_the_database(loaded) -> None:  # noqa:
     assert after["fixing_date"].max() > last
 
 
-def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:  # noqa: ANN001
+def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:
     """A backfill (its chunks read inputs through the window) stores, for every date, what the
     step computes from its own queries: the payload digest of the marker is reproduced by a
     recomputation outside any window (written with the marker's run_id, then rolled back)."""

@@ -32,7 +32,7 @@ from tests.conftest import World, make_world
 from tests.faults.test_faults import load_short
 from tests.faults.test_outages import PrivateRedis, free_port
 
-SECRET = "Xy9-very-secret-pw"
+SECRET = "Xy9-very-secret-pw"  # noqa: S105 - the test's own secret, to look for in logs
 XSS = "<script>alert(1)</script>"
 
 
@@ -68,7 +68,7 @@ def test_mask_url_hides_passwords_of_db_and_redis_urls() -> None:
     assert mask_url("redis://cache:6379/0") == "redis://cache:6379/0"
 
 
-def test_db_password_never_in_errors_or_logs(short, monkeypatch, caplog) -> None:  # noqa: ANN001
+def test_db_password_never_in_errors_or_logs(short, monkeypatch, caplog) -> None:
     _, dates = short
     url = f"postgresql+psycopg2://pms:{SECRET}@127.0.0.1:{free_port()}/pms"
     monkeypatch.setenv("PMS_DATABASE_URL", url)
@@ -85,7 +85,7 @@ def test_db_password_never_in_errors_or_logs(short, monkeypatch, caplog) -> None
     context.forget()
 
 
-def test_redis_auth_url_works_and_a_wrong_password_is_not_echoed(auth_redis) -> None:  # noqa: ANN001
+def test_redis_auth_url_works_and_a_wrong_password_is_not_echoed(auth_redis) -> None:
     good = get_redis(f"redis://:{SECRET}@127.0.0.1:{auth_redis.port}/0")
     cache = Cache(good, "tsec", 60)
     cache.publish("pms.MarkToMarket", date(2026, 9, 30), {"book": "{}"}, "r1", "d1")
@@ -99,7 +99,7 @@ def test_redis_auth_url_works_and_a_wrong_password_is_not_echoed(auth_redis) -> 
         anonymous.ping()
 
 
-def test_redis_password_never_in_errors_or_logs_when_redis_is_down(short, monkeypatch,  # noqa: ANN001
+def test_redis_password_never_in_errors_or_logs_when_redis_is_down(short, monkeypatch,
                                                                      caplog) -> None:
     w, dates = short
     monkeypatch.setenv("PMS_REDIS_URL", f"redis://:{SECRET}@127.0.0.1:{free_port()}/0")
@@ -125,7 +125,7 @@ def test_rediss_and_acl_urls_build_tls_clients() -> None:
     cache_mod.forget_clients()
 
 
-def test_pack_html_escapes_user_provided_names(short) -> None:  # noqa: ANN001
+def test_pack_html_escapes_user_provided_names(short) -> None:
     w, dates = short
     with w.engine.connect() as conn:
         strat, inst = strategies(conn), instruments(conn)

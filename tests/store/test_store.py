@@ -32,7 +32,7 @@ def i_stale(n: int) -> list[bool]:
     return [i % 7 == 0 for i in range(n)]
 
 
-def test_bulk_insert_round_trips_on_both_paths(world) -> None:  # noqa: ANN001
+def test_bulk_insert_round_trips_on_both_paths(world) -> None:
     on = date(2026, 11, 26)
     for n in (3, COPY_THRESHOLD + 100):  # executemany, then COPY on PostgreSQL
         frame = _marks(n, on)
@@ -42,7 +42,8 @@ def test_bulk_insert_round_trips_on_both_paths(world) -> None:  # noqa: ANN001
             back = rd.marks_on(conn, on).sort_values(["instrument_id", "strategy_id"])
         assert len(back) == n
         exp = frame.sort_values(["instrument_id", "strategy_id"])
-        np.testing.assert_allclose(back["price"].to_numpy(float), exp["price"].to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(back["price"].to_numpy(float), exp["price"].to_numpy(),
+                                   rtol=1e-12)
         np.testing.assert_array_equal(back["is_stale"].astype(bool), exp["is_stale"])
         assert back["avg_cost"].isna().all() and back["fx_rate"].isna().all()
         # money columns: half-even to centavos at the boundary (0.005 -> 0.00, 0.015 -> 0.02)
@@ -50,7 +51,7 @@ def test_bulk_insert_round_trips_on_both_paths(world) -> None:  # noqa: ANN001
         assert set(back["pnl_fx_brl"]) == {0.02}
 
 
-def test_replace_on_touches_only_that_date(world) -> None:  # noqa: ANN001
+def test_replace_on_touches_only_that_date(world) -> None:
     d1, d2 = date(2026, 11, 25), date(2026, 11, 26)
     with world.engine.begin() as conn:
         replace_on(conn, s.position_marks, d1, _marks(4, d1))
@@ -62,7 +63,7 @@ def test_replace_on_touches_only_that_date(world) -> None:  # noqa: ANN001
     assert counts == {d1: 4, d2: 2}
 
 
-def test_typed_rows_read_back_byte_identical_on_every_path(world) -> None:  # noqa: ANN001
+def test_typed_rows_read_back_byte_identical_on_every_path(world) -> None:
     """The MTM payload contract: a typed frame written (COPY, executemany or Core INSERT) reads
     back — numerics as floats — to the same canonical JSON text, so a payload built from the
     frame just written equals a republish from the DB."""
@@ -115,7 +116,7 @@ def test_records_json_is_canonical_json_of_the_records() -> None:
     assert records_json(frame) == canonical_json(expected)
 
 
-def test_config_files_reparse_when_their_bytes_change(tmp_path) -> None:  # noqa: ANN001
+def test_config_files_reparse_when_their_bytes_change(tmp_path) -> None:
     """The run context's reference files parse a file once per content: a same-size edit
     is seen at once (no timestamp involved) and a caller's changes to what it got never
     reach the next caller."""

@@ -1,7 +1,7 @@
 """Markers, cache publishing and bulk status on both store pairs (no Luigi run needed)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -11,14 +11,14 @@ from pms_luigi.pipeline.targets import State, StepSpec, step_status
 from pms_luigi.store import markers as mk
 
 
-def _spec(upstream=lambda d: []) -> StepSpec:  # noqa: ANN001
+def _spec(upstream=lambda d: []) -> StepSpec:
     return StepSpec("pms.Test", 1, ("book",), upstream)
 
 
-def _mark(world, family, on, run_id, upstream=None, version=1):  # noqa: ANN001, ANN202
+def _mark(world, family, on, run_id, upstream=None, version=1):
     with world.engine.begin() as conn:
         mk.upsert_marker(conn, family=family, business_date=on, version=version, run_id=run_id,
-                         started_at=datetime.now(timezone.utc), rows_written=1,
+                         started_at=datetime.now(UTC), rows_written=1,
                          payload_digest="d", upstream=upstream or {}, metadata={"n": 1})
 
 
@@ -37,7 +37,7 @@ class StatementCounter:
         self.count += 1
 
 
-def test_marker_upsert_is_idempotent_and_keeps_one_row(world) -> None:  # noqa: ANN001
+def test_marker_upsert_is_idempotent_and_keeps_one_row(world) -> None:
     on = date(2026, 11, 26)
     _mark(world, "pms.Test", on, "run-a")
     _mark(world, "pms.Test", on, "run-b")
@@ -49,12 +49,12 @@ def test_marker_upsert_is_idempotent_and_keeps_one_row(world) -> None:  # noqa: 
     assert found[on].metadata == {"n": 1}
 
 
-def test_marker_rolls_back_with_the_step_transaction(world) -> None:  # noqa: ANN001
+def test_marker_rolls_back_with_the_step_transaction(world) -> None:
     on = date(2026, 11, 26)
     try:
         with world.engine.begin() as conn:
             mk.upsert_marker(conn, family="pms.Test", business_date=on, version=1, run_id="x",
-                             started_at=datetime.now(timezone.utc), rows_written=0,
+                             started_at=datetime.now(UTC), rows_written=0,
                              payload_digest="d", upstream={}, metadata={})
             raise RuntimeError("crash before commit")
     except RuntimeError:
@@ -63,7 +63,7 @@ def test_marker_rolls_back_with_the_step_transaction(world) -> None:  # noqa: AN
         assert mk.read_markers(conn, "pms.Test", [on]) == {}
 
 
-def test_status_states_version_upstream_and_cache(world) -> None:  # noqa: ANN001
+def test_status_states_version_upstream_and_cache(world) -> None:
     cache = Cache(world.redis, world.namespace, 3600)
     d1, d2 = date(2026, 11, 25), date(2026, 11, 26)
     _mark(world, "pms.Up", d1, "up-1")
@@ -80,14 +80,14 @@ def test_status_states_version_upstream_and_cache(world) -> None:  # noqa: ANN00
     assert step_status(world.engine, cache, bumped, [d1], 5)[d1].state is State.STALE
 
 
-def test_bulk_status_over_1000_dates_is_constant_queries(world) -> None:  # noqa: ANN001
+def test_bulk_status_over_1000_dates_is_constant_queries(world) -> None:
     cache = Cache(world.redis, world.namespace, 3600)
     dates = calendar.business_days(date(2022, 1, 3), date(2026, 11, 26))[-1000:]
     assert len(dates) == 1000
     with world.engine.begin() as conn:
         for on in dates[:300]:
             mk.upsert_marker(conn, family="pms.Test", business_date=on, version=1,
-                             run_id=f"r{on}", started_at=datetime.now(timezone.utc),
+                             run_id=f"r{on}", started_at=datetime.now(UTC),
                              rows_written=1, payload_digest="d", upstream={}, metadata={})
     with StatementCounter(world.engine) as counter:
         status = step_status(world.engine, cache, _spec(), dates, 5)
@@ -95,7 +95,7 @@ def test_bulk_status_over_1000_dates_is_constant_queries(world) -> None:  # noqa
     assert sum(s.state is not State.MISSING for s in status.values()) == 300
 
 
-def test_latest_pointer_moves_forward_only(world) -> None:  # noqa: ANN001
+def test_latest_pointer_moves_forward_only(world) -> None:
     cache = Cache(world.redis, world.namespace, 3600)
     cache.publish("pms.Test", date(2026, 11, 26), {"book": '{"d":"26"}'}, "r26", "x")
     cache.publish("pms.Test", date(2025, 1, 2), {"book": '{"d":"old"}'}, "r02", "y")
