@@ -3,7 +3,7 @@ signals and the book at the last close P."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import luigi
@@ -93,7 +93,7 @@ class TradeProposals(PmsTask):
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
         """Replace only pipeline-generated PENDING proposals: human decisions are kept."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         frame = result.frames[s.proposals].assign(
             run_id=run_id, created_at=now, updated_at=now, status="PENDING",
             origin="PIPELINE", business_date=self.date)
