@@ -41,6 +41,7 @@ from pms_luigi.cache.client import get_redis
 from pms_luigi.cache.publish import Cache
 from pms_luigi.core import attribution, mtm, risk
 from pms_luigi.pipeline import config as cfg
+from pms_luigi.pipeline.landing import Landing
 from pms_luigi.pipeline.memo import StatusMemo
 from pms_luigi.store import readers as rd
 from pms_luigi.store.engine import db_unavailable, get_engine
@@ -86,6 +87,7 @@ class Settings:
     initial_nav_override: str
     mtm: MtmSettings
     retry: RetrySettings
+    landing: Landing
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -100,7 +102,8 @@ class Settings:
             mtm=MtmSettings(mtm.max_stale_bd, mtm.var_window, mtm.var_min_history,
                             mtm.expiry_horizon_bd),
             retry=RetrySettings(retry.attempts, retry.wait_seconds, retry.backoff,
-                                retry.jitter_seconds))
+                                retry.jitter_seconds),
+            landing=Landing.from_config())
 
     @property
     def key(self) -> tuple[str, str, str]:

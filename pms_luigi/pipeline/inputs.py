@@ -43,11 +43,11 @@ class InputsReady(luigi.ExternalTask):
 class MarketDataReady(InputsReady):
     """The market data of the date: prices, PTAX and CDI loaded (manual loads), or — when
     ``[pms_ingest]`` sources feed the date — every file they land for it
-    (:func:`pms_luigi.pipeline.landing.needed`). With sources, ``MarkToMarket(D)`` consumes
+    (:meth:`pms_luigi.pipeline.landing.Landing.needed`). With sources, ``MarkToMarket(D)`` consumes
     the ``Ingest`` steps of those files instead (each requires its :class:`LandedFile`)."""
 
     def missing(self) -> list[str]:
-        files = landing.needed(self.date)
+        files = context.current().settings.landing.needed(self.date)
         if files:
             return [f for s, d in files for f in LandedFile(date=d, source=s.name).missing()]
         with context.current().stores.engine.connect() as conn:
@@ -69,10 +69,11 @@ class LandedFile(InputsReady):
     source = luigi.ChoiceParameter(choices=list(landing.SOURCES), var_type=str)
 
     def output(self) -> luigi.LocalTarget:  # type: ignore[override]
-        return luigi.LocalTarget(str(landing.landed_path(self.source, self.date)))
+        return luigi.LocalTarget(str(context.current().settings.landing.path(self.source,
+                                                                             self.date)))
 
     def missing(self) -> list[str]:
-        path = landing.landed_path(self.source, self.date)
+        path = context.current().settings.landing.path(self.source, self.date)
         if path.is_file():
             return []
         publisher = landing.SOURCES[self.source].publisher

@@ -75,38 +75,44 @@ SOURCES: MappingProxyType[str, Source] = MappingProxyType({s.name: s for s in (
 PRICE_SOURCES = ("b3_price_report", "anbima_tpf")
 
 
-def configured() -> tuple[Source, ...]:
-    """The sources ``[pms_ingest] sources`` names, in its order.
+@dataclass(frozen=True)
+class Landing:
+    """``[pms_ingest]`` as a build reads it once (the run context holds it): the landing
+    folder, the sources the fund uses and the first date they feed."""
 
-    Raises:
-        BadRequest: a name that is not a known source (the message lists them).
-    """
-    names = cfg.ingest_sources()
-    unknown = [n for n in names if n not in SOURCES]
-    if unknown:
-        raise BadRequest(f"[pms_ingest] sources: unknown source(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(SOURCES)}")
-    return tuple(SOURCES[n] for n in names)
+    folder: Path
+    sources: tuple[Source, ...]
+    from_date: date | None
 
+    @classmethod
+    def from_config(cls) -> Landing:
+        """From ``luigi.cfg`` and the environment (:mod:`pms_luigi.pipeline.config`).
 
-def active(on: date) -> tuple[Source, ...]:
-    """The configured sources that feed business date ``on`` (none before ``from_date``)."""
-    sources = configured()
-    if not sources:
-        return ()
-    start = cfg.ingest_from()
-    return () if start is not None and on < start else sources
+        Raises:
+            BadRequest: a name that is not a known source (the message lists them).
+        """
+        names = cfg.ingest_sources()
+        unknown = [n for n in names if n not in SOURCES]
+        if unknown:
+            raise BadRequest(f"[pms_ingest] sources: unknown source(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(SOURCES)}")
+        return cls(cfg.landing_dir(), tuple(SOURCES[n] for n in names), cfg.ingest_from())
 
+    def active(self, on: date) -> tuple[Source, ...]:
+        """The configured sources that feed business date ``on`` (none before
+        ``from_date``)."""
+        if not self.sources or (self.from_date is not None and on < self.from_date):
+            return ()
+        return self.sources
 
-def needed(on: date) -> list[tuple[Source, date]]:
-    """(source, file date) of every file MarkToMarket(``on``) consumes; empty when the date
-    is fed by manual loads."""
-    return [(s, d) for s in active(on) for d in s.dates_for(on)]
+    def needed(self, on: date) -> list[tuple[Source, date]]:
+        """(source, file date) of every file MarkToMarket(``on``) consumes; empty when the
+        date is fed by manual loads."""
+        return [(s, d) for s in self.active(on) for d in s.dates_for(on)]
 
-
-def landed_path(source: str, on: date) -> Path:
-    """Where the file of ``source`` for ``on`` lands (it may not be there yet)."""
-    return SOURCES[source].path(on, cfg.landing_dir())
+    def path(self, source: str, on: date) -> Path:
+        """Where the file of ``source`` for ``on`` lands (it may not be there yet)."""
+        return SOURCES[source].path(on, self.folder)
 
 
 def sha256_of(path: Path) -> str | None:

@@ -112,7 +112,7 @@ class PmsTask(luigi.Task):
         return [mk.upstream_key(c.family(), d) for c, d in cls.upstream_for(on, ctx)]
 
     @classmethod
-    def input_digest(cls, on: date) -> str | None:
+    def input_digest(cls, on: date, ctx: RunContext) -> str | None:
         """A step without cache output: the digest of its input now (see
         :attr:`StepResult.digest`); None: no input to compare. Default: None."""
         return None
@@ -120,7 +120,8 @@ class PmsTask(luigi.Task):
     @classmethod
     def spec(cls, ctx: RunContext) -> StepSpec:
         return StepSpec(cls.family(), cls.version, cls.kinds,
-                        lambda on: cls.upstream_keys_for(on, ctx), cls.input_digest)
+                        lambda on: cls.upstream_keys_for(on, ctx),
+                        lambda on: cls.input_digest(on, ctx))
 
     # ---------------------------------------------------------------- completeness
     @property

@@ -13,7 +13,7 @@ import functools
 import luigi
 
 from pms_luigi.core import calendar
-from pms_luigi.pipeline import landing
+from pms_luigi.pipeline import context
 from pms_luigi.pipeline.graph import FAMILIES
 from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.step import PmsTask, PmsWrapperTask
@@ -31,7 +31,7 @@ class EndOfDay(PmsWrapperTask):
     def requires(self) -> list[luigi.Task]:
         steps: list[luigi.Task] = [MarkToMarket(date=self.date),
                                    PerformanceAttribution(date=self.date)]
-        if landing.needed(self.date):
+        if context.current().settings.landing.needed(self.date):
             steps.append(Reconcile(date=self.date))
         return steps
 

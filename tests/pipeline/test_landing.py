@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from pms_luigi import ingest
 from pms_luigi.cli.main import main
 from pms_luigi.ops import runner
+from pms_luigi.pipeline import context
 from pms_luigi.pipeline.steps.ingest import IngestAnbimaTpf, IngestB3PriceReport
 from pms_luigi.store import ingested
 from pms_luigi.store import markers as mk
@@ -336,6 +337,7 @@ def test_anbima_bonds_ingested_and_reconciled_on_their_own(desk, monkeypatch, ca
     w, landing = desk
     on = date(2026, 2, 6)
     monkeypatch.setenv("PMS_INGEST_SOURCES", "anbima_tpf")
+    context.forget()  # the environment's context reads [pms_ingest] once
     _land(landing, "anbima_tpf", on, "tpf_20260206.txt", ANBIMA_FILE)
     assert main(["ingest", "--date", on.isoformat()]) == 0
     assert "vna.implied=4596.158793" in capsys.readouterr().out
@@ -365,7 +367,8 @@ def test_anbima_bonds_ingested_and_reconciled_on_their_own(desk, monkeypatch, ca
     out = capsys.readouterr().out
     assert "NTN-B VNA 4596.160000 (loaded by hand)" in out
     assert "15 price(s) off their rate" in out
-    assert IngestB3PriceReport.input_digest(on) is None  # nothing landed for B3 that day
+    # nothing landed for B3 that day
+    assert IngestB3PriceReport.input_digest(on, context.current()) is None
 
 
 def test_which_files_a_date_needs(monkeypatch, tmp_path) -> None:
@@ -373,30 +376,33 @@ def test_which_files_a_date_needs(monkeypatch, tmp_path) -> None:
     the business day before; nothing before ``from_date`` or without sources; names as
     published; an unknown source refused by name."""
     from pms_luigi.core.errors import BadRequest
-    from pms_luigi.pipeline import landing
+    from pms_luigi.pipeline import context, landing
     from pms_luigi.pipeline.steps.ingest import steps_for
     from pms_luigi.pipeline.steps.reconcile import Reconcile
 
+    def fed(sources: str, start: str = "") -> landing.Landing:
+        monkeypatch.setenv("PMS_INGEST_SOURCES", sources)
+        monkeypatch.setenv("PMS_INGEST_FROM", start)
+        context.forget()  # settings are read once per context
+        return landing.Landing.from_config()
+
     monkeypatch.setenv("PMS_LANDING_DIR", str(tmp_path))
-    monkeypatch.setenv("PMS_INGEST_SOURCES", "")
-    assert landing.needed(DAY) == [] and steps_for(DAY) == []
-    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report anbima_tpf,bcb_ptax, bcb_cdi")
-    assert [(src.name, d, src.file_name(d)) for src, d in landing.needed(DAY)] == [
+    assert fed("").needed(DAY) == [] and steps_for(DAY, fed("")) == []
+    every = fed("b3_price_report anbima_tpf,bcb_ptax, bcb_cdi")
+    assert [(src.name, d, src.file_name(d)) for src, d in every.needed(DAY)] == [
         ("b3_price_report", DAY, "SPRD250203.zip"), ("anbima_tpf", DAY, "tpf_20250203.txt"),
         ("bcb_ptax", DAY, "ptax.json"), ("bcb_cdi", PREV, "cdi.json")]
     christmas_eve = date(2025, 12, 24)  # an ANBIMA business day, B3 closed
-    assert [src.name for src, _ in landing.needed(christmas_eve)] == [
+    assert [src.name for src, _ in every.needed(christmas_eve)] == [
         "anbima_tpf", "bcb_ptax", "bcb_cdi"]
-    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report,bcb_ptax,bcb_cdi")
+    fed("b3_price_report,bcb_ptax,bcb_cdi")
     closed = Reconcile(date=christmas_eve)  # no price file that day: nothing to wait for
-    assert closed.upstream_for(christmas_eve, None) == [] and closed.external_requires() == []
+    assert closed.upstream_for(christmas_eve, context.current()) == []
+    assert closed.external_requires() == []
     assert [t.task_family for t in Reconcile(date=DAY).requires()] == [
         "pms.IngestB3PriceReport"]
-    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report anbima_tpf,bcb_ptax, bcb_cdi")
-    assert landing.landed_path("bcb_cdi", PREV) == tmp_path / "bcb_cdi" / "2025-01-31" / \
-        "cdi.json"
-    monkeypatch.setenv("PMS_INGEST_FROM", NEXT.isoformat())
-    assert landing.needed(DAY) == [] and len(landing.needed(NEXT)) == 4
-    monkeypatch.setenv("PMS_INGEST_SOURCES", "b3_price_report,cotahist")
+    assert every.path("bcb_cdi", PREV) == tmp_path / "bcb_cdi" / "2025-01-31" / "cdi.json"
+    later = fed("b3_price_report anbima_tpf,bcb_ptax, bcb_cdi", NEXT.isoformat())
+    assert later.needed(DAY) == [] and len(later.needed(NEXT)) == 4
     with pytest.raises(BadRequest, match=r"unknown source\(s\) cotahist; known: b3_price_report"):
-        landing.needed(NEXT)
+        fed("b3_price_report,cotahist")

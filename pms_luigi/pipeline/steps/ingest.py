@@ -71,15 +71,15 @@ class IngestStep(PmsTask):
     source: ClassVar[str]
 
     @classmethod
-    def input_digest(cls, on: date) -> str | None:
+    def input_digest(cls, on: date, ctx: RunContext) -> str | None:
         """The sha256 of the file landed now for ``on`` (None: not there)."""
-        return landing.sha256_of(landing.landed_path(cls.source, on))
+        return landing.sha256_of(ctx.settings.landing.path(cls.source, on))
 
     def external_requires(self) -> list[luigi.Task]:
         return [LandedFile(date=self.date, source=self.source)]
 
     def read_inputs(self, ctx: RunContext) -> Landed:
-        path = landing.landed_path(self.source, self.date)
+        path = ctx.settings.landing.path(self.source, self.date)
         try:
             data = path.read_bytes()  # one read: the bytes parsed are the bytes hashed
         except FileNotFoundError:  # removed since it was seen: wait for it again
@@ -205,11 +205,11 @@ STEPS: MappingProxyType[str, type[IngestStep]] = MappingProxyType({cls.source: c
     IngestB3PriceReport, IngestAnbimaTpf, IngestBcbPtax, IngestBcbCdi)})
 
 
-def steps_for(on: date) -> list[tuple[type[PmsTask], date]]:
+def steps_for(on: date, fed: landing.Landing) -> list[tuple[type[PmsTask], date]]:
     """The ingestion steps ``MarkToMarket(on)`` consumes (empty when manual loads feed it)."""
-    return [(STEPS[src.name], d) for src, d in landing.needed(on)]
+    return [(STEPS[src.name], d) for src, d in fed.needed(on)]
 
 
-def price_steps_for(on: date) -> list[tuple[type[PmsTask], date]]:
+def price_steps_for(on: date, fed: landing.Landing) -> list[tuple[type[PmsTask], date]]:
     """The ingestion steps of ``on``'s prices with a rate (what ``Reconcile(on)`` checks)."""
-    return [(cls, d) for cls, d in steps_for(on) if cls.source in landing.PRICE_SOURCES]
+    return [(cls, d) for cls, d in steps_for(on, fed) if cls.source in landing.PRICE_SOURCES]

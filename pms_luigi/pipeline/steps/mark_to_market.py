@@ -101,12 +101,13 @@ class MarkToMarket(PmsTask):
         if on < first:
             raise ValueError(f"{on} is before the fund's inception {first}")
         chain = [] if on == first else [(cls, calendar.previous_business_day(on))]
-        return [*chain, *ingest.steps_for(on)]
+        return [*chain, *ingest.steps_for(on, ctx.settings.landing)]
 
     def external_requires(self) -> list[luigi.Task]:
         """The date's market data loaded by hand, unless landed files feed it (their
         ingestion steps are upstream, each requiring its file)."""
-        return [] if ingest.steps_for(self.date) else [MarketDataReady(date=self.date)]
+        fed = ingest.steps_for(self.date, self.ctx.settings.landing)
+        return [] if fed else [MarketDataReady(date=self.date)]
 
     def read_inputs(self, ctx: RunContext) -> MtmTaskInputs:
         conf, fund = ctx.settings.mtm, ctx.fund

@@ -54,12 +54,13 @@ class Reconcile(PmsTask):
     @classmethod
     def upstream_for(cls, on: date, ctx: RunContext) -> list[tuple[type[PmsTask], date]]:
         """The ingestion of D's price files (B3, ANBIMA) when sources feed D; else none."""
-        return ingest.price_steps_for(on)
+        return ingest.price_steps_for(on, ctx.settings.landing)
 
     def external_requires(self) -> list[luigi.Task]:
         """The date's prices loaded by hand, unless landed files feed the date (then its
         price files are upstream: none on a day B3 is closed and no bond file is used)."""
-        return [] if ingest.steps_for(self.date) else [PricesReady(date=self.date)]
+        fed = ingest.steps_for(self.date, self.ctx.settings.landing)
+        return [] if fed else [PricesReady(date=self.date)]
 
     def read_inputs(self, ctx: RunContext) -> ReconcileInputs:
         with ctx.stores.engine.connect() as conn:
