@@ -30,7 +30,7 @@ from its first trade. An element-wise comparison in C, cheaper than hashing the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
 from typing import Final
@@ -71,16 +71,19 @@ class LedgerState:
     Attributes:
         as_of: the last date folded (None: nothing folded yet).
         last_trade: (trade_date, trade_id) of the latest trade folded, None before any.
-        columns: per (instrument_id, strategy_id) ever traded, sorted by them, aligned
-            arrays: ``key`` (:func:`~pms_luigi.core.mtm.model.pairs`), instrument_id,
-            strategy_id, maturity (checked against; NaT when none), n_trades,
-            last_trade_date and the fold's floats (quantity, avg_cost — NaN when flat —,
-            realized_pnl in price points × quantity, cost_brl, the running factor product
-            and the compensated sums).
+        columns: per (instrument_id, strategy_id) traded, sorted by them (a contract
+            that matured on or before the date the state last stood at is dropped by the
+            next :func:`fold`), aligned arrays: ``key``
+            (:func:`~pms_luigi.core.mtm.model.pairs`), instrument_id, strategy_id, maturity
+            (checked against; NaT when none), n_trades, last_trade_date and the fold's floats
+            (quantity, avg_cost — NaN when flat —, realized_pnl in price points × quantity,
+            cost_brl, the running factor product and the compensated sums).
         realized, costs: each trade's realized amount and cost, by key in ledger order
             (``n_trades`` of them per key): the terms of the two grouped sums.
         trades: the trades folded as the caller gave them, column by column, in the order
             given (see :func:`usable`).
+        instruments: every instrument of those trades (``instrument_id``, sorted) and the
+            ``maturity`` they were checked against (NaT when none).
     """
 
     as_of: np.datetime64 | None
@@ -89,6 +92,7 @@ class LedgerState:
     realized: np.ndarray
     costs: np.ndarray
     trades: Mapping[str, np.ndarray]
+    instruments: Mapping[str, np.ndarray]
 
     @classmethod
     def empty(cls) -> LedgerState:
@@ -99,12 +103,14 @@ class LedgerState:
                    "last_trade_date": np.empty(0, "datetime64[D]")}
         columns |= {c: np.zeros(0) for c in _FLOATS}
         return cls(None, None, MappingProxyType(columns), np.zeros(0), np.zeros(0),
-                   MappingProxyType({}))
+                   MappingProxyType({}), MappingProxyType(
+                       {"instrument_id": np.empty(0, object),
+                        "maturity": np.empty(0, "datetime64[D]")}))
 
     @property
     def n_trades(self) -> int:
         """How many trades were folded."""
-        return len(self.realized)
+        return len(self.trades.get("trade_id", ()))
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -176,8 +182,8 @@ def usable(state: LedgerState | None, trades: pd.DataFrame, inst: pd.DataFrame,
     """
     if state is None or state.as_of is None or p64 is None or state.as_of > p64:
         return False
-    c = state.columns
-    if not _same(_maturities(c["instrument_id"], inst), c["maturity"]):
+    known = state.instruments
+    if not _same(_maturities(known["instrument_id"], inst), known["maturity"]):
         return False
     n, seen = state.n_trades, state.trades
     if list(seen) != ledger_columns(trades) or len(trades) < n:
@@ -192,7 +198,9 @@ def fold(state: LedgerState, t: pd.DataFrame, as_of: np.datetime64 | None,
     """The state after the sorted trades ``t``, dated after ``state.as_of``, up to ``as_of``.
 
     Each key's trades go through the step in order; the keys move together, one trade each
-    per pass (a compensated sum is a recurrence: its next value needs the last).
+    per pass (a compensated sum is a recurrence: its next value needs the last). The keys
+    whose contract matured on or before ``state.as_of`` are dropped first: a date's cost
+    follows the keys still alive, not every contract the fund ever traded.
 
     Args:
         state: the state to go on from (:meth:`LedgerState.empty` for a whole ledger).
@@ -205,12 +213,14 @@ def fold(state: LedgerState, t: pd.DataFrame, as_of: np.datetime64 | None,
             ``t``), appended to :attr:`LedgerState.trades`.
     """
     given = t if given is None else given
-    trades = {c: np.concatenate([state.trades[c], given[c].to_numpy()])
-              if c in state.trades else given[c].to_numpy().copy()
-              for c in ledger_columns(given)}
+    trades = MappingProxyType({c: np.concatenate([state.trades[c], given[c].to_numpy()])
+                               if c in state.trades else given[c].to_numpy().copy()
+                               for c in ledger_columns(given)})
+    columns, old_realized, old_costs = _unsettled(state)
     if not len(t):
-        return replace(state, as_of=as_of, trades=MappingProxyType(trades))
-    f, row, rank = _expanded(state.columns, t)
+        return LedgerState(as_of, state.last_trade, MappingProxyType(columns), old_realized,
+                           old_costs, trades, state.instruments)
+    f, row, rank = _expanded(columns, t)
     order = np.argsort(rank, kind="stable")
     bounds = np.searchsorted(rank[order], np.arange(int(rank.max()) + 2))
     dq, px, cost = (t[c].to_numpy(dtype=np.float64) for c in ("quantity", "price", "cost_brl"))
@@ -219,19 +229,35 @@ def fold(state: LedgerState, t: pd.DataFrame, as_of: np.datetime64 | None,
         sel = order[bounds[k]:bounds[k + 1]]
         realized[sel] = _step(f, row[sel], dq[sel], px[sel])
     ends = np.cumsum(f["n_trades"])  # each key's terms so far end here: the new ones follow
-    terms_r, terms_c = np.insert(state.realized, ends[row], realized), \
-        np.insert(state.costs, ends[row], cost)
+    terms_r, terms_c = np.insert(old_realized, ends[row], realized), \
+        np.insert(old_costs, ends[row], cost)
     np.add.at(f["n_trades"], row, 1)
     starts = np.cumsum(f["n_trades"]) - f["n_trades"]
     f["realized_pnl"], f["cost_brl"] = (np.add.reduceat(terms_r, starts),
                                         np.add.reduceat(terms_c, starts))
     when = t["trade_date"].to_numpy().astype("datetime64[D]")
     f["last_trade_date"][row] = when  # rows are in date order within a key: the last wins
-    f["maturity"] = _maturities(f["instrument_id"], inst)
+    ids = np.union1d(state.instruments["instrument_id"], f["instrument_id"]).astype(object)
+    known = {"instrument_id": ids, "maturity": _maturities(ids, inst)}
+    f["maturity"] = known["maturity"][np.searchsorted(ids, f["instrument_id"])]
     latest = when.max()
     last = (latest, max(t["trade_id"].to_numpy()[when == latest].tolist()))
-    return LedgerState(as_of, last, MappingProxyType(f), terms_r, terms_c,
-                       MappingProxyType(trades))
+    return LedgerState(as_of, last, MappingProxyType(f), terms_r, terms_c, trades,
+                       MappingProxyType(known))
+
+
+def _unsettled(state: LedgerState) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The state's columns and per-trade terms without the keys whose contract matured on
+    or before its date: settled and marked for the last time by then, never traded again
+    (a trade on or after maturity is refused), so the fold need not carry them."""
+    c, realized, costs = dict(state.columns), state.realized, state.costs
+    if state.as_of is None:
+        return c, realized, costs
+    keep = np.isnat(c["maturity"]) | (c["maturity"] > state.as_of)
+    if keep.all():
+        return c, realized, costs
+    terms = np.repeat(keep, c["n_trades"])
+    return {k: v[keep] for k, v in c.items()}, realized[terms], costs[terms]
 
 
 def _expanded(columns: Mapping[str, np.ndarray], t: pd.DataFrame

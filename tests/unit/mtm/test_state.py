@@ -15,7 +15,8 @@ from pms_luigi.core.mtm.state import LedgerState, fold, usable
 from pms_luigi.core.mtm.valuation import prepare_instruments
 from tests.unit.mtm.builders import inputs, instruments, price, trade
 
-DAYS = calendar.b3_sessions(date(2025, 6, 2), date(2025, 7, 31))
+DAYS = calendar.b3_sessions(date(2025, 6, 2), date(2025, 8, 29))  # DOLQ25, INDQ25 and
+# WINQ25 mature on the way (Aug 1, Aug 13)
 INST = prepare_instruments(instruments())
 KEYS = [(iid, sid) for iid in ("PETR4", "INDQ25", "WINQ25", "DOLQ25", "LTN_2027")
         for sid in ("S1", "S2", "S3")]
@@ -25,8 +26,8 @@ BASE = {"PETR4": 31.0, "INDQ25": 130_000.0, "WINQ25": 130_000.0, "DOLQ25": 5_400
 
 def random_ledger(seed: int, n: int = 900) -> pd.DataFrame:
     """Trades on random dates and keys, several a day per key: odd prices, quantities with
-    six decimals, closes to zero and flips, costs; ordered by (trade_date, trade_id), as the
-    trades reader returns them."""
+    six decimals, closes to zero and flips, costs, none on or after a contract's maturity;
+    ordered by (trade_date, trade_id), as the trades reader returns them."""
     rng = np.random.default_rng(seed)
     key = rng.integers(0, len(KEYS), n)
     raw = rng.normal(0, 40, n)
@@ -44,7 +45,9 @@ def random_ledger(seed: int, n: int = 900) -> pd.DataFrame:
         rows.append(trade(f"T{rng.integers(0, 10**9):09d}", DAYS[int(rng.integers(0, len(DAYS)))],
                           iid, float(qty[i]), float(px), sid=sid,
                           cost=float(rng.random() * 50)))
-    return read(pd.DataFrame(rows))
+    t = pd.DataFrame(rows)
+    mat = t["instrument_id"].map(INST.set_index("instrument_id")["mat"]).dt.date
+    return read(t.loc[mat.isna() | (t["trade_date"] < mat)])
 
 
 def read(trades: pd.DataFrame) -> pd.DataFrame:
@@ -57,10 +60,16 @@ def upto(trades: pd.DataFrame, on: date) -> pd.DataFrame:
 
 
 def state_of(trades: pd.DataFrame, on: date) -> LedgerState:
-    """The state a full fold of the trades read up to ``on`` leaves."""
-    given = upto(trades, on)
-    t = ledger.sort_trades(ledger.typed_trades(given))
-    return fold(LedgerState.empty(), t, np.datetime64(on, "D"), INST, given=given)
+    """The state a date marked on its own leaves: the trades read up to the day before
+    ``on`` folded at once, then ``on``'s."""
+    prev = DAYS[DAYS.index(on) - 1] if DAYS.index(on) else None
+    state = LedgerState.empty()
+    for last, given in ((prev, upto(trades, prev) if prev else trades.iloc[0:0]),
+                        (on, trades.loc[[d == on for d in trades["trade_date"]]])):
+        t = ledger.sort_trades(ledger.typed_trades(given))
+        state = fold(state, t, None if last is None else np.datetime64(last, "D"), INST,
+                     given=given)
+    return state
 
 
 def pandas_positions(t: pd.DataFrame) -> pd.DataFrame:
@@ -105,6 +114,8 @@ def test_a_state_carried_date_by_date_is_the_full_fold_each_date(seed: int) -> N
         assert (carried.n_trades, carried.last_trade) == (full.n_trades, full.last_trade)
         for c, values in full.trades.items():
             np.testing.assert_array_equal(carried.trades[c], values)
+    # the contracts that matured are no longer carried; the others are
+    assert set(carried.columns["instrument_id"]) == {"PETR4", "LTN_2027"}
 
 
 def _other_ledgers(trades: pd.DataFrame, on: date) -> dict[str, tuple[pd.DataFrame, object]]:
@@ -176,9 +187,10 @@ def _run(trades: pd.DataFrame, carry: bool, seed: int = 7,
 
 
 def _book(seed: int) -> pd.DataFrame:
-    """Trades on the futures and the equity, the first on the first day only."""
+    """Trades on the equity and the index futures (which mature on the way), the first on
+    the first day only."""
     trades = random_ledger(seed, n=400)
-    trades = trades.loc[~trades["instrument_id"].isin(["LTN_2027"])
+    trades = trades.loc[~trades["instrument_id"].isin(["LTN_2027", "DOLQ25"])
                         & (trades["trade_date"] != DAYS[0])]
     return read(pd.concat([pd.DataFrame([trade("FIRST", DAYS[0], "PETR4", 100.0, 31.0)]),
                            trades]))
