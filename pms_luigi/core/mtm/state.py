@@ -231,13 +231,14 @@ def fold(state: LedgerState, t: pd.DataFrame, as_of: np.datetime64 | None,
     ends = np.cumsum(f["n_trades"])  # each key's terms so far end here: the new ones follow
     terms_r, terms_c = np.insert(old_realized, ends[row], realized), \
         np.insert(old_costs, ends[row], cost)
-    np.add.at(f["n_trades"], row, 1)
+    f["n_trades"] += np.bincount(row, minlength=len(f["key"]))
     starts = np.cumsum(f["n_trades"]) - f["n_trades"]
     f["realized_pnl"], f["cost_brl"] = (np.add.reduceat(terms_r, starts),
                                         np.add.reduceat(terms_c, starts))
     when = t["trade_date"].to_numpy().astype("datetime64[D]")
     f["last_trade_date"][row] = when  # rows are in date order within a key: the last wins
-    ids = np.union1d(state.instruments["instrument_id"], f["instrument_id"]).astype(object)
+    ids = np.sort(pd.unique(np.concatenate([state.instruments["instrument_id"],
+                                            f["instrument_id"]]))).astype(object)
     known = {"instrument_id": ids, "maturity": _maturities(ids, inst)}
     f["maturity"] = known["maturity"][np.searchsorted(ids, f["instrument_id"])]
     latest = when.max()
@@ -267,10 +268,8 @@ def _expanded(columns: Mapping[str, np.ndarray], t: pd.DataFrame
     iid, sid = t["instrument_id"].to_numpy(dtype=object), t["strategy_id"].to_numpy(dtype=object)
     first = np.r_[True, (iid[1:] != iid[:-1]) | (sid[1:] != sid[:-1])]
     run = np.cumsum(first) - 1
-    new_keys = pairs(iid[first], sid[first])
-    old = columns["key"]
-    keys = np.union1d(old, new_keys).astype(object)
-    at_old, row = np.searchsorted(keys, old), np.searchsorted(keys, new_keys)[run]
+    keys, at_old, at_new = _merged(columns["key"], pairs(iid[first], sid[first]))
+    row = at_new[run]
     n = len(keys)
     f = {"key": keys, "instrument_id": np.empty(n, object), "strategy_id": np.empty(n, object),
          "n_trades": np.zeros(n, np.int64), "maturity": np.full(n, np.datetime64("NaT", "D")),
@@ -281,6 +280,26 @@ def _expanded(columns: Mapping[str, np.ndarray], t: pd.DataFrame
         if c != "key":
             f[c][at_old] = values
     return f, row, np.arange(len(t)) - np.flatnonzero(first)[run]
+
+
+def _merged(old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, where each old key went, where each new key went) for two sorted arrays of
+    distinct keys: the old ones found by hashing, the few others inserted in order (no sort
+    of the old keys, which a whole ledger makes many)."""
+    if not len(old):
+        return new, np.zeros(0, np.int64), np.arange(len(new))
+    found = pd.Index(old).get_indexer(new)
+    missing = new[found < 0]
+    slot = np.searchsorted(old, missing)  # in order: the missing keys are sorted
+    shift = np.searchsorted(slot, np.arange(len(old)), side="right")
+    at_old = np.arange(len(old)) + shift
+    at_missing = slot + np.arange(len(missing))
+    at_new = np.empty(len(new), np.int64)
+    at_new[found >= 0] = at_old[found[found >= 0]]
+    at_new[found < 0] = at_missing
+    keys = np.empty(len(old) + len(missing), object)
+    keys[at_old], keys[at_missing] = old, missing
+    return keys, at_old, at_new
 
 
 def _kahan(total: np.ndarray, err: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
