@@ -8,7 +8,7 @@ column names) and returns an :class:`MtmResult` (``position_marks``, ``book_snap
 
 Modules, in the order a mark runs through them:
 
-* :mod:`~.model` — inputs, result, column lists;
+* :mod:`~.model` — column lists, constants, helpers; :mod:`~.io` — the inputs and result;
 * :mod:`~.ledger` — the trades, the average-cost rules, the day's positions checked against
   P's marks;
 * :mod:`~.state` — the ledger folded up to a date and carried to the next
@@ -27,6 +27,7 @@ so a date folds only its own trades.
 from __future__ import annotations
 
 from pms_luigi.core.mtm.engine import mark_to_market
+from pms_luigi.core.mtm.io import MtmInputs, MtmResult
 from pms_luigi.core.mtm.model import (
     BOOK_COLUMNS,
     DQ_COLUMNS,
@@ -38,8 +39,6 @@ from pms_luigi.core.mtm.model import (
     STEP,
     TRADE_COLUMNS,
     TRADE_OPTIONAL,
-    MtmInputs,
-    MtmResult,
 )
 from pms_luigi.core.mtm.state import LedgerState, positions_as_of
 

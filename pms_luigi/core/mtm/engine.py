@@ -16,7 +16,8 @@ from pms_luigi.core.frames import as_date, require
 from pms_luigi.core.mtm import ledger
 from pms_luigi.core.mtm.book import book_snapshot, marks_frame
 from pms_luigi.core.mtm.explain import explain_pnl
-from pms_luigi.core.mtm.model import NAT, QTY_DECIMALS, TRADE_COLUMNS, MtmInputs, MtmResult, pairs
+from pms_luigi.core.mtm.io import MtmInputs, MtmResult
+from pms_luigi.core.mtm.model import NAT, QTY_DECIMALS, TRADE_COLUMNS, pairs
 from pms_luigi.core.mtm.prices import TodaysPrices, fixings, price_history, todays_prices
 from pms_luigi.core.mtm.quality import quality
 from pms_luigi.core.mtm.state import LedgerState, fold, usable

@@ -1,19 +1,16 @@
-"""What the mark-to-market reads and returns: inputs, result, column lists, small helpers.
+"""The mark-to-market's column lists, constants and small helpers.
 
 Input frames carry the DB column names of ``store/schema.py``; outputs are the
-``position_marks`` / ``book_snapshots`` / ``data_quality_issues`` columns minus ``run_id``.
+``position_marks`` / ``book_snapshots`` / ``data_quality_issues`` columns minus ``run_id``
+(the inputs and the result themselves: :mod:`~pms_luigi.core.mtm.io`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from pms_luigi.core.mtm.state import LedgerState
 
 #: The step name written in ``data_quality_issues.step``.
 STEP: Final = "pms.MarkToMarket"
@@ -52,75 +49,6 @@ PREV_MARK_COLUMNS: Final = ("instrument_id", "strategy_id", "quantity", "price",
 PREV_MARK_OPTIONAL: Final = ("is_stale", "staleness_bd")
 KEY: Final = ("instrument_id", "strategy_id")
 NAT: Final = np.datetime64("NaT", "D")
-
-
-@dataclass
-class MtmInputs:
-    """Everything :func:`~pms_luigi.core.mtm.engine.mark_to_market` reads for one business date.
-
-    Frames carry the DB column names.
-
-    Attributes:
-        business_date: D.
-        prev_date: P, the previous business date (None on the fund's first day).
-        instruments: the instruments table.
-        trades: every trade with trade_date <= D (the whole ledger: positions are rebuilt
-            from it, or from ``ledger`` and the trades after it).
-        prev_marks: position_marks of P (empty on the first day); their price / price_date
-            are the reference of today's P&L.
-        prices: market_prices rows up to D covering D's marks and the staleness window, and
-            the rows at the previous marks' price dates (for the published rate behind the
-            carry split; without them the rate implied by the price is used).
-        fx: fx_fixings (pair USDBRL) for the dates used: D (NDF notional, USD items), P (USD
-            items), the business day before D and before the previous mark's price date
-            (PTAX, DDI), the business day before a maturing DOL/WDO/NDF maturity (PTAX).
-        cdi: cdi_fixings of every business day in [previous mark's price date, D).
-        vna: vna rows (index_name NTNB) for D and the NTN-B marks' price dates.
-        nav_prev: NAV of P (the fund's initial NAV on the first day).
-        capital_flow_brl: net subscriptions of D.
-        is_b3_session: whether D is a B3 session (else exchange instruments keep P's marks).
-        max_stale_bd: how old (business days) a price may be before it is missing.
-        fx_kind: fixing used to translate USD items and NDF notionals ('PTAX' or 'CLOSE');
-            DDI always settles at PTAX (contract rule).
-        ledger: the ledger state an earlier date returned (``MtmResult.ledger``, usually
-            P's): when it is the fold of these ``trades`` up to its date, only the trades
-            after it are folded — the same floats; otherwise (or None) the whole ledger is.
-    """
-
-    business_date: date
-    prev_date: date | None
-    instruments: pd.DataFrame
-    trades: pd.DataFrame
-    prev_marks: pd.DataFrame
-    prices: pd.DataFrame
-    fx: pd.DataFrame
-    cdi: pd.DataFrame
-    vna: pd.DataFrame
-    nav_prev: float
-    capital_flow_brl: float
-    is_b3_session: bool
-    max_stale_bd: int
-    fx_kind: str = PTAX
-    ledger: LedgerState | None = None
-
-
-@dataclass
-class MtmResult:
-    """The outputs of one date.
-
-    Attributes:
-        marks: one row per position, columns :data:`MARK_COLUMNS`.
-        book: the book snapshot, keys :data:`BOOK_COLUMNS`.
-        dq_issues: data-quality rows, columns :data:`DQ_COLUMNS`.
-        metadata: positions_marked, total_pnl_brl, stale_prices (count), stale_instruments.
-        ledger: the ledger after D's trades, for the next date's ``MtmInputs.ledger``.
-    """
-
-    marks: pd.DataFrame
-    book: dict[str, Any]
-    dq_issues: pd.DataFrame
-    metadata: dict[str, Any]
-    ledger: LedgerState | None = None
 
 
 def num(frame: pd.DataFrame, column: str) -> np.ndarray:
