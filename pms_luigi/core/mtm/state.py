@@ -213,7 +213,8 @@ def fold(state: LedgerState, t: pd.DataFrame, as_of: np.datetime64 | None,
             ``t``), appended to :attr:`LedgerState.trades`.
     """
     given = t if given is None else given
-    trades = MappingProxyType({c: np.concatenate([state.trades[c], given[c].to_numpy()])
+    trades = state.trades if not len(given) and list(state.trades) == ledger_columns(given) \
+        else MappingProxyType({c: np.concatenate([state.trades[c], given[c].to_numpy()])
                                if c in state.trades else given[c].to_numpy().copy()
                                for c in ledger_columns(given)})
     columns, old_realized, old_costs = _unsettled(state)
