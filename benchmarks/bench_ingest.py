@@ -140,11 +140,13 @@ def _fresh_store(kind: str, folder: Path) -> Iterator[str]:
 
 def _ingest(url: str) -> int:
     """The step's read, parse and transactional write (no Luigi, no marker, no Redis)."""
+    from pms_luigi.pipeline.context import RunContext
     from pms_luigi.pipeline.steps.ingest import IngestB3PriceReport
     from pms_luigi.store.engine import get_engine
 
     step = IngestB3PriceReport(date=date.fromisoformat(DAY))
-    result = step.compute(step.read_inputs(None))  # type: ignore[arg-type] - B3 reads no store
+    # the landing folder from the context's settings; B3's parse reads no store
+    result = step.compute(step.read_inputs(RunContext.from_environment()))
     with get_engine(url).begin() as conn:
         return step.write(conn, result, uuid.uuid4().hex)
 
@@ -163,6 +165,7 @@ def _timed_ingest(kind: str, path: Path, repeat: int) -> dict[str, float]:
         landed.parent.mkdir(parents=True)
         shutil.copyfile(path, landed.with_name(f"SPRD{DAY[2:4]}{DAY[5:7]}{DAY[8:]}.zip"))
         os.environ["PMS_LANDING_DIR"] = str(Path(folder) / "landing")
+        os.environ["PMS_DATA_DIR"] = folder
         best, before, peak = float("inf"), 0, 0
         for _ in range(repeat):
             with _fresh_store(kind, Path(folder)) as url:
