@@ -59,7 +59,6 @@ def book_by_instrument(book: pd.DataFrame | None) -> pd.DataFrame:
     b = book.loc[:, ["instrument_id", *cols]].copy()
     for c in cols:
         b[c] = pd.to_numeric(b[c], errors="coerce").astype(float).fillna(0.0)
-    b["notional_brl"] = np.sign(b["quantity"]) * b["notional_brl"].abs()
     out = b.groupby("instrument_id", sort=True)[cols].sum()
     if "asset_class" in book.columns:
         out["asset_class"] = book.groupby("instrument_id", sort=True)["asset_class"].first()

@@ -88,7 +88,10 @@ class MtmResult(StepResult):
 class MarkToMarket(PmsTask):
     """Mark every open position at D's prices; requires yesterday's marks."""
 
-    version = 1
+    #: 2: position notionals are signed (+ long, − short) and the book's net notional and
+    #: the risk snapshot's net leverage come from them; a store marked by version 1 holds
+    #: unsigned notionals, so every MTM it holds is stale and is rebuilt by the next run.
+    version = 2
     kinds = ("book", "risk")
     pause_gc = True
 
