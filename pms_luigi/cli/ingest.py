@@ -39,7 +39,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pms_luigi.store.engine import get_engine
     from pms_luigi.store.ingested import files_on
 
-    names = list(dict.fromkeys(args.sources)) or [s.name for s in landing.Landing.from_config().sources]
+    configured = [s.name for s in landing.Landing.from_config().sources]
+    names = list(dict.fromkeys(args.sources)) or configured
     unknown = [n for n in names if n not in STEPS]
     if unknown:
         raise BadRequest(f"ingest: unknown source(s) {', '.join(unknown)}; the sources: "
