@@ -193,14 +193,18 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
                  drawdown: float | None = None) -> dict[str, float | None]:
     """The metrics dict :func:`limit_status` reads (also usable pre-trade on a hypothetical book).
 
-    Keys (units): ``var95_bps``/``var99_bps``/``es975_bps`` (bps of NAV; None if the VaR is
-    None), ``gross_leverage`` = Σ|notional_brl|/NAV, ``net_leverage`` = |Σ notional_brl|/NAV
-    (x; notionals are signed: + long, − short), ``dv01_net_bps_nav`` = |Σ DV01|/NAV·10⁴
-    and ``dv01_gross_bps_nav`` = Σ_bucket|DV01|/NAV·10⁴ (bps of NAV per bp),
-    ``fx_delta_pct_nav`` and ``equity_delta_pct_nav`` (|delta| as % of NAV),
-    ``concentration_pct.<ASSET_CLASS>`` (Σ|notional| of the class as % of gross; every class of :data:`ASSET_CLASSES`, 0 when
-    absent), ``worst_stress_loss_bps`` (max(0, −min stress P&L) in bps of NAV),
-    ``drawdown_pct`` (drawdown fraction × 100).
+    Keys (units):
+
+    * ``var95_bps``/``var99_bps``/``es975_bps``: bps of NAV; None if the VaR is None;
+    * ``gross_leverage`` = Σ|notional_brl|/NAV and ``net_leverage`` = |Σ notional_brl|/NAV
+      (x; notionals are signed: + long, − short);
+    * ``dv01_net_bps_nav`` = |Σ DV01|/NAV·10⁴ and ``dv01_gross_bps_nav`` =
+      Σ_bucket|DV01|/NAV·10⁴ (bps of NAV per bp);
+    * ``fx_delta_pct_nav`` and ``equity_delta_pct_nav``: |delta| as % of NAV;
+    * ``concentration_pct.<ASSET_CLASS>``: Σ|notional| of the class as % of gross (every
+      class of :data:`ASSET_CLASSES`, 0 when absent);
+    * ``worst_stress_loss_bps``: max(0, −min stress P&L) in bps of NAV;
+    * ``drawdown_pct``: drawdown fraction × 100.
 
     Args:
         marks: ``position_marks`` rows (notional_brl, asset_class).
