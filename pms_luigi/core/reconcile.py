@@ -20,10 +20,9 @@ NTN-B   cotação trunc4(Σ round10(CF_k / (1 + y)^n_k)), then       within half
 
 Both figures are written to the publisher's last decimal, so "within half a unit" means
 "the same figure". The DI1, DAP and LTN ``du`` counts ANBIMA business days as of the
-price's date (``calendar.du(..., as_of=on)``): the count the market made that day. The
-NTN-F and NTN-B cash flows are counted by the pricing functions, with today's calendar:
-the market's for every price date from 2023-12-26 on (a bond priced on an earlier date
-whose flows fall after a Nov 20 from 2024 would be off). The NTN-B's VNA is
+price's date (``calendar.du(..., as_of=on)``): the count the market made that day; the
+NTN-F and NTN-B pricing functions count their cash flows as of the settlement date, which
+is the price's date here. The NTN-B's VNA is
 the one loaded for the date; without one, the VNA the NTN-B rows themselves imply
 (:func:`implied_vna`: ANBIMA's file has each bond's rate and PU, no cotação, and one VNA
 is shared by every NTN-B of a date).

@@ -117,7 +117,7 @@ class Book:
         if kind in ("DI1", "DDI"):  # adverse by 0.1-0.5 bp in rate: a PU buyer gets a lower rate
             r = rate - side * self.rng.uniform(0.1, 0.5) * 1e-4
             if kind == "DI1":
-                du = cal.du(d, inst.maturity)
+                du = cal.du(d, inst.maturity, as_of=d)
                 return round(float(pricing.di1_pu(r, du)), 2)
             return round(float(pricing.ddi_pu(r, (inst.maturity - d).days)), 2)  # type: ignore
         p = price * (1.0 + side * self.rng.uniform(0.5, 3.0) * 1e-4)
@@ -155,7 +155,7 @@ class Book:
         """DV01 of one DI1 contract at settlement: du/252 x PU/(1 + r) x 1 bp (the PU's
         derivative in the 252-day compounded rate)."""
         price, rate = self.settle(inst.instrument_id, d)
-        du = cal.du(d, inst.maturity)
+        du = cal.du(d, inst.maturity, as_of=d)
         return du / 252.0 * price / (1.0 + rate) * 1e-4
 
     def frame(self) -> pd.DataFrame:

@@ -218,7 +218,7 @@ def _instrument_frame(insts: list[Inst], end: date) -> pd.DataFrame:
 
 def _nearest(roles: dict[str, Inst], end: date, target_du: int) -> str:
     dis = [roles[f"DI{k}"] for k in (0, 1, 2, 4)]
-    dus = [cal.du(end, i.maturity) for i in dis]
+    dus = [cal.du(end, i.maturity, as_of=end) for i in dis]
     return dis[int(np.argmin([abs(d - target_du) for d in dus]))].instrument_id
 
 

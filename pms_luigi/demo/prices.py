@@ -96,7 +96,7 @@ def price_instrument(inst: Inst, dates: list[date], mk: Market
     if kind == "EQUITY":
         return t, np.round(mk.equities[inst.instrument_id][t], 2), nan
     mat64 = np.datetime64(inst.maturity, "D")
-    du = np.asarray(cal.du(mk.d64[t], np.full(len(t), mat64)), dtype=np.int64)
+    du = np.asarray(cal.du(mk.d64[t], np.full(len(t), mat64), as_of=mk.d64[t]), dtype=np.int64)
     dc = (mat64 - mk.d64[t]).astype(np.int64).astype(float)
     if kind == "DI1":
         rate = np.round(di_curve(mk, t, du), 5)

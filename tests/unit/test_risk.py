@@ -235,6 +235,17 @@ def test_factor_exposures_vertex_is_nearest_du():
     assert risk.factor_exposures(m, INSTRUMENTS)["factor"].item() == "DI_2520"
 
 
+def test_factor_exposures_bucket_by_the_count_of_the_marks_date():
+    """DI1Z25 on 2023-06-01: du 631 as counted that day (Nov 20 2024 and 2025 business days),
+    629 with today's calendar; the DI_504/DI_756 midpoint is 630, so the bucket depends on it."""
+    on, maturity = date(2023, 6, 1), date(2025, 12, 1)
+    assert (calendar.du(on, maturity, as_of=on), calendar.du(on, maturity)) == (631, 629)
+    ins = pd.DataFrame([("DI1Z25", "RATES", "DI1", maturity, 1.0, None)],
+                       columns=INSTRUMENTS.columns)
+    m = make_marks(on, [{"instrument_id": "DI1Z25", "strategy_id": "S", "dv01_brl": -1.0}])
+    assert risk.factor_exposures(m, ins)["factor"].item() == "DI_756"
+
+
 # ----------------------------------------------------------------------------- stress
 
 def test_stress_by_factor_signs():
@@ -344,19 +355,25 @@ def test_book_metrics_leverage_concentration_and_deltas():
 
 # ----------------------------------------------------------------------------- factor history
 
-def test_factor_changes_flat_forward_vertices_and_bp_units():
-    d0, d1 = date(2026, 1, 5), date(2026, 1, 6)
+@pytest.mark.parametrize("d0, d1, near, far, between", [
+    (date(2026, 1, 5), date(2026, 1, 6), "DI1F27", "DI1F28", 504),
+    # Before Lei 14.759 reached the counts, Nov 20 of 2024-2030 are business days: the knots
+    # sit at du 1,154 and 1,906 of that date (today's calendar: 1,151 and 1,900), and the
+    # 1,260 vertex between them is interpolated with the count of the day.
+    (date(2023, 6, 1), date(2023, 6, 2), "DI1F28", "DI1F31", 1260),
+])
+def test_factor_changes_flat_forward_vertices_and_bp_units(d0, d1, near, far, between):
     hist = pd.DataFrame([
-        (d0, "DI1F27", 87_000.0, 0.1400), (d0, "DI1F28", 76_000.0, 0.1350),
-        (d1, "DI1F27", 87_000.0, 0.1410), (d1, "DI1F28", 76_000.0, 0.1355),
+        (d0, near, 87_000.0, 0.1400), (d0, far, 76_000.0, 0.1350),
+        (d1, near, 87_000.0, 0.1410), (d1, far, 76_000.0, 0.1355),
     ], columns=["price_date", "instrument_id", "price", "rate"])
     fx = pd.DataFrame(columns=["fixing_date", "pair", "kind", "rate"])
     ch = risk.factor_changes(hist, INSTRUMENTS, fx, d1)
     assert list(ch.index) == [d1]
+    mat = INSTRUMENTS.set_index("instrument_id")["maturity_date"]
 
-    def vertex(d, v):
-        k = [(calendar.du(d, date(2027, 1, 4)), r27), (calendar.du(d, date(2028, 1, 3)), r28)]
-        (a, ra), (b, rb) = k
+    def vertex(d, v, ra, rb):
+        a, b = (calendar.du(d, mat[i], as_of=d) for i in (near, far))
         if v <= a:
             return ra
         if v >= b:
@@ -364,15 +381,12 @@ def test_factor_changes_flat_forward_vertices_and_bp_units():
         ya, yb = math.log1p(ra) * a / 252, math.log1p(rb) * b / 252
         return math.expm1((ya + (v - a) / (b - a) * (yb - ya)) * 252 / v)
 
-    r27, r28 = 0.1400, 0.1350
-    lv0 = {v: vertex(d0, v) for v in risk.VERTICES}
-    r27, r28 = 0.1410, 0.1355
-    lv1 = {v: vertex(d1, v) for v in risk.VERTICES}
     for v in risk.VERTICES:
-        assert ch.loc[d1, f"DI_{v}"] == pytest.approx((lv1[v] - lv0[v]) * 1e4, abs=1e-9)
+        change = vertex(d1, v, 0.1410, 0.1355) - vertex(d0, v, 0.1400, 0.1350)
+        assert ch.loc[d1, f"DI_{v}"] == pytest.approx(change * 1e4, abs=1e-9)
     assert ch.loc[d1, "DI_21"] == pytest.approx(10.0)  # flat before the first contract
     assert ch.loc[d1, "DI_2520"] == pytest.approx(5.0)  # flat beyond the last contract
-    assert 5.0 < ch.loc[d1, "DI_504"] < 10.0  # interpolated between the two knots
+    assert 5.0 < ch.loc[d1, f"DI_{between}"] < 10.0  # interpolated between the two knots
 
 
 def test_factor_changes_point_in_time_ignores_later_rows():

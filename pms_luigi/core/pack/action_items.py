@@ -195,7 +195,8 @@ def _expiring(inp: PackInputs) -> list[dict[str, Any]]:
     if len(g) == 0:
         return []
     g = g.assign(du=cal.du(np.full(len(g), np.datetime64(inp.date, "D")),
-                           np.array(list(g["maturity_date"]), dtype="datetime64[D]")))
+                           np.array(list(g["maturity_date"]), dtype="datetime64[D]"),
+                           as_of=inp.date))
     g = g.loc[g["du"] <= inp.expiry_horizon_bd].sort_index()
     out = []
     for iid, r in g.iterrows():

@@ -136,7 +136,7 @@ def _rate_rows(panel: pd.DataFrame, s0: date) -> list[dict[str, Any]]:
     pnl = pnl.sort_values(["maturity_date", "instrument_id"], na_position="last")
     mats = list(pnl["maturity_date"])
     du_arr = (cal.du(np.full(len(mats), np.datetime64(s0, "D")),
-                     np.array([m or s0 for m in mats], dtype="datetime64[D]"))
+                     np.array([m or s0 for m in mats], dtype="datetime64[D]"), as_of=s0)
               if mats else [])
     rows = []
     cols = ["instrument_id", "maturity_date", "rate_s0", "rate_s1", "rate_s5"]

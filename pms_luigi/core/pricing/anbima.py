@@ -1,6 +1,7 @@
 """ANBIMA / Tesouro Nacional methodology shared by the federal bonds (LTN, NTN-F, NTN-B).
 
-* du counts ANBIMA business days in [settlement, cash-flow date); the exponent n = du/252 is
+* du counts ANBIMA business days in [settlement, cash-flow date) with the calendar in force
+  on the settlement date (the count published that day); the exponent n = du/252 is
   truncated to 14 decimals (:func:`~pms_luigi.core.pricing.rounding.year_fraction_252`).
 * Coupon dates run back every 6 months from maturity and stay strictly after settlement
   (:func:`coupon_dates`). A flow falling on a holiday is paid the next business day
@@ -80,11 +81,12 @@ def cash_flows(settlement: date, maturity: date, coupon: float, final: float
     if settlement >= maturity:
         raise ValueError(f"settlement {settlement} is on or after maturity {maturity}")
     dates = coupon_dates(settlement, maturity)
-    pay = [calendar.following(d) for d in dates]
+    pay = [calendar.following(d, as_of=settlement) for d in dates]
     cf = np.full(len(dates), coupon, dtype=np.float64)
     cf[-1] = final
     du = np.asarray(calendar.du(np.array(settlement, dtype="datetime64[D]"),
-                                np.array(pay, dtype="datetime64[D]")), dtype=np.int64)
+                                np.array(pay, dtype="datetime64[D]"), as_of=settlement),
+                    dtype=np.int64)
     return pay, cf, du
 
 
@@ -190,7 +192,7 @@ class CouponBondPricer(BondPricer):
         for mat64 in np.unique(mat[held]):
             maturity = pd.Timestamp(mat64).date()
             paid = [c for c in coupon_dates(p_date, maturity)
-                    if c < maturity and p_date < calendar.following(c) <= d_date]
+                    if c < maturity and p_date < calendar.following(c, as_of=d_date) <= d_date]
             if paid:
                 out[held & (mat == mat64)] = self.coupon(legs, market) * len(paid)
         return out

@@ -132,7 +132,9 @@ def di_factors(legs: pd.DataFrame, market: MarketData) -> np.ndarray:
 
 
 def _du(legs: pd.DataFrame) -> np.ndarray:
-    return calendar.du(days(legs, "on"), days(legs, "maturity"))
+    """du from each row's price date to maturity, counted with the calendar of that date."""
+    on = days(legs, "on")
+    return calendar.du(on, days(legs, "maturity"), as_of=on)
 
 
 @dataclass(frozen=True)

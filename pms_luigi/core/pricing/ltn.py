@@ -84,15 +84,15 @@ class LtnPricer(BondPricer):
 
     def pu_at(self, settlement: date, maturity: date, rate: float, vna: float) -> float:
         """:func:`ltn_pu`."""
-        return ltn_pu(rate, calendar.du(settlement, maturity))
+        return ltn_pu(rate, calendar.du(settlement, maturity, as_of=settlement))
 
     def yield_at(self, settlement: date, maturity: date, price: float, vna: float) -> float:
         """:func:`ltn_rate`."""
-        return ltn_rate(price, calendar.du(settlement, maturity))
+        return ltn_rate(price, calendar.du(settlement, maturity, as_of=settlement))
 
     def dv01_at(self, settlement: date, maturity: date, rate: float, vna: float) -> float:
         """:func:`ltn_dv01`."""
-        return ltn_dv01(rate, calendar.du(settlement, maturity))
+        return ltn_dv01(rate, calendar.du(settlement, maturity, as_of=settlement))
 
 
 PRICER: Final = LtnPricer("LTN", Terms(daily_settled=False, rate_quoted=True,

@@ -94,7 +94,7 @@ def factor_exposures(
     * ``dv01_brl`` ≠ 0 → factor ``<FAMILY>_<vertex>``, ``abs_bp``, sensitivity = dv01_brl
       (BRL per +1 bp). FAMILY from instrument_type (:data:`RATE_FAMILY_BY_TYPE`: DI1/LTN/NTNF
       → DI, NTNB → REAL, DDI → CUPOM). vertex = the :data:`VERTICES` entry nearest to the
-      position's du = ``calendar.du(business_date, instruments.maturity_date)`` (ANBIMA
+      position's du = ``calendar.du(business_date, maturity_date, as_of=business_date)`` (ANBIMA
       [start, end)); a tie goes to the shorter vertex. NTN-B is bucketed by maturity,
       consistent with the REAL curve, which is built from yields-to-maturity by maturity du.
     * ``fx_delta_usd`` ≠ 0 → ``USDBRL``, ``rel``, sensitivity = fx_delta_usd × spot (BRL per
@@ -229,7 +229,8 @@ def _rate_buckets(marks: pd.DataFrame, rows: np.ndarray, itype: np.ndarray,
         raise InvalidInput(f"{x['instrument_id']} has dv01_brl but no maturity_date, needed "
                            f"for its du bucket", table="instruments",
                            row=x["instrument_id"], field="maturity_date")
-    du = calendar.du(to_days(marks["business_date"].to_numpy()[rows]), mat)
+    on = to_days(marks["business_date"].to_numpy()[rows])
+    du = calendar.du(on, mat, as_of=on)
     vert = np.asarray(VERTICES)
     bucket = vert[np.abs(np.asarray(du)[:, None] - vert[None, :]).argmin(axis=1)]
     family = np.array(list(RATE_FAMILY_BY_TYPE.values()), dtype=object)[fam]

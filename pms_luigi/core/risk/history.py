@@ -184,13 +184,14 @@ def _interpolate_levels(d: np.ndarray, du: np.ndarray, r: np.ndarray) -> np.ndar
 def _curve_knots(h: History, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(date, du, rate) knots of one curve family, by date (rows of a date in input order).
 
-    Each contract's ``rate`` at its du = calendar.du(price_date, maturity_date) > 0; a DI1
+    Each contract's ``rate`` at its du = calendar.du(price_date, maturity_date,
+    as_of=price_date) > 0 (the count of that date); a DI1
     row without a rate uses r = (100000/PU)^(252/du) − 1 (B3's DI1 rate from the settlement
     PU). Rows with du ≤ 0 or a rate that is not finite and > −100% are dropped.
     """
     src = np.isin(h.itype, CURVE_SOURCE_TYPES[family]) & ~np.isnat(h.mat)
     d, rate, price = h.day[src], h.rate[src], h.price[src]
-    du = np.asarray(calendar.du(d, h.mat[src]), dtype=np.int64)
+    du = np.asarray(calendar.du(d, h.mat[src], as_of=d), dtype=np.int64)
     if family == "DI":
         fill = np.isnan(rate) & (du > 0) & (price > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
