@@ -7,6 +7,9 @@ summary), :mod:`.email` (the message), :mod:`.files` (atomic writes), :mod:`.for
 (display filters), :mod:`.delivery` (SMTP). Every renderer is deterministic — the same pack
 gives the same HTML, PNG and PDF — and none imports luigi, sqlalchemy or redis; only
 :func:`write_outputs` touches the disk and only :mod:`.delivery` the network.
+
+Also the status page's view model and template (:mod:`.status_page`, :mod:`.status_cells`:
+a cell's drill-down), rendered from plain data the caller read.
 """
 from __future__ import annotations
 
