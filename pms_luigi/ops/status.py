@@ -5,7 +5,6 @@ One bulk status call per family and one run-history query for the whole grid.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import date
 
@@ -93,18 +92,9 @@ def render_text(g: Grid, per_line: int = 66) -> str:
 
 
 def render_html(g: Grid) -> str:
-    head = "".join(f"<th title='{d}'>{d.day}</th>" for d in g.dates)
-    rows = []
-    for fam in g.families:
-        cells = "".join(
-            f"<td title='{html.escape(fam)} {d}: {g.cells[(fam, d)]}' "
-            f"style='background:{COLOUR[g.cells[(fam, d)]]}'></td>" for d in g.dates)
-        rows.append(f"<tr><th>{html.escape(fam)}</th>{cells}</tr>")
-    legend = " ".join(f"<span style='background:{c};padding:0 6px'>&nbsp;</span> {k}"
-                      for k, c in COLOUR.items())
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>pms-luigi status</title>"
-            "<style>body{font-family:'DejaVu Sans',sans-serif}td{width:8px;height:16px}"
-            "table{border-collapse:collapse}th{font-size:10px}</style></head><body>"
-            f"<h1>pms-luigi status {g.dates[0] if g.dates else ''} .. "
-            f"{g.dates[-1] if g.dates else ''}</h1><p>{legend}</p>"
-            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></body></html>")
+    """The status page of ``g`` (``ops.status_page``): a month per table with day and weekday
+    heads, a symbol in every cell, totals, the spans needing attention, the open
+    data-quality issues and each cell's marker, latest run and latest failure."""
+    from pms_luigi.ops import status_page  # noqa: PLC0415 - Jinja2 loads only for the page
+
+    return status_page.render(g)

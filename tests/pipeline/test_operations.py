@@ -292,7 +292,7 @@ def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -
     assert "failed=1" in out and "missing=" in out and "stale=" in out
     page = html.read_text(encoding="utf-8")
     for state in ("done", "missing", "stale", "failed"):
-        assert f": {state}'" in page
+        assert f'<td class="s-{state}">' in page
     # cache-missing on its own: a fresh grid after only deleting a cache marker
     assert backfills.backfill(data.start, LAST, progress=None) == 0
     w.redis.delete(f"{w.namespace}:marker:pms.PerformanceAttribution:{LAST.isoformat()}")
