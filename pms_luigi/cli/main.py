@@ -12,6 +12,7 @@ imports nothing from here, so any of them can also run alone):
     demo.py       demo
     proposals.py  proposals list|show|approve|reject|modify|book|verify
     pack.py       pack show|send
+    serve.py      serve (the desk console)
 
 Every command exits with a code of the one table, :class:`pms_luigi.core.errors.ExitCode`
 (0 ok · 1 failed · 2 bad request · 3 missing data · 4 already running · 5 Redis unavailable
@@ -25,10 +26,11 @@ import sys
 from collections.abc import Sequence
 
 from pms_luigi.cli import backfill, data, demo, ingest, pack, proposals, reconcile, run, status
+from pms_luigi.cli import serve as console
 from pms_luigi.cli.common import Parser, execute
 
 #: The command groups, in ``--help`` order.
-GROUPS = (demo, run, backfill, status, data, ingest, reconcile, proposals, pack)
+GROUPS = (demo, run, backfill, status, data, ingest, reconcile, proposals, pack, console)
 
 
 def parser() -> argparse.ArgumentParser:
