@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["pms_luigi", "pms_luigi.*"]),
     package_data={
         "pms_luigi": ["report/templates/*.html", "store/migrations/*.py", "store/migrations/*.mako",
-                      "store/migrations/versions/*.py"],
+                      "store/migrations/versions/*.py", "web/templates/*.html", "web/static/*"],
     },
     # Reference data (limits, stress scenarios, proposal policy, masters, crontab/luigid
     # examples) for non-editable installs: found by config.config_dir().
@@ -35,7 +35,7 @@ setup(
         # The test suite and the checks .ci/run makes (the import contracts, ruff); dev only.
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "empyrical-reloaded>=0.5.10,<1",
                  "import-linter>=2.17,<3", "grimp>=3.20,<4", "ruff>=0.17,<0.18",
-                 "jsonschema>=4.18,<5"],
+                 "jsonschema>=4.18,<5", "selenium>=4.20,<5"],
     },
     entry_points={"console_scripts": ["pms-luigi=pms_luigi.cli.main:main"]},
 )

@@ -10,7 +10,7 @@ Backfilled demo funds (``demo_worlds``) are built once per session and store pai
 copied for each module that asks for one: see :class:`DemoWorlds`.
 
 Markers (:func:`pytest_collection_modifyitems`): each test is marked with its folder's suite
-(``unit``, ``store``, ``pipeline``, ``faults``; the doctests of ``pms_luigi/core`` are
+(``unit``, ``store``, ``pipeline``, ``faults``, ``web``; the doctests of ``pms_luigi/core`` are
 ``unit``) and ``slow`` when it copies a demo world or is named in :data:`SLOW`, so
 ``pytest -m "not slow"`` is the inner loop. The suites run in that order.
 """
@@ -460,7 +460,7 @@ FUND_11 = DemoFund(seed=11, end=date(2026, 11, 26),
 
 #: The suites (the folders of tests/), in the order they run: the pure core first, its
 #: doctests included, so its answer comes first while the demo-world builder has the other core.
-SUITES = ("unit", "store", "pipeline", "faults")
+SUITES = ("unit", "store", "pipeline", "faults", "web")
 
 #: What is slow besides copying a demo world (every module naming a DemoFund is slow):
 #: a module of tests/, or one test in it (``path::name``) -> why.

@@ -22,7 +22,7 @@ import hmac
 import re
 import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pms_luigi.core.errors import BadRequest
@@ -48,7 +48,7 @@ class User:
 
     name: str
     role: str
-    password: str
+    password: str = field(repr=False)
 
     def may(self, action: str) -> bool:
         """Whether the role grants ``action`` (``decide``, ``rerun``)."""
