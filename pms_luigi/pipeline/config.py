@@ -37,6 +37,14 @@ class pms_fund(luigi.Config):  # noqa: N801
     output_dir = luigi.Parameter(default="out")
 
 
+class pms_proposals(luigi.Config):  # noqa: N801
+    """Trade proposals: the business days to expiry within which a contract gets no new or
+    increased position (its view rolls to the next contract; per-type floors and the liquid
+    months are in config/proposal_policy.json, ``rolls``)."""
+
+    min_days_to_expiry = luigi.IntParameter(default=20)
+
+
 class pms_retry(luigi.Config):  # noqa: N801
     """In-process retry of transient DB/Redis errors (the original spec's 2 x 30 s)."""
 

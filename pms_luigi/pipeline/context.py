@@ -88,6 +88,8 @@ class Settings:
     mtm: MtmSettings
     retry: RetrySettings
     landing: Landing
+    #: ``[pms_proposals] min_days_to_expiry``
+    min_days_to_expiry: int = 20
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -103,7 +105,8 @@ class Settings:
                             mtm.expiry_horizon_bd),
             retry=RetrySettings(retry.attempts, retry.wait_seconds, retry.backoff,
                                 retry.jitter_seconds),
-            landing=Landing.from_config())
+            landing=Landing.from_config(),
+            min_days_to_expiry=cfg.pms_proposals().min_days_to_expiry)
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -342,10 +342,53 @@ def replace_step_rows(conn: Connection, tbl: sa.Table, on: date, step: str,
     return insert_frame(conn, tbl, frame)
 
 
+#: What names a pipeline proposal across reruns of its date (with ``business_date``).
+PROPOSAL_KEY = ("instrument_id", "side", "action")
+
+
 def replace_pending_proposals(conn: Connection, on: date, frame: pd.DataFrame) -> int:
-    """Replace only the pipeline-generated PENDING proposals of ``on``: proposals a human
-    decided (approved, rejected, modified, booked) and manual ones are kept."""
+    """Write the pipeline proposals of ``on``, each keeping its id across reruns.
+
+    A pipeline proposal is named by (``on``, instrument, side, action), so an id quoted from
+    the morning pack still names the same proposal after a rerun:
+
+    * a PENDING pipeline row whose key is proposed again is updated in place: same
+      ``proposal_id`` and ``created_at``, the new values, ``run_id`` and ``updated_at``;
+    * a PENDING pipeline row whose key is not proposed again is deleted (its id is never
+      reused: the table's ids only grow);
+    * a key without any row of ``on`` is inserted with a new id;
+    * a row a person decided (APPROVED, REJECTED, MODIFIED, BOOKED) or a manual one is never
+      touched, and its key is never inserted again: a decision is not re-keyed by a rerun.
+
+    Each UPDATE and DELETE also requires ``status = 'PENDING'``, so a decision that commits
+    between the read and the write (it holds the row lock on PostgreSQL) wins.
+
+    Returns:
+        The rows updated plus inserted.
+    """
     p = s.proposals
-    conn.execute(sa.delete(p).where(p.c.business_date == on, p.c.origin == "PIPELINE",
-                                    p.c.status == "PENDING"))
-    return insert_frame(conn, p, frame)
+    key = list(PROPOSAL_KEY)
+    ours = (p.c.origin == "PIPELINE") & (p.c.status == "PENDING")
+    held = pd.DataFrame(conn.execute(
+        sa.select(p.c.proposal_id, p.c.instrument_id, p.c.side, p.c.action, ours.label("ours"))
+        .where(p.c.business_date == on)).mappings().all(),
+        columns=["proposal_id", *key, "ours"])
+    held["ours"] = held["ours"].eq(True)
+    first = held.sort_values(["ours", "proposal_id"], kind="mergesort").drop_duplicates(key)
+    m = frame.merge(first, on=key, how="left")  # a decided row of a key wins over a PENDING
+    again = m["proposal_id"].notna() & m["ours"].eq(True)
+    gone = held.loc[held["ours"] & ~held["proposal_id"].isin(m["proposal_id"]), "proposal_id"]
+    if len(gone):
+        conn.execute(sa.delete(p).where(p.c.proposal_id.in_([int(i) for i in gone]),
+                                        p.c.status == "PENDING"))
+    update = m.loc[again].drop(columns=["ours", "created_at"], errors="ignore")
+    if len(update):
+        rows = records(p, update)
+        names = [c for c in rows[0] if c != "proposal_id"]
+        conn.execute(sa.update(p).where(p.c.proposal_id == sa.bindparam("pid"),
+                                        p.c.status == "PENDING")
+                     .values({c: sa.bindparam(f"v_{c}") for c in names}),
+                     [{"pid": int(r["proposal_id"]), **{f"v_{c}": r[c] for c in names}}
+                      for r in rows])
+    new = m.loc[m["proposal_id"].isna()].drop(columns=["proposal_id", "ours"])
+    return len(update) + insert_frame(conn, p, new)

@@ -29,7 +29,8 @@ from pms_luigi.core.proposals.conventions import (
 def aggregate_signals(signals: pd.DataFrame, strategies: pd.DataFrame, aliases: pd.DataFrame,
                       instruments: pd.DataFrame, as_of: date, *,
                       strategy_weights: Mapping[str, float] | None = None,
-                      since: date | None = None) -> pd.DataFrame:
+                      since: date | None = None,
+                      rolled: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One signed net view per tradeable contract from the strategies' signals as of ``as_of``.
 
     Point in time: every row dated after ``as_of`` is an error (it could not have been
@@ -37,7 +38,10 @@ def aggregate_signals(signals: pd.DataFrame, strategies: pd.DataFrame, aliases: 
     defaults to ``as_of``: only signals of P count; a caller may pass an earlier business day
     to tolerate a strategy that did not publish on P). Within a snapshot, signals of one
     strategy that map to the same contract (an alias and the contract id) are averaged
-    first, so a strategy cannot double its weight.
+    first, so a strategy cannot double its weight. ``rolled`` {near contract: next contract}
+    (:func:`~pms_luigi.core.proposals.rolls.rolled_contracts`) moves every signal on a contract
+    too close to expiry to the one it rolls into *before* that averaging, so a strategy with
+    views on both weighs once, and the view records the contracts it was rolled from.
 
     Net view, rounded to 10 decimals (the column scale)::
 
@@ -61,7 +65,8 @@ def aggregate_signals(signals: pd.DataFrame, strategies: pd.DataFrame, aliases: 
         One row per instrument, sorted by instrument_id. Columns: instrument_id, conviction,
         strategies (sorted ids), weights ({id: normalised weight}), factor_tags (sorted
         union), asset_class (from the instrument master), n_signals (signal rows used),
-        contributions (list of {strategy_id, weight, conviction, n_signals, factor_tags}).
+        contributions (list of {strategy_id, weight, conviction, n_signals, factor_tags}),
+        rolled_from (the near contracts whose signals were moved here, sorted; [] if none).
 
     Raises:
         InvalidInput: naming the table, row and field, for a conviction missing or outside
@@ -90,6 +95,9 @@ def aggregate_signals(signals: pd.DataFrame, strategies: pd.DataFrame, aliases: 
     win = win.reset_index(drop=True)
     inst = instruments.drop_duplicates("instrument_id").set_index("instrument_id")
     win["instrument_id"] = _resolve_ids(win, inst, aliases, as_of_ts)
+    moves = {str(k): str(v) for k, v in (rolled or {}).items()}
+    win["rolled_from"] = win["instrument_id"].where(win["instrument_id"].isin(list(moves)))
+    win["instrument_id"] = win["instrument_id"].replace(moves) if moves else win["instrument_id"]
     win["weight"] = win["strategy_id"].map(weights).astype(float)
     win = win[win["weight"] > 0]
     if win.empty:
@@ -284,6 +292,8 @@ def _tags(value: Any, strategy_id: str) -> list[str]:
 def _net_views(win: pd.DataFrame, strat: pd.DataFrame, inst: pd.DataFrame) -> pd.DataFrame:
     """The weighted mean conviction per contract and its contributors (see
     :func:`aggregate_signals`); ``win`` holds the weighted signals of the latest snapshots."""
+    rolled_from = win.dropna(subset=["rolled_from"]).groupby("instrument_id")["rolled_from"] \
+        .agg(lambda s: sorted(set(s)))
     per = (win.groupby(["instrument_id", "strategy_id"], sort=True)
               .agg(conviction=("conviction", "mean"), n_signals=("conviction", "size"),
                    weight=("weight", "first"))
@@ -316,5 +326,6 @@ def _net_views(win: pd.DataFrame, strat: pd.DataFrame, inst: pd.DataFrame) -> pd
     out["asset_class"] = inst.loc[out.index, "asset_class"].astype(str).to_numpy()
     out["n_signals"] = totals["n_signals"].astype(int)
     out["contributions"] = rows_contrib
+    out["rolled_from"] = [list(rolled_from.get(i, [])) for i in out.index]
     out = out.reset_index()
     return out.loc[:, list(VIEW_COLUMNS)]

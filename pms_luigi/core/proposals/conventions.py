@@ -30,7 +30,7 @@ ACTIONS: Final = ("OPEN", "INCREASE", "REDUCE", "CLOSE", "FLIP")
 RISK_ADDING: Final = ("OPEN", "INCREASE", "FLIP")
 #: Columns of a net view (:func:`~pms_luigi.core.proposals.aggregate.aggregate_signals`).
 VIEW_COLUMNS: Final = ("instrument_id", "conviction", "strategies", "weights", "factor_tags",
-                       "asset_class", "n_signals", "contributions")
+                       "asset_class", "n_signals", "contributions", "rolled_from")
 #: ``proposals`` table columns minus proposal_id, run_id, created_at, updated_at (the writer
 #: sets those).
 PROPOSAL_COLUMNS: Final = ("business_date", "instrument_id", "side", "action", "quantity",

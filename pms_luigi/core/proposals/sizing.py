@@ -179,42 +179,65 @@ def bond_unit_risk(view: pd.DataFrame, instruments: pd.DataFrame, prices: pd.Dat
     return out
 
 
-def size_trades(f: pd.DataFrame, pol: ProposalPolicy) -> pd.DataFrame:
+def size_trades(f: pd.DataFrame, pol: ProposalPolicy, nav: float | None = None) -> pd.DataFrame:
     """The trade the policy asks for on each contract of ``f``; contracts with none dropped.
 
-    ``f`` (one row per contract) carries conviction c, the book quantity q0, lot, the
-    budget ``target``, the unit risk u (magnitude) and its unit notional and fat-finger cap.
+    ``f`` (one row per contract) carries conviction c (NaN: no strategy has a view), the book
+    quantity q0, lot, the budget ``target`` and ``budget_brl``, the unit risk u (magnitude),
+    the unit notional and the fat-finger cap ``cap_brl``; optionally ``q_base`` (the position
+    the rules see: q0 plus what a roll moves in, default q0), ``roll_out`` (a held contract
+    near expiry being rolled: close it) and ``near_blocked`` (near expiry, no next contract).
 
     * target position ``q* = lot * round_half_even(c * target / u / lot)``: the target risk
       is within half a lot of c x target;
-    * flat (q0 = 0): OPEN q* if |c| >= entry;
-    * held, same side: resize to q* when |q* - q0| >= max(rebalance_band * |q0|, lot);
+    * flat (q_base = 0): OPEN q* if |c| >= entry;
+    * held, same side: resize to q* when |q* - q_base| >= max(rebalance_band * |q_base|, lot);
       growing the position needs |c| >= entry, shrinking does not; |c| < exit: CLOSE;
     * held, opposite view: FLIP to q* if |c| >= flip, else CLOSE;
-    * fat finger: |trade| <= floor(cap / (unit_notional * lot)) lots; a trade of which not
-      even one lot fits the cap is dropped.
+    * no view: keep q_base (a rolled position keeps its risk); ``roll_out``: close;
+      ``near_blocked``: only reduce or close (an increase is dropped, a flip becomes a close);
+    * caps (:func:`cap_trades`): fat finger, and with ``nav`` the notional and 1-day risk
+      caps as a share of NAV; a trade of which not even one lot fits is dropped.
 
     Returns:
-        ``f`` with q_star, q1 (position after), trade, capped, why (the rule, a template with
-        ``{a}`` for |c|) and target_risk (c x target), only rows with a non-zero trade.
+        ``f`` with q_star, q1 (position after), trade, uncapped (the trade before the caps),
+        capped, capped_by, fat_finger_capped, notional and risk caps in R$, risk_1d_brl (the
+        trade's 1-day risk), why (the rule, a template with ``{a}`` for |c|) and target_risk
+        (c x target), only rows with a non-zero trade.
     """
-    c = f["conviction"].to_numpy()
+    q0 = f["q0"].to_numpy()
+    q_star, q1, why = _target_positions(f, pol)
+    uncapped = np.round(q1 - q0, QTY_DECIMALS)
+    capped = cap_trades(f, uncapped, pol, nav)
+    trade = capped["trade"].to_numpy()
+    out = f.assign(q_star=q_star, q1=np.round(q0 + trade, QTY_DECIMALS), uncapped=uncapped,
+                   why=why, target_risk=f["conviction"].fillna(0.0).to_numpy() * f["target"],
+                   **{c: capped[c].to_numpy() for c in capped.columns})
+    return out[trade != 0]
+
+
+def _target_positions(f: pd.DataFrame, pol: ProposalPolicy,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q*, the position after, the rule's text) per contract: the hysteresis of
+    :func:`size_trades` on ``q_base``, then no-view, roll-out and near-expiry overrides."""
+    has_view = f["conviction"].notna().to_numpy()
+    c = f["conviction"].fillna(0.0).to_numpy()
     a, s = np.abs(c), np.sign(c)
     q0 = f["q0"].to_numpy()
-    s0 = np.sign(q0)
+    qb = f["q_base"].to_numpy() if "q_base" in f.columns else q0
+    s0 = np.sign(qb)
     lots = f["lot"].to_numpy()
-    target_risk = c * f["target"].to_numpy()
-    q_star = np.round(np.round(target_risk / f["u"].to_numpy() / lots) * lots, QTY_DECIMALS)
-    q_star = q_star + 0.0  # no negative zeros in the output
+    q_star = np.round(np.round(c * f["target"].to_numpy() / f["u"].to_numpy() / lots) * lots,
+                      QTY_DECIMALS) + 0.0  # no negative zeros in the output
     held_m = s0 != 0
     same = held_m & (s == s0)
     opp = held_m & (s != s0) & (s != 0)
-    resize_ok = np.abs(q_star - q0) >= np.maximum(pol.rebalance_band * np.abs(q0), lots)
-    growing = np.abs(q_star) > np.abs(q0)
+    resize_ok = np.abs(q_star - qb) >= np.maximum(pol.rebalance_band * np.abs(qb), lots)
+    growing = np.abs(q_star) > np.abs(qb)
     q1 = np.select(
         [~held_m & (a >= pol.entry), held_m & (a < pol.exit), opp & (a >= pol.flip), opp,
          same & resize_ok & (~growing | (a >= pol.entry))],
-        [q_star, 0.0, q_star, 0.0, q_star], default=q0)
+        [q_star, 0.0, q_star, 0.0, q_star], default=qb)
     why = np.select(
         [~held_m & (a >= pol.entry), held_m & (a < pol.exit), opp & (a >= pol.flip), opp,
          same & growing],
@@ -223,11 +246,60 @@ def size_trades(f: pd.DataFrame, pol: ProposalPolicy) -> pd.DataFrame:
          f"opposite view |{{a:.2f}}| >= flip {pol.flip:.2f}",
          f"opposite view |{{a:.2f}}| < flip {pol.flip:.2f}",
          f"|view| {{a:.2f}} >= entry {pol.entry:.2f}, position below target"],
-        default="position above target for the view")
+        default="position above target for the view").astype(object)
+    q1 = np.where(has_view, q1, qb)
+    why = np.where(has_view, why, "no strategy view: the rolled position keeps its risk")
+    out_m = f["roll_out"].to_numpy(dtype=bool) if "roll_out" in f.columns \
+        else np.zeros(len(f), dtype=bool)
+    q1 = np.where(out_m, 0.0, q1)
+    why = np.where(out_m, "roll out of a contract near expiry", why)
+    blocked = f["near_blocked"].to_numpy(dtype=bool) if "near_blocked" in f.columns \
+        else np.zeros(len(f), dtype=bool)
+    allowed = (q1 == 0) | ((np.sign(q1) == np.sign(q0)) & (np.abs(q1) <= np.abs(q0)))
+    stop = blocked & ~allowed
+    q1 = np.where(stop, np.where(np.sign(q1) == np.sign(q0), q0, 0.0), q1)
+    why = np.where(stop, "near expiry without a next contract: close instead of flip", why)
+    return q_star, q1 + 0.0, why
 
-    trade = np.round(q1 - q0, QTY_DECIMALS)
-    max_qty = np.floor(f["cap_brl"].to_numpy() / (f["unit_notional"].to_numpy() * lots)) * lots
+
+def cap_trades(f: pd.DataFrame, trade: np.ndarray, pol: ProposalPolicy,
+               nav: float | None) -> pd.DataFrame:
+    """Each trade cut to whole lots under every cap that applies to it.
+
+    * fat finger: |trade| x unit notional <= the asset class's ``fat_finger_notional_brl``;
+    * with ``nav``: |trade| x unit notional <= ``caps.notional_pct_nav`` % of NAV, and the
+      trade's 1-day risk |trade| x u x daily_vol (x USDBRL for a US$ budget; per unit
+      ``u x budget_brl / target``) <= ``caps.risk_1d_pct_nav`` % of NAV.
+
+    Each cap allows ``floor(cap / (per-unit figure x lot))`` lots; the smallest binds.
+
+    Returns:
+        Columns trade (capped), capped, capped_by (the binding cap's name or None),
+        fat_finger_capped, max_notional_brl, max_risk_1d_brl (None without ``nav``),
+        risk_1d_brl (the capped trade's 1-day risk in R$).
+    """
+    lots = f["lot"].to_numpy()
+    per_lot = f["unit_notional"].to_numpy() * lots
+    risk_unit = f["u"].to_numpy() * f["budget_brl"].to_numpy() / f["target"].to_numpy()
+    ff = f["cap_brl"].to_numpy()
+    limits = {"fat_finger": np.floor(ff / per_lot) * lots}
+    max_notional, max_risk = ff, np.full(len(f), np.nan)
+    if nav is not None:
+        notional_cap = pol.caps.notional_pct_nav / 100.0 * nav
+        max_risk = np.full(len(f), pol.caps.risk_1d_pct_nav / 100.0 * nav)
+        limits["notional_pct_nav"] = np.floor(notional_cap / per_lot) * lots
+        limits["risk_1d_pct_nav"] = np.floor(max_risk / (risk_unit * lots)) * lots
+        max_notional = np.minimum(ff, notional_cap)
+    names = list(limits)
+    table = np.vstack([limits[n] for n in names])
+    max_qty = table.min(axis=0)
     capped = np.abs(trade) > max_qty
-    trade = np.where(capped, np.sign(trade) * max_qty, trade) + 0.0
-    return f.assign(q_star=q_star, q1=np.round(q0 + trade, QTY_DECIMALS), trade=trade,
-                    capped=capped, why=why, target_risk=target_risk)[trade != 0]
+    cut = np.where(capped, np.sign(trade) * max_qty, trade) + 0.0
+    return pd.DataFrame({
+        "trade": cut, "capped": capped,
+        "capped_by": np.where(capped, np.array(names, dtype=object)[table.argmin(axis=0)], None),
+        "fat_finger_capped": np.abs(trade) > limits["fat_finger"],
+        "max_notional_brl": max_notional,
+        "max_risk_1d_brl": np.where(np.isnan(max_risk), None, max_risk),
+        "risk_1d_brl": np.abs(cut) * risk_unit,
+    }, index=f.index)

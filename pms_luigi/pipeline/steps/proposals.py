@@ -40,10 +40,14 @@ class ProposalInputs:
     scenarios: dict[str, Any]
     var_window: int
     var_min_history: int
+    min_days_to_expiry: int
 
 
 class TradeProposals(PmsTask):
-    version = 1
+    """Version 2: contracts near expiry roll, caps as a share of NAV, the score's parts, ids
+    kept across reruns (version 1 stores rebuild their proposals on the next run)."""
+
+    version = 2
     rank = 2
     kinds = ("proposals",)
 
@@ -78,6 +82,7 @@ class TradeProposals(PmsTask):
                 scenarios=ctx.reference.stress_scenarios(),
                 var_window=conf.var_window,
                 var_min_history=conf.var_min_history,
+                min_days_to_expiry=ctx.settings.min_days_to_expiry,
             )
 
     def compute(self, inputs: ProposalInputs) -> StepResult:
@@ -88,11 +93,13 @@ class TradeProposals(PmsTask):
             fx_history=inputs.fx_history, vna=inputs.vna, nav=inputs.nav,
             nav_history=inputs.nav_history, decided=inputs.decided, policy=inputs.policy,
             limits=inputs.limits, scenarios=inputs.scenarios, window=inputs.var_window,
-            min_history=inputs.var_min_history)
+            min_history=inputs.var_min_history,
+            min_days_to_expiry=inputs.min_days_to_expiry)
         return StepResult(frames={s.proposals: frame}, metadata=metadata)
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
-        """Replace only pipeline-generated PENDING proposals: human decisions are kept."""
+        """Replace only pipeline-generated PENDING proposals, each keeping its id while its
+        key (date, instrument, side, action) is proposed again: human decisions are kept."""
         now = datetime.now(UTC)
         frame = result.frames[s.proposals].assign(
             run_id=run_id, created_at=now, updated_at=now, status="PENDING",
