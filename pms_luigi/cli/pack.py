@@ -1,11 +1,13 @@
 """``pms-luigi pack show|send``: read the stored morning pack of a date; print or e-mail it.
 
 Why from the database and not the output folder: ``morning_packs`` is the record the
-pre-open step committed (payload + HTML + digest); the files under ``output_dir`` may live on
-another machine or be cleaned up. The charts and the PDF are re-rendered from the stored
-payload and HTML — both renderers are deterministic, so the mail carries the same images and
-document the step wrote. Nothing here recomputes the pack: a date without a stored pack is
-reported (exit 3, missing data) with the command that builds it.
+pre-open step committed (payload + HTML + digest); the files under
+``<output_dir>/<store>/<fund>/<D>/`` may live on another machine or be cleaned up. The charts
+and the PDF are re-rendered from the stored payload and HTML — both renderers are
+deterministic, so the mail carries the same images and document the step wrote. Nothing here
+recomputes the pack: a date that is not an ANBIMA business day is a bad request (exit 2, one
+line naming the holiday or weekday), a business date without a stored pack is reported
+(exit 3, missing data) with the command that builds it.
 
 Wiring: ``pms_luigi.cli.main.parser()`` calls :func:`register` on its subparsers; this module
 also runs alone (``python -m pms_luigi.cli.pack pack show --date D``).
@@ -21,17 +23,26 @@ from pathlib import Path
 from typing import Any
 
 from pms_luigi.cli.common import parse_date, run_alone
-from pms_luigi.core.errors import ExitCode, MissingData
+from pms_luigi.core.errors import ExitCode, MissingData, NotBusinessDay
 
 
 def stored_pack(on: date) -> dict[str, Any] | None:
-    """The ``morning_packs`` row of ``on`` (payload, html, digest, run_id) or None."""
+    """The ``morning_packs`` row of ``on`` (payload, html, digest, run_id) or None.
+
+    Raises:
+        NotBusinessDay: ``on`` is not an ANBIMA business day (no pack is ever made for it).
+    """
     import sqlalchemy as sa
+
+    from pms_luigi.core import calendar
 
     from pms_luigi.pipeline import config as cfg
     from pms_luigi.store import schema as s
     from pms_luigi.store.engine import get_engine
 
+    holiday = calendar.holiday_name(on)
+    if holiday is not None:
+        raise NotBusinessDay(on, f"{holiday}: no morning pack is made for it")
     with get_engine(cfg.database_url()).connect() as conn:
         row = conn.execute(sa.select(s.morning_packs).where(
             s.morning_packs.c.business_date == on)).mappings().first()
@@ -57,6 +68,17 @@ def smtp_settings() -> Any:
         username=conf.username.strip(), timeout_seconds=float(conf.timeout_seconds))
 
 
+def pack_folder(on: date, fund_name: str) -> Path:
+    """Where the pre-open of this environment's store wrote the pack of ``on`` for the fund:
+    ``<output_dir>/<store>/<fund>/<D>/`` (the same rule as the step)."""
+    from pms_luigi import report as render
+    from pms_luigi.pipeline import config as cfg
+    from pms_luigi.store.identity import store_id
+
+    return render.pack_dir(cfg.output_dir(), store_id(cfg.database_url(), cfg.namespace()),
+                           fund_name, on)
+
+
 def _missing(on: date) -> MissingData:
     return MissingData(f"no morning pack stored for {on}: build it with "
                        f"`pms-luigi run preopen --date {on}`")
@@ -65,14 +87,13 @@ def _missing(on: date) -> MissingData:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print the plain-text summary of the stored pack (the e-mail's text part)."""
     from pms_luigi import report as render
-    from pms_luigi.pipeline import config as cfg
 
     row = stored_pack(args.date)
     if row is None:
         raise _missing(args.date)
     print(render.render_text(row["payload"]), end="")
     print(f"\n(pack digest {row['digest'][:16]}, run {row['run_id']}; files under "
-          f"{cfg.output_dir() / args.date.isoformat()})")
+          f"{pack_folder(args.date, row['payload'].get('fund_name') or '')})")
     return ExitCode.OK
 
 

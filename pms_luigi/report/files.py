@@ -1,4 +1,5 @@
-"""The pack's files in the output folder, each written atomically."""
+"""The pack's files in the output folder, each written atomically, under a folder of their
+store and fund (:func:`pack_dir`)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from pms_luigi.core.pack import pack_json
+from pms_luigi.core.pack.formats import slug
 from pms_luigi.report.charts import cid_resolver, swap_cids
+
+
+def pack_dir(output_dir: str | Path, store: str, fund_name: str, on: date) -> Path:
+    """``<output_dir>/<store>/<fund>/<D>/``: where the pack of D of one store and fund goes.
+
+    ``store`` is :func:`pms_luigi.store.identity.store_id` (namespace and a hash of where the
+    database lives, never a credential), ``fund`` the :func:`slug` of the fund's name, so two
+    stores or two funds sharing an output folder never overwrite each other's files.
+
+    >>> pack_dir("/srv/out", "pms-acd57f7862", "PMS Macro FIM", date(2026, 12, 7)).as_posix()
+    '/srv/out/pms-acd57f7862/pms-macro-fim/2026-12-07'
+    """
+    return Path(output_dir) / slug(store) / slug(fund_name) / on.isoformat()
 
 
 def output_paths(out_dir: str | Path, charts: Sequence[str], pdf: bool,

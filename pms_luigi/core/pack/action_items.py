@@ -1,7 +1,9 @@
 """Section ``action_items``: what the PM must look at, most urgent first.
 
-Rules: limit BREACHED -> CRITICAL, WARNING -> HIGH; pending proposal: FLIP -> CRITICAL,
-|conviction| >= 0.8 or pre-trade breaches -> HIGH, else MEDIUM; signal flip -> HIGH;
+Rules: limit BREACHED -> CRITICAL, WARNING -> HIGH; pending proposal: a large FLIP (notional
+or 1-day risk from the policy's ``flips`` share of NAV) -> CRITICAL, |conviction| >= 0.8 or
+pre-trade breaches -> HIGH, else MEDIUM; signal flip graded by |change in conviction| (from
+``flips.signal_high_change`` HIGH, from ``signal_medium_change`` MEDIUM, else LOW);
 conviction surge -> MEDIUM; data-quality ERROR -> HIGH, WARNING -> LOW; stale price (without
 its own data-quality issue) -> MEDIUM; position maturing within ``expiry_horizon_bd``
 business days of D -> HIGH within 2 days, else MEDIUM; an unavailable section -> MEDIUM.
@@ -24,6 +26,7 @@ from pms_luigi.core.pack.values import (
     iso,
     rows_on,
 )
+from pms_luigi.core.proposals.policy import FlipGrades
 
 PRIORITIES: Final = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 #: Tie-break order of categories within one priority: what the PM must act on first.
@@ -39,6 +42,7 @@ CATEGORIES: Final = (
     "missing_input",
 )
 _HIGH_CONVICTION: Final = 0.8
+_EPS: Final = 1e-9  # a change exactly at a threshold counts as at it, not below by float noise
 _URGENT_DAYS: Final = 2
 _CHECKED_SECTIONS: Final = ("summary", "market", "positions", "risk", "proposals",
                             "signal_changes")
@@ -57,8 +61,8 @@ def build(inp: PackInputs, sections: dict[str, Any], dq: pd.DataFrame | None,
     dq_items, dq_instruments = _data_quality(dq)
     items = [
         *_limits(sections["risk"]),
-        *_proposals(sections["proposals"]),
-        *_signals(sections["signal_changes"]),
+        *_proposals(sections["proposals"], inp.flip_grades),
+        *_signals(sections["signal_changes"], inp.flip_grades),
         *dq_items,
         *_stale(inp, dq_instruments),
         *_expiring(inp),
@@ -100,8 +104,8 @@ def _limits(risk: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _proposals(proposals: dict[str, Any]) -> list[dict[str, Any]]:
-    """Pending proposals: a FLIP is CRITICAL, a strong view or a pre-trade breach HIGH."""
+def _proposals(proposals: dict[str, Any], grades: FlipGrades) -> list[dict[str, Any]]:
+    """Pending proposals: a large FLIP is CRITICAL, a strong view or a pre-trade breach HIGH."""
     if is_unavailable(proposals):
         return []
     out = []
@@ -109,15 +113,17 @@ def _proposals(proposals: dict[str, Any]) -> list[dict[str, Any]]:
         if p["status"] != "PENDING":
             continue
         conv = p["conviction"] or 0.0
-        if p["action"] == "FLIP":
+        pri = "HIGH" if abs(conv) >= _HIGH_CONVICTION or p["n_breaches"] else "MEDIUM"
+        if p["action"] == "FLIP" and _large_flip(p, grades):
             pri = "CRITICAL"
-        else:
-            pri = "HIGH" if abs(conv) >= _HIGH_CONVICTION or p["n_breaches"] else "MEDIUM"
+        share = "" if p["notional_pct_nav"] is None else f", {p['notional_pct_nav']:.1f}% of NAV"
         desc = (f"{p['side']} {fmt_num(abs(p['quantity'] or 0), 0)} {p['instrument_id']} "
                 f"({p['action']}, conviction {abs(conv) * 100:.0f}%, notional "
-                f"{fmt_brl(p['notional_brl'])})")
+                f"{fmt_brl(p['notional_brl'])}{share})")
         if p["action"] == "FLIP":
             desc += " [FLIP]"
+        if p["roll"] is not None:
+            desc += f" [ROLL {p['roll']}]"
         if p["n_breaches"]:
             desc += f" - {p['n_breaches']} pre-trade limit breach(es)"
         key = (f"{p['rank']:06d}:{p['instrument_id']}" if p["rank"] is not None
@@ -126,13 +132,33 @@ def _proposals(proposals: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _signals(signals: dict[str, Any]) -> list[dict[str, Any]]:
-    """Signal flips (HIGH) and conviction surges (MEDIUM)."""
+def _large_flip(p: dict[str, Any], grades: FlipGrades) -> bool:
+    """A FLIP whose trade is large by the policy's ``flips`` thresholds; one whose size in
+    NAV is unknown (no NAV at P) counts as large: the pack does not guess it small."""
+    notional, risk_1d = p["notional_pct_nav"], p["risk_1d_pct_nav"]
+    if notional is None and risk_1d is None:
+        return True
+    return (notional is not None and notional >= grades.proposal_critical_notional_pct_nav) \
+        or (risk_1d is not None and risk_1d >= grades.proposal_critical_risk_1d_pct_nav)
+
+
+def _flip_priority(change: float | None, grades: FlipGrades) -> str:
+    """A signal flip by the size of the move: a flip of a tiny view is not news."""
+    size = abs(change or 0.0)
+    if size >= grades.signal_high_change - _EPS:
+        return "HIGH"
+    return "MEDIUM" if size >= grades.signal_medium_change - _EPS else "LOW"
+
+
+def _signals(signals: dict[str, Any], grades: FlipGrades) -> list[dict[str, Any]]:
+    """Signal flips (graded by |change|) and conviction surges (MEDIUM)."""
     if is_unavailable(signals):
         return []
-    flips = [_item("HIGH", "signal_flip", f"{s['strategy_id']}:{s['signal_id']}",
+    flips = [_item(_flip_priority(s["change"], grades), "signal_flip",
+                   f"{s['strategy_id']}:{s['signal_id']}",
                    f"{s['strategy_id']} flipped {s['signal_id']} {s['direction_prev']} -> "
-                   f"{s['direction']} ({s['conviction_prev']:+.2f} -> {s['conviction']:+.2f})",
+                   f"{s['direction']} ({s['conviction_prev']:+.2f} -> {s['conviction']:+.2f}, "
+                   f"change {abs(s['change'] or 0.0):.2f})",
                    "Review position") for s in signals["flips"]]
     surges = [_item("MEDIUM", "conviction_surge", f"{s['strategy_id']}:{s['signal_id']}",
                     f"{s['strategy_id']} conviction on {s['signal_id']} moved "

@@ -1,10 +1,13 @@
 """Numbers as the pack's sentences print them (narrative, action items; the HTML and text
-renderers use the same rules): R$ amounts, bps, percent, signed figures.
+renderers use the same rules): R$ amounts, bps, percent, signed figures; and names as the
+pack's folders spell them (:func:`slug`).
 
 A value that rounds to zero at the printed precision is printed unsigned: a "+0" or "-0"
 reads as a move that did not happen. A missing value prints ``n/a``.
 """
 from __future__ import annotations
+
+import re
 
 
 def fmt_signed(x: float | None, nd: int = 0) -> str:
@@ -55,3 +58,13 @@ def fmt_num(x: float | None, nd: int = 2) -> str:
 def unit_suffix(u: str | None) -> str:
     """`` <unit>`` after a number, or nothing."""
     return "" if not u else f" {u}"
+
+
+def slug(text: str) -> str:
+    """A name as one safe path component: lower-case letters and digits joined by single
+    hyphens (a fund's or a namespace's folder under the output folder; never ``..``).
+
+    >>> slug("PMS Macro FIM"), slug("../etc"), slug("")
+    ('pms-macro-fim', 'etc', 'default')
+    """
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "default"

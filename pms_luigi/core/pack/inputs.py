@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pandas as pd
+
+from pms_luigi.core.proposals.policy import FlipGrades
 
 
 @dataclass
@@ -40,6 +42,8 @@ class PackInputs:
         new_signal_threshold: |conviction| at/above which a new signal is reported.
         top_n: number of top contributors/detractors and top signals.
         fund_name: shown in the header.
+        flip_grades: how signal flips and FLIP proposals are graded in the action items
+            (the proposal policy's ``flips``).
     """
 
     date: date
@@ -64,3 +68,4 @@ class PackInputs:
     new_signal_threshold: float = 0.5
     top_n: int = 5
     fund_name: str = ""
+    flip_grades: FlipGrades = field(default_factory=FlipGrades)

@@ -1,5 +1,6 @@
 """Section ``proposals``: the proposals for D with their persisted pre-trade risk impact and
-breaches (nothing recomputed)."""
+breaches, the score and its parts (why each ranks where it does), the cap that cut it, its
+roll and its size as a share of the NAV at P (nothing recomputed)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -8,6 +9,8 @@ from typing import Any, Final
 from pms_luigi.core.pack.inputs import PackInputs
 from pms_luigi.core.pack.risk import metric_unit
 from pms_luigi.core.pack.values import (
+    MONEY_DP,
+    PCT_DP,
     RATIO_DP,
     UTIL_DP,
     first_of,
@@ -31,7 +34,8 @@ def build(inp: PackInputs) -> dict[str, Any]:
                            "(TradeProposals(D))")
     p = rows_on(inp.proposals, "business_date", inp.date)
     ins_names = names(inp.instruments, "instrument_id")
-    rows = [_proposal_row(r, ins_names) for r in p.to_dict("records")]
+    nav = num((inp.book or {}).get("nav_brl"))
+    rows = [_proposal_row(r, ins_names, nav) for r in p.to_dict("records")]
     rows.sort(key=lambda x: (x["rank"] if x["rank"] is not None else _UNRANKED,
                              x["proposal_id"] if x["proposal_id"] is not None else _UNRANKED,
                              x["instrument_id"]))
@@ -49,11 +53,22 @@ def build(inp: PackInputs) -> dict[str, Any]:
     }
 
 
-def _proposal_row(r: Mapping[str, Any], ins_names: dict[str, str]) -> dict[str, Any]:
-    """One proposal as the pack shows it."""
+def _proposal_row(r: Mapping[str, Any], ins_names: dict[str, str],
+                  nav: float | None) -> dict[str, Any]:
+    """One proposal as the pack shows it; shares of NAV use the NAV at P (None without it)."""
     breaches = _breaches(r.get("breaches"))
     iid = str(r["instrument_id"])
+    impact = json_value(r.get("risk_impact"))
+    impact = impact if isinstance(impact, Mapping) else {}
+    caps = impact.get("caps") if isinstance(impact.get("caps"), Mapping) else {}
+    notional, risk_1d = num(r.get("notional_brl")), num(impact.get("risk_1d_brl"))
     return {
+        **_ranking(impact),
+        "notional_pct_nav": _share(notional, nav),
+        "risk_1d_brl": money(risk_1d),
+        "risk_1d_pct_nav": _share(risk_1d, nav),
+        "capped_by": text(caps.get("capped_by")),
+        "roll": _roll(iid, impact.get("expiry")),
         "proposal_id": None if num(r.get("proposal_id")) is None else int(r["proposal_id"]),
         "rank": None if num(r.get("rank")) is None else int(r["rank"]),
         "instrument_id": iid,
@@ -73,6 +88,39 @@ def _proposal_row(r: Mapping[str, Any], ins_names: dict[str, str]) -> dict[str, 
         "status": str(r["status"]),
         "origin": text(r.get("origin")),
     }
+
+
+def _share(value: float | None, nav: float | None) -> float | None:
+    """A figure in percent of NAV (4 decimals), None when either is missing."""
+    if value is None or not nav:
+        return None
+    return rnd(abs(value) / nav * 100.0, PCT_DP)
+
+
+def _ranking(impact: Mapping[str, Any]) -> dict[str, Any]:
+    """The score and its parts: ``score = |conviction| x budget_target x daily_vol x
+    fx_scale`` (R$ of 1-day risk the view commands at full size), stored with the proposal."""
+    ranking = impact.get("ranking") if isinstance(impact.get("ranking"), Mapping) else {}
+    parts = None
+    if ranking:
+        parts = {"abs_conviction": rnd(ranking.get("abs_conviction"), RATIO_DP),
+                 "budget_target": rnd(ranking.get("budget_target"), MONEY_DP),
+                 "daily_vol": rnd(ranking.get("daily_vol"), 8),
+                 "fx_scale": rnd(ranking.get("fx_scale"), 8),
+                 "risk_budget_brl": money(ranking.get("risk_budget_brl")),
+                 "exempt_from_count_cap": not bool(ranking.get("count_capped", True))}
+    return {"score": money(first_of(ranking, "score") if ranking else impact.get("score")),
+            "score_parts": parts}
+
+
+def _roll(iid: str, expiry: Any) -> str | None:
+    """``near -> next`` when the proposal is a leg of a roll or its view was rolled here."""
+    if not isinstance(expiry, Mapping):
+        return None
+    if expiry.get("roll_to"):
+        return f"{iid} -> {expiry['roll_to']}"
+    came = sorted({*(expiry.get("roll_from") or []), *(expiry.get("view_rolled_from") or [])})
+    return f"{', '.join(came)} -> {iid}" if came else None
 
 
 def _strategies(v: Any) -> list[dict[str, Any]]:

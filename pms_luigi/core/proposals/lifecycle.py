@@ -145,7 +145,8 @@ def modify_quantity(proposal: Mapping[str, Any], quantity: float,
 
     Raises:
         InvalidInput: naming the proposal: a non-finite quantity or lot, zero after
-            rounding, a stored quantity of 0, or a notional above the fat-finger cap.
+            rounding, a stored quantity of 0, or a size above a cap the proposal was made
+            under (fat finger, notional or 1-day risk as a share of NAV).
     """
     pid = proposal.get("proposal_id")
     q_old = float(proposal["quantity"])
@@ -156,11 +157,7 @@ def modify_quantity(proposal: Mapping[str, Any], quantity: float,
     k = q_new / q_old
     impact = dict(proposal.get("risk_impact") or {})
     notional = abs(float(proposal["notional_brl"])) * abs(k)
-    cap = impact.get("fat_finger_notional_brl")
-    if cap is not None and notional > float(cap):
-        raise InvalidInput(f"proposal {pid}: quantity {q_new:g} gives notional R$ "
-                           f"{notional:,.2f} above the fat-finger limit R$ {float(cap):,.2f}",
-                           table="proposals", row=pid, field="quantity")
+    _check_caps(pid, q_new, notional, abs(k) * float(impact.get("risk_1d_brl") or 0.0), impact)
     q0 = float(impact.get("current_quantity", 0.0) or 0.0)
     q1 = round(q0 + q_new, QTY_DECIMALS)
     action = str(classify(np.array([q0]), np.array([q1]))[0])
@@ -179,6 +176,22 @@ def modify_quantity(proposal: Mapping[str, Any], quantity: float,
         "delta_brl": float(proposal["delta_brl"]) * k,
         "risk_impact": json_safe(impact),
     }
+
+
+def _check_caps(pid: Any, q_new: float, notional: float, risk_1d: float,
+                impact: Mapping[str, Any]) -> None:
+    """A modified size must fit the caps the proposal was sized under (its ``risk_impact``:
+    the fat-finger notional, and ``caps`` max_notional_brl / max_risk_1d_brl when stored)."""
+    caps = impact.get("caps") if isinstance(impact.get("caps"), Mapping) else {}
+    checks = (("the fat-finger limit", notional, impact.get("fat_finger_notional_brl")),
+              ("the notional cap", notional, caps.get("max_notional_brl")),
+              ("the 1-day risk cap", risk_1d, caps.get("max_risk_1d_brl")))
+    for name, value, cap in checks:
+        if cap is not None and value > float(cap) + 0.005:
+            raise InvalidInput(f"proposal {pid}: quantity {q_new:g} gives "
+                               f"{'1-day risk' if 'risk' in name else 'notional'} R$ "
+                               f"{value:,.2f} above {name} R$ {float(cap):,.2f}",
+                               table="proposals", row=pid, field="quantity")
 
 
 def _lot_rounded(pid: Any, quantity: Any, lot_size: Any) -> tuple[float, float]:
@@ -221,7 +234,9 @@ def booking_strategy(proposal: Mapping[str, Any], known: set[str] | None = None)
     The contributor with the largest ``weight x conviction`` in the direction of the trade
     (ties by strategy_id), so the P&L lands with the strategy that asked for it; when no
     contributor points the trade's way (a REDUCE/CLOSE against a faded view), the largest
-    ``weight x |conviction|``. ``known`` (strategy ids in the master) filters candidates.
+    ``weight x |conviction|``; then the largest weight (a roll leg names the strategies
+    holding the position, by their share, without a conviction). ``known`` (strategy ids in
+    the master) filters candidates.
 
     Raises:
         InvalidInput: no contributor is left to book to.
@@ -239,8 +254,8 @@ def booking_strategy(proposal: Mapping[str, Any], known: set[str] | None = None)
         return float(c.get("weight") or 0.0) * float(c.get("conviction") or 0.0)
 
     pool = [c for c in rows if score(c) * sign > 0] or rows
-    return str(sorted(pool, key=lambda c: (-abs(score(c)), str(c["strategy_id"])))[0]
-               ["strategy_id"])
+    return str(sorted(pool, key=lambda c: (-abs(score(c)), -float(c.get("weight") or 0.0),
+                                           str(c["strategy_id"])))[0]["strategy_id"])
 
 
 def booking_cost_brl(quantity: float, price: float, contract_size: float, instrument_type: str,

@@ -14,6 +14,7 @@ from pms_luigi import report as render
 from pms_luigi.core import calendar
 from pms_luigi.core import pack as morning_pack
 from pms_luigi.core.frames import canonical_json
+from pms_luigi.core.proposals import ProposalPolicy
 from pms_luigi.pipeline.context import RunContext
 from pms_luigi.pipeline.step import PmsTask, StepResult
 from pms_luigi.pipeline.steps.attribution import PerformanceAttribution
@@ -21,6 +22,7 @@ from pms_luigi.pipeline.steps.mark_to_market import MarkToMarket
 from pms_luigi.pipeline.steps.proposals import TradeProposals
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
+from pms_luigi.store.identity import store_id
 
 
 @dataclass
@@ -32,7 +34,10 @@ class PackStepInputs:
 
 
 class MorningPack(PmsTask):
-    version = 1
+    """Version 2: flips graded by size, the proposals' score, caps and rolls, files under
+    ``<output_dir>/<store>/<fund>/<D>/`` (version 1 packs are rebuilt on the next run)."""
+
+    version = 2
     rank = 3
     kinds = ("morning_pack",)
 
@@ -67,8 +72,11 @@ class MorningPack(PmsTask):
                 strategies=rd.strategies(conn),
                 expiry_horizon_bd=ctx.settings.mtm.expiry_horizon_bd,
                 fund_name=ctx.fund.name,
+                flip_grades=ProposalPolicy.from_mapping(ctx.reference.proposal_policy()).flips,
             )
-        return PackStepInputs(pack, ctx.settings.output_dir / d.isoformat())
+        store = store_id(ctx.settings.database_url, ctx.settings.namespace)
+        return PackStepInputs(pack, render.pack_dir(ctx.settings.output_dir, store,
+                                                    ctx.fund.name, d))
 
     def compute(self, inputs: PackStepInputs) -> StepResult:
         """Assemble the pack and render it (HTML, PDF, PNG charts) in memory; the files are
@@ -91,8 +99,9 @@ class MorningPack(PmsTask):
                                  "json": text})
 
     def write_files(self, result: StepResult) -> None:
-        """The pack's files under ``output_dir/<date>/``, each written atomically, after the
-        rows committed: a crash before the commit leaves no file of an uncommitted pack."""
+        """The pack's files under ``<output_dir>/<store>/<fund>/<date>/``, each written
+        atomically, after the rows committed: a crash before the commit leaves no file of an
+        uncommitted pack."""
         f = result.files
         render.write_outputs(f["out"], self.date, f["html"], f["pdf"], f["pngs"], f["json"])
 
