@@ -14,6 +14,7 @@ from pms_luigi.cli.common import BACKFILL_WORKERS, add_verbose, ensure_schema, p
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pms_luigi import demo
+    from pms_luigi.cli.pack import pack_folder, stored_pack
     from pms_luigi.core import calendar
     from pms_luigi.ops import backfill as backfills
     from pms_luigi.ops import runner
@@ -34,10 +35,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return code
     nxt = calendar.next_business_day(end)
     code = runner.run_kind("preopen", nxt)
-    pack = cfg.output_dir() / nxt.isoformat() / "morning_pack.html"
     print(f"end-of-day {data.start}..{end} and pre-open {nxt}: "
           f"{'OK' if code == 0 else f'exit {code}'}")
-    if pack.exists():
+    row = stored_pack(nxt)
+    pack = None if row is None else \
+        pack_folder(nxt, row["payload"].get("fund_name") or "") / "morning_pack.html"
+    if pack is not None and pack.exists():
         print(f"morning pack: {pack}")
     return code
 

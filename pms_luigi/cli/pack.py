@@ -35,7 +35,6 @@ def stored_pack(on: date) -> dict[str, Any] | None:
     import sqlalchemy as sa
 
     from pms_luigi.core import calendar
-
     from pms_luigi.pipeline import config as cfg
     from pms_luigi.store import schema as s
     from pms_luigi.store.engine import get_engine
