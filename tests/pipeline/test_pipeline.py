@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from pms_luigi import demo
+from pms_luigi.cli.pack import pack_folder
 from pms_luigi.core import calendar
 from pms_luigi.core.errors import NotBusinessDay
 from pms_luigi.ops import backfill as backfills
@@ -169,7 +170,9 @@ def test_preopen_publishes_proposals_and_the_pack(built) -> None:
             s.book_snapshots.c.business_date == END)).mappings().one()
     assert pack["payload"]["summary"]["book"]["nav_brl"] == pytest.approx(book["nav_brl"])
     assert w.redis.get(f"{w.namespace}:morning_pack:latest_date") == nxt.isoformat()
-    assert (w.data_dir / "out" / nxt.isoformat() / "morning_pack.pdf").exists()
+    folder = pack_folder(nxt, pack["payload"]["fund_name"])  # <out>/<store>/<fund>/<D>/
+    assert folder.parent.parent.parent == w.data_dir / "out"
+    assert (folder / "morning_pack.pdf").exists()
     before = _n_runs(w)
     assert runner.run_kind("preopen", nxt) == runner.ExitCode.OK
     assert _n_runs(w) == before

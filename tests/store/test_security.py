@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from pms_luigi.cache import client as cache_mod
 from pms_luigi.cache.client import get_redis
 from pms_luigi.cache.publish import Cache
+from pms_luigi.cli.pack import pack_folder
 from pms_luigi.core.errors import TransientStoreError
 from pms_luigi.ops import runner
 from pms_luigi.pipeline import context
@@ -133,10 +134,10 @@ def test_pack_html_escapes_user_provided_names(short) -> None:
                            inst.assign(name=XSS)})
     assert runner.run_kind("preopen", dates[1]) == runner.ExitCode.OK
     with w.engine.connect() as conn:
-        html = conn.execute(sa.select(s.morning_packs.c.html).where(
-            s.morning_packs.c.business_date == dates[1])).scalar_one()
+        html, payload = conn.execute(sa.select(s.morning_packs.c.html, s.morning_packs.c.payload)
+                                     .where(s.morning_packs.c.business_date == dates[1])).one()
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert escaped in html
     assert XSS not in html
-    on_disk = (w.data_dir / "out" / dates[1].isoformat() / "morning_pack.html").read_text()
+    on_disk = (pack_folder(dates[1], payload["fund_name"]) / "morning_pack.html").read_text()
     assert escaped in on_disk and XSS not in on_disk
