@@ -3,10 +3,11 @@
 :func:`execute` is the one place where a command's expected failure becomes one line and
 its exit code (:class:`pms_luigi.core.errors.ExitCode`): parse the arguments (a bad one is
 one line and BAD_REQUEST), set up logging, run the command, and answer a
-:class:`~pms_luigi.core.errors.PmsError` or a lost database with ``<error> [exit n NAME]``
-on stderr (and in the cron log), never a traceback. An unexpected error (a bug) keeps its
-traceback. ``pms-luigi`` (:mod:`pms_luigi.cli.main`) and the modules that also run alone
-(``python -m pms_luigi.cli.pack``, ``… .proposals``) all go through it.
+:class:`~pms_luigi.core.errors.PmsError`, a lost database (6) or a lost Redis (5) with
+``<error> [exit n NAME]`` on stderr (and in the cron log), never a traceback. An unexpected
+error (a bug) keeps its traceback. ``pms-luigi`` (:mod:`pms_luigi.cli.main`) and the
+modules that also run alone (``python -m pms_luigi.cli.pack``, ``… .proposals``) all go
+through it.
 
 Commands import what they need when they run: ``pms-luigi --help`` and a mistyped option
 load neither Luigi nor SQLAlchemy.
@@ -97,7 +98,7 @@ def execute(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) 
     with logs.session(getattr(args, "verbose", True), log_file(args) if log_file else None):
         try:
             return int(args.fn(args))
-        except (PmsError, *STORE_ERRORS) as exc:
+        except (PmsError, *STORE_ERRORS, *logs.REDIS_ERRORS) as exc:
             code = logs.classify(exc)
             log.error("%s", logs.with_code(logs.describe(exc), code))
             return int(code)

@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import luigi
+import redis
 
 from pms_luigi.core.errors import ExitCode, PmsError, TransientStoreError, exit_code_of
 from pms_luigi.pipeline import config as cfg
 from pms_luigi.pipeline.inputs import InputsReady
-from pms_luigi.store.engine import db_unavailable, mask_url
+from pms_luigi.store.engine import db_unavailable, mask_url, scrub
 from pms_luigi.store.markers import STORE_ERRORS
 
 #: One format for every line, on stderr and in the cron log files.
@@ -51,6 +52,10 @@ TASK_LOGGERS = ("pms_luigi", "luigi-interface")
 HANDLER_NAME = "pms-luigi"
 
 
+#: A lost or refused Redis connection.
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 def classify(exc: BaseException) -> ExitCode | None:
     """An expected failure's code in the exit-code table; None for a bug.
 
@@ -58,11 +63,14 @@ def classify(exc: BaseException) -> ExitCode | None:
         exc: what was raised.
 
     Returns:
-        STORE_UNAVAILABLE for a lost or refused database connection, the code a
-        :class:`~pms_luigi.core.errors.PmsError` (or its explicit cause) carries, else None.
+        STORE_UNAVAILABLE for a lost or refused database connection, CACHE_UNAVAILABLE for
+        Redis, the code a :class:`~pms_luigi.core.errors.PmsError` (or its explicit cause)
+        carries, else None.
     """
     if isinstance(exc, STORE_ERRORS):
         return ExitCode.STORE_UNAVAILABLE
+    if isinstance(exc, REDIS_ERRORS):
+        return ExitCode.CACHE_UNAVAILABLE
     return exit_code_of(exc)
 
 
@@ -70,11 +78,14 @@ def _one_line(text: str) -> str:
     return " / ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, database_url: str | None = None) -> str:
     """One line for an exception: ``Class: message``; for a database error, which database
-    (password masked) and why, never the SQL statement or its parameters."""
+    (``database_url``, default the configured one; password masked) and why, never the SQL
+    statement or its parameters."""
     if isinstance(exc, STORE_ERRORS):
-        return str(db_unavailable(cfg.database_url(), exc))
+        return str(db_unavailable(database_url or cfg.database_url(), exc))
+    if isinstance(exc, REDIS_ERRORS):  # by class only: a Redis error's text may quote the URL
+        return f"Redis unavailable at {mask_url(cfg.redis_url())}: {type(exc).__name__}"
     if isinstance(exc, TransientStoreError):  # its message says it all: which database, why
         return _one_line(str(exc))
     return _one_line(f"{type(exc).__name__}: {exc}")
@@ -105,6 +116,8 @@ def _classify_type(cls: type[BaseException]) -> ExitCode | None:
     """:func:`classify` for an exception known only by its class (and so no cause)."""
     if issubclass(cls, STORE_ERRORS):
         return ExitCode.STORE_UNAVAILABLE
+    if issubclass(cls, REDIS_ERRORS):
+        return ExitCode.CACHE_UNAVAILABLE
     return ExitCode(cls.exit_code) if issubclass(cls, PmsError) else None
 
 
@@ -174,7 +187,8 @@ class OneLineErrors(logging.Filter):
             return
         cls, text = found
         if issubclass(cls, STORE_ERRORS):
-            text = f"database unavailable at {mask_url(cfg.database_url())}: {text}"
+            url = cfg.database_url()
+            text = f"database unavailable at {mask_url(url)}: {scrub(text, url)}"
         head = message.split(" or any dependencies", 1)[0]
         record.msg, record.args = with_code(f"{head}: {cls.__name__}: {text}", code), ()
         record.levelno, record.levelname = logging.ERROR, "ERROR"

@@ -22,14 +22,24 @@ logged with its traceback; an unknown task name is raised before Luigi catches a
 
 Several failures of one category give the most serious (:meth:`ExitCode.worst`); across
 categories Luigi's own rule (the largest number) applies. With ``--workers`` above 1 a step
-fails in a child process, out of reach of step 2: its category's value from ``luigi.cfg``
-applies (1), and the one line and ``task_runs.failure`` still say what failed.
+fails in a child process, out of reach of step 2's event handler: when Luigi logs its
+execution summary (the last thing it does before choosing the code) and the summary lists a
+failed step, the classes the failed runs recorded in ``task_runs.failure`` since the
+process started raise ``task_failed`` too (the database unreachable then: 6), as
+:func:`pms_luigi.ops.runner.build` reads them.
+
+4. a step Luigi finds complete (``DEPENDENCY_PRESENT``) gets its run history closed, as
+   :func:`pms_luigi.ops.runner.close_dead_runs` does before every ``pms-luigi`` build: a
+   step killed after its commit outside the cache window is complete, so no later run
+   would ever run it and close its RUNNING row.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 from types import TracebackType
 
 import luigi
@@ -38,8 +48,10 @@ from luigi.parameter import ParameterException
 from luigi.task_register import TaskClassException
 
 from pms_luigi.core.errors import ExitCode
-from pms_luigi.ops import logs
+from pms_luigi.ops import logs, runner
+from pms_luigi.pipeline import context, retry
 from pms_luigi.pipeline.graph import FAMILIES
+from pms_luigi.pipeline.step import PmsTask
 
 log = logging.getLogger("pms_luigi")
 
@@ -54,6 +66,7 @@ class BinaryOutcome(logs.OneLineErrors):
     def __init__(self) -> None:
         super().__init__()
         self._seen: dict[str, set[ExitCode]] = {}
+        self.started = datetime.now(UTC)
 
     def code_for(self, exc: BaseException, record: logging.LogRecord) -> ExitCode | None:
         """:func:`~pms_luigi.ops.logs.classify`, and a command-line error is a bad request."""
@@ -80,6 +93,38 @@ class BinaryOutcome(logs.OneLineErrors):
     def step_failed(self, _task: luigi.Task, exc: BaseException) -> None:
         """Luigi's FAILURE event: the step's class decides ``task_failed``."""
         self.noted("task_failed", logs.classify(exc) or ExitCode.FAILED)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """:class:`~pms_luigi.ops.logs.OneLineErrors`, and at Luigi's execution summary the
+        recorded classes of the runs that failed (in this process or a worker child)."""
+        message = record.msg if isinstance(record.msg, str) else ""
+        if SUMMARY in message and FAILED_LINE.search(message):
+            self.noted("task_failed", self._recorded_failures())
+        return super().filter(record)
+
+    def _recorded_failures(self) -> ExitCode:
+        ctx = context.current()
+        try:
+            kinds = runner.failure_kinds(ctx, self.started)
+        except retry.TRANSIENT as exc:  # each failed step said why in its own line
+            log.warning("%s", logs.with_code(
+                "the failed steps' classes cannot be read: "
+                f"{logs.describe(exc, ctx.settings.database_url)}", ExitCode.STORE_UNAVAILABLE))
+            return ExitCode.STORE_UNAVAILABLE
+        return ExitCode.worst(kinds or {ExitCode.FAILED})
+
+
+#: How Luigi's execution summary starts, and its line for failed tasks.
+SUMMARY = "===== Luigi Execution Summary ====="
+FAILED_LINE = re.compile(r"^\* \d+ failed", re.MULTILINE)
+
+
+def _close_dead_runs(task: luigi.Task) -> None:
+    """``DEPENDENCY_PRESENT`` of a step: close its pair's RUNNING history rows, if any (a
+    database that cannot be reached here is reported by whatever needs it next)."""
+    if isinstance(task, PmsTask):
+        with contextlib.suppress(*retry.TRANSIENT):
+            runner.close_dead_runs(context.current(), [(task.family(), task.date)])
 
 
 def _unknown_task(kind: type[BaseException], exc: BaseException,
@@ -108,4 +153,5 @@ def install() -> None:
     outcome = BinaryOutcome()
     logs.setup(verbose=True, errors=outcome)
     luigi.Task.event_handler(luigi.Event.FAILURE)(outcome.step_failed)
+    PmsTask.event_handler(luigi.Event.DEPENDENCY_PRESENT)(_close_dead_runs)
     sys.excepthook = _unknown_task

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 
 import luigi
-import sqlalchemy as sa
 from luigi.execution_summary import LuigiStatusCode
 
 from pms_luigi.core.errors import ExitCode
 from pms_luigi.ops import logs
 from pms_luigi.pipeline import config as cfg
-from pms_luigi.pipeline import context
+from pms_luigi.pipeline import context, retry, step
 from pms_luigi.pipeline.context import RunContext
 from pms_luigi.pipeline.wrappers import EndOfDay, PreOpen
 from pms_luigi.store import markers as mk
-from pms_luigi.store.engine import db_unavailable
-from pms_luigi.store.schema import task_runs
+from pms_luigi.store.engine import step_lock_if_free
 
 log = logging.getLogger("pms_luigi")
 
@@ -85,13 +85,68 @@ def _worker_config(remote: bool, workers: int = 1) -> Iterator[None]:
                 conf.set("worker", key, value)
 
 
-def _failure_kinds(ctx: RunContext, since: datetime) -> set[ExitCode]:
-    """The exit-code classes (``task_runs.failure``) of the runs that failed since ``since``;
-    a row without one (written before the column existed) counts as FAILED."""
-    with ctx.stores.engine.connect() as conn:
-        found = conn.execute(sa.select(task_runs.c.failure).where(
-            task_runs.c.status == "FAILED", task_runs.c.started_at >= since)).scalars()
-        return {ExitCode.__members__.get(name or "", ExitCode.FAILED) for name in found}
+def _reachable(ctx: RunContext) -> None:
+    """Connect to the database under the retry policy (raises when it stays unreachable)."""
+    def ping() -> None:
+        with ctx.stores.engine.connect():
+            pass
+
+    retry.call(ctx.settings.retry, "status", {}, ping)
+
+
+def failure_kinds(ctx: RunContext, since: datetime) -> set[ExitCode]:
+    """The exit-code classes (``task_runs.failure``) of the runs that failed since ``since``
+    (retried: the database may be what failed)."""
+    def read() -> set[ExitCode]:
+        with ctx.stores.engine.connect() as conn:
+            return mk.failure_kinds(conn, since)
+
+    return retry.call(ctx.settings.retry, "status", {}, read)
+
+
+def close_dead_runs(ctx: RunContext, pairs: Sequence[tuple[str, date]] | None = None) -> int:
+    """Close the run-history rows killed processes left RUNNING, wherever no run holds the
+    pair's step lock now (a live run holds it from its first to its last history write).
+
+    A step closes its own pair's rows when it runs; this also reaches the pairs no step of
+    the build runs — a step killed after its commit outside the cache window is complete,
+    so nothing would ever run it again and its row would stay RUNNING. ``pairs``: only these
+    (family, date) pairs (default: every pair with a RUNNING row: one SELECT). Retried like
+    every store access; returns how many rows were closed.
+    """
+    stores, policy = ctx.stores, ctx.settings.retry
+    closer = f"pid {os.getpid()} on {socket.gethostname()}"
+
+    def running() -> list[tuple[str, date]]:
+        with stores.engine.connect() as conn:
+            found = mk.running_pairs(conn)
+        return found if pairs is None else [p for p in found if p in set(pairs)]
+
+    def close(family: str, on: date) -> int:
+        with step_lock_if_free(stores.engine, stores.lock_dir, family, on) as free:
+            return step.close_dead_runs(stores.engine, family, on, closer) if free else 0
+
+    closed = sum(retry.call(policy, "history", {}, close, family, on)
+                 for family, on in retry.call(policy, "history", {}, running))
+    if closed:
+        log.info("closed %d run-history row(s) a killed process left RUNNING", closed)
+    return closed
+
+
+def _store_unavailable(ctx: RunContext, exc: BaseException, after_failures: bool = False,
+                       ) -> ExitCode:
+    """One line naming the database (password masked) and why; STORE_UNAVAILABLE.
+
+    ``after_failures``: steps failed in the build, each already reported in its own line —
+    the store's among them when it is what failed them — so this line is a warning: the
+    reason for the code, not one more error."""
+    text = logs.describe(exc, ctx.settings.database_url)
+    if after_failures:
+        log.warning("%s", logs.with_code(f"the failed steps' classes cannot be read: {text}",
+                                         ExitCode.STORE_UNAVAILABLE))
+    else:
+        log.error("%s", logs.with_code(text, ExitCode.STORE_UNAVAILABLE))
+    return ExitCode.STORE_UNAVAILABLE
 
 
 @contextlib.contextmanager
@@ -126,12 +181,10 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
         if clear_memo:
             ctx.memo.clear()
         try:  # a database that is down answers in one line, before Luigi logs anything
-            with ctx.stores.engine.connect():
-                pass
-        except mk.STORE_ERRORS as exc:
-            log.error("%s", logs.with_code(str(db_unavailable(ctx.settings.database_url, exc)),
-                                           ExitCode.STORE_UNAVAILABLE))
-            return ExitCode.STORE_UNAVAILABLE
+            _reachable(ctx)
+            close_dead_runs(ctx)
+        except retry.TRANSIENT as exc:
+            return _store_unavailable(ctx, exc)
         with _worker_config(remote=not local_scheduler, workers=workers):
             result = luigi.build(list(tasks), workers=workers, local_scheduler=local_scheduler,
                                  detailed_summary=True, **kwargs)
@@ -149,11 +202,9 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
             held = any(k in text for k in ("already running", "other workers", "another worker"))
             return ExitCode.ALREADY_RUNNING if held or not local_scheduler else ExitCode.FAILED
         try:  # the database may be what failed (lost mid-run): then that is the answer
-            kinds = _failure_kinds(ctx, started)
-        except mk.STORE_ERRORS as exc:
-            log.error("%s", logs.with_code(str(db_unavailable(ctx.settings.database_url, exc)),
-                                           ExitCode.STORE_UNAVAILABLE))
-            return ExitCode.STORE_UNAVAILABLE
+            kinds = failure_kinds(ctx, started)
+        except retry.TRANSIENT as exc:
+            return _store_unavailable(ctx, exc, after_failures=True)
     if status is LuigiStatusCode.SCHEDULING_FAILED:
         return ExitCode.SCHEDULING_ERROR
     if status is LuigiStatusCode.FAILED_AND_SCHEDULING_FAILED:

@@ -35,7 +35,7 @@ import luigi
 import sqlalchemy as sa
 
 from pms_luigi.cache.payloads import envelopes
-from pms_luigi.core.errors import CacheUnavailable, UpstreamNotDone
+from pms_luigi.core.errors import AlreadyRunning, CacheUnavailable, UpstreamNotDone
 from pms_luigi.core.frames import canonical_json
 from pms_luigi.faults import fault_point
 from pms_luigi.pipeline import context, retry
@@ -145,9 +145,11 @@ class PmsTask(luigi.Task):
 
     def complete(self) -> bool:
         """Done = own marker valid and cached, and every step upstream (transitively) has a
-        valid marker (see :mod:`pms_luigi.pipeline.status`)."""
-        return self.status().state is State.DONE and st.deep_valid(type(self), self.date,
-                                                                    self.ctx)
+        valid marker (see :mod:`pms_luigi.pipeline.status`). Retried like every store
+        access of a step (``[pms_retry]``)."""
+        ctx = self.ctx
+        return retry.call(ctx.settings.retry, "status", {}, lambda: (
+            self.status().state is State.DONE and st.deep_valid(type(self), self.date, ctx)))
 
     @classmethod
     def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
@@ -155,9 +157,13 @@ class PmsTask(luigi.Task):
         ctx = context.current()
         params = list(parameter_tuples)
         dates = [p if isinstance(p, date) else p[0] for p in params]
-        done = cls.statuses(dates, ctx)
-        return [p for p, d in zip(params, dates, strict=True)
-                if done[d].state is State.DONE and st.deep_valid(cls, d, ctx)]
+
+        def complete_ones() -> list[Any]:
+            done = cls.statuses(dates, ctx)
+            return [p for p, d in zip(params, dates, strict=True)
+                    if done[d].state is State.DONE and st.deep_valid(cls, d, ctx)]
+
+        return retry.call(ctx.settings.retry, "status", {}, complete_ones)
 
     # ---------------------------------------------------------------- the step
     @abc.abstractmethod
@@ -198,72 +204,103 @@ class PmsTask(luigi.Task):
         """Files the step leaves on disk, written after the commit. Default: none."""
 
     def run(self) -> None:
+        """Under the (family, date) lock: close the history a killed run left RUNNING, then
+        skip (done), re-publish (only the cache is missing) or :meth:`execute`. Every store
+        access is retried by the ``[pms_retry]`` policy (:mod:`pms_luigi.pipeline.retry`)."""
         ctx = self.ctx
         stores = ctx.stores
-        with step_lock(stores.engine, stores.lock_dir, self.family(), self.date):
-            mk.abandon_dead_runs(stores.engine, self.family(), self.date)
-            status = self.statuses([self.date], ctx)[self.date]
+        guard = retry.Guard(ctx.settings.retry)
+        run_id = uuid.uuid4().hex  # named before the lock: it signs what this run closes
+        with contextlib.ExitStack() as held:
+            guard("lock", lambda: held.enter_context(
+                step_lock(stores.engine, stores.lock_dir, self.family(), self.date)))
+            guard("history", close_dead_runs, stores.engine, self.family(), self.date,
+                  f"run {run_id}")
+            status = guard("status", lambda: self.statuses([self.date], ctx)[self.date])
             if status.state is State.DONE:
                 log.info("%s %s already complete (run %s)", self.family(), self.date,
                          status.marker.run_id if status.marker else "-")
                 return
             if status.state is State.CACHE_MISSING:
-                self.republish(status.marker)
+                self.republish(status.marker, guard, run_id)
                 return
             ctx.memo.forget_negative()  # fresh statuses for what another process built
-            if not st.deep_valid(type(self), self.date, ctx):
+            if not guard("status", st.deep_valid, type(self), self.date, ctx):
                 raise UpstreamNotDone(f"{self.family()} {self.date}: a step it consumes is not "
                                       "done (missing or stale); run it first")
-            self.execute(ctx)
+            self.execute(ctx, guard, run_id, status.marker.run_id if status.marker else None)
 
-    def execute(self, ctx: RunContext) -> None:
+    def execute(self, ctx: RunContext, guard: retry.Guard, run_id: str,
+                seen: str | None) -> None:
+        """Read, compute, write (fenced on ``seen``: the marker's run_id read under the
+        lock), publish and write the files, with the run's history row around it."""
         stores = ctx.stores
-        policy = ctx.settings.retry
-        run_id = uuid.uuid4().hex
         started = datetime.now(UTC)
-        attempts = {"read": 0, "write": 0, "publish": 0}
-        with stores.engine.begin() as conn:
-            mk.start_run(conn, run_id=run_id, family=self.family(), business_date=self.date)
+        for phase in ("read", "write", "publish"):  # the marker's attempts always name these
+            guard.attempts.setdefault(phase, 0)
+        guard("history", self._history, stores.engine, mk.start_run,
+              dict(run_id=run_id, family=self.family(), business_date=self.date))
         try:
             with gc_paused(self.pause_gc):
                 self.set_status_message("reading inputs")
                 self.set_progress_percentage(10)
-                inputs = retry.call(policy, "read", attempts, self.read_inputs, ctx)
+                inputs = guard("read", self.read_inputs, ctx)
                 fault_point("after_read", self.family())
                 self.set_status_message("computing")
                 result = self.compute(inputs)
                 self.set_progress_percentage(50)
                 self.set_status_message("writing")
-                upstream = self._upstream_run_ids(ctx)
-                texts, digest, publish = retry.call(policy, "write", attempts, self._write,
-                                                    ctx, result, run_id, started, upstream,
-                                                    attempts)
+                upstream = guard("status", self._upstream_run_ids, ctx)
+                texts, digest, publish = guard("write", self._write, ctx, result, run_id,
+                                               seen, started, upstream, guard.attempts)
             self.set_progress_percentage(80)
             fault_point("after_commit", self.family())
             self.set_status_message("publishing")
             if publish:
-                self._publish(ctx, texts, run_id, digest, attempts)
+                self._publish(ctx, guard, texts, run_id, digest)
             elif self.kinds:
                 log.info("%s %s is older than the cache window: not published", self.family(),
                          self.date)
             self.write_files(result)
         except BaseException as exc:
             ctx.memo.forget_from(self.date, self.family())
-            with stores.engine.begin() as conn:
-                # the failure's class in the exit-code table: what runner.build reports
-                mk.finish_run(conn, run_id=run_id, status="FAILED",
-                              attempts=max(attempts.values()) or 1,
-                              error=f"{type(exc).__name__}: {exc}"[:4000],
-                              failure=mk.failure_of(exc))
+            self._record_failure(ctx, guard, run_id, exc)
             raise
         ctx.memo.forget_from(self.date, self.family())
-        with stores.engine.begin() as conn:
-            mk.finish_run(conn, run_id=run_id, status="DONE", attempts=max(attempts.values()))
+        guard("history", self._history, stores.engine, mk.finish_run,
+              dict(run_id=run_id, status="DONE", attempts=guard.most))
         self.set_progress_percentage(100)
         meta = ", ".join(f"{k}={v}" for k, v in result.metadata.items()
                          if not isinstance(v, dict | list))
         self.set_status_message(f"done: {meta}")
         log.info("%s %s done run=%s %s", self.family(), self.date, run_id, meta)
+
+    @staticmethod
+    def _history(engine: sa.Engine, record: Any, values: dict[str, Any]) -> None:
+        """One run-history write (``mk.start_run`` / ``mk.finish_run``) in its own
+        transaction."""
+        with engine.begin() as conn:
+            record(conn, **values)
+
+    def _record_failure(self, ctx: RunContext, guard: retry.Guard, run_id: str,
+                        exc: BaseException) -> None:
+        """Record the run FAILED with its exit-code class (what ``runner.build`` reports).
+
+        After a store failure one attempt only (the policy's attempts were just spent on
+        that store); when the record cannot be written the row stays RUNNING and the next
+        run of the pair closes it (:func:`close_dead_runs`). The step's own error is what
+        propagates, never the record's."""
+        policy = retry.single(guard.policy) if isinstance(exc, retry.TRANSIENT) \
+            else guard.policy
+        values = dict(run_id=run_id, status="FAILED", attempts=guard.most,
+                      error=f"{type(exc).__name__}: {exc}"[:4000], failure=mk.failure_of(exc))
+        try:
+            retry.call(policy, "history", guard.attempts, self._history, ctx.stores.engine,
+                       mk.finish_run, values)
+        except retry.TRANSIENT as lost:
+            log.warning("%s %s: run %s failed and could not be recorded (%s); the next run "
+                        "closes its history", self.family(), self.date, run_id,
+                        retry.brief(lost))
 
     def _upstream_run_ids(self, ctx: RunContext) -> dict[str, str]:
         keys = self.upstream_keys_for(self.date, ctx)
@@ -274,12 +311,13 @@ class PmsTask(luigi.Task):
             raise RuntimeError(f"{self.family()} {self.date}: upstream not complete: {missing}")
         return current
 
-    def _write(self, ctx: RunContext, result: StepResult, run_id: str, started: datetime,
-               upstream: dict[str, str], attempts: dict[str, int],
+    def _write(self, ctx: RunContext, result: StepResult, run_id: str, seen: str | None,
+               started: datetime, upstream: dict[str, str], attempts: dict[str, int],
                ) -> tuple[dict[str, str], str, bool]:
         cached = bool(self.kinds)  # no cache output: no payload, no fund, the result's digest
         fund = ctx.fund.name if cached else ""  # known before the transaction opens
         with ctx.stores.engine.begin() as conn:
+            self._check_fence(conn, run_id, seen)
             publish = cached and cache_required(self.date, latest_price_date(conn),
                                                 ctx.stores.cache_window_bd)
             rows = self.write(conn, result, run_id)
@@ -295,41 +333,62 @@ class PmsTask(luigi.Task):
             fault_point("before_commit", self.family())
         return texts, digest, publish
 
-    def _publish(self, ctx: RunContext, texts: dict[str, str], run_id: str, digest: str,
-                 attempts: dict[str, int]) -> None:
+    def _check_fence(self, conn: sa.Connection, run_id: str, seen: str | None) -> None:
+        """Refuse to commit over another run's marker (see :func:`pms_luigi.store.markers.
+        fence`): the marker must still be the one read under the lock (``seen``), or this
+        run's own when an earlier attempt of this write committed unacknowledged."""
+        now = mk.fence(conn, self.family(), self.date)
+        if now not in (seen, run_id):
+            raise AlreadyRunning(
+                f"{self.family()} {self.date}: run {now} wrote it while this run ({run_id}) "
+                "was working: this run's step lock was lost (its database connection "
+                "closed); nothing written, the other run's result stands")
+
+    def _publish(self, ctx: RunContext, guard: retry.Guard, texts: dict[str, str],
+                 run_id: str, digest: str) -> None:
         try:
-            retry.call(ctx.settings.retry, "publish", attempts, ctx.stores.cache.publish,
-                       self.family(), self.date, texts, run_id, digest)
+            guard("publish", ctx.stores.cache.publish, self.family(), self.date, texts, run_id,
+                  digest)
         except retry.TRANSIENT as exc:
             raise CacheUnavailable(
                 f"{self.family()} {self.date}: results committed to the database (run {run_id})"
                 f" but Redis is unavailable: {type(exc).__name__}; rerun to re-publish") from exc
 
-    def republish(self, marker: mk.Marker) -> None:
-        """Cache lost (expired, flushed, Redis was down): publish again from the DB rows."""
+    def republish(self, marker: mk.Marker, guard: retry.Guard, rid: str) -> None:
+        """Cache lost (expired, flushed, Redis was down): publish again from the DB rows;
+        the history row ``rid`` records it (REPUBLISHED, or FAILED with Redis's class)."""
         ctx = self.ctx
         engine = ctx.stores.engine
-        with engine.connect() as conn:  # the envelope of the run that wrote the rows
-            texts = envelopes(self.payload_texts(conn), self.date, marker.run_id, ctx.fund.name)
+        texts = guard("read", self._committed_texts, ctx, marker)
         if payload_digest(texts) != marker.payload_digest:
             log.warning("%s %s: payload rebuilt from DB differs from the marker's digest",
                         self.family(), self.date)
-        rid = uuid.uuid4().hex
+        opened = dict(run_id=rid, family=self.family(), business_date=self.date)
         try:
-            self._publish(ctx, texts, marker.run_id, marker.payload_digest, {"publish": 0})
+            self._publish(ctx, guard, texts, marker.run_id, marker.payload_digest)
         except CacheUnavailable as exc:  # recorded, so the build's exit code says "Redis" (5)
-            with engine.begin() as conn:
-                mk.start_run(conn, run_id=rid, family=self.family(), business_date=self.date)
-                mk.finish_run(conn, run_id=rid, status="FAILED",
-                              error=f"{type(exc).__name__}: {exc}"[:4000],
-                              failure=mk.failure_of(exc))
+            guard("history", self._history, engine, mk.start_run, opened)
+            self._record_failure(ctx, guard, rid, exc)
             raise
         ctx.memo.forget_from(self.date, self.family())
-        with engine.begin() as conn:
-            mk.start_run(conn, run_id=rid, family=self.family(), business_date=self.date)
-            mk.finish_run(conn, run_id=rid, status="REPUBLISHED")
+        guard("history", self._history, engine, mk.start_run, opened)
+        guard("history", self._history, engine, mk.finish_run,
+              dict(run_id=rid, status="REPUBLISHED", attempts=guard.most))
         log.info("%s %s re-published from DB (run %s), nothing recomputed", self.family(),
                  self.date, marker.run_id)
+
+    def _committed_texts(self, ctx: RunContext, marker: mk.Marker) -> dict[str, str]:
+        """The enveloped payload texts of the committed run ``marker`` names, from the DB."""
+        with ctx.stores.engine.connect() as conn:
+            return envelopes(self.payload_texts(conn), self.date, marker.run_id,
+                             ctx.fund.name)
+
+
+def close_dead_runs(engine: sa.Engine, family: str, on: date, closer: str) -> int:
+    """Close (family, on)'s history rows that a dead process left RUNNING (the caller holds
+    the pair's step lock): see :func:`pms_luigi.store.markers.close_dead_runs`."""
+    with engine.begin() as conn:
+        return mk.close_dead_runs(conn, family, on, closer)
 
 
 @contextlib.contextmanager

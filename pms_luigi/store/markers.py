@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pms_luigi.core.errors import ExitCode, exit_code_of
+from pms_luigi.store.engine import CONNECTION_ERRORS, write_fence
 from pms_luigi.store.schema import task_markers, task_runs
 from pms_luigi.store.writers import dialect_insert
 
@@ -140,7 +141,7 @@ def markers_from(conn: Connection, start: date) -> list[Marker]:
 
 #: Connection-level database errors: a step that raised one failed because the store went
 #: away, whatever it was doing.
-STORE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+STORE_ERRORS = CONNECTION_ERRORS
 
 
 def failure_of(exc: BaseException) -> ExitCode:
@@ -184,19 +185,64 @@ def last_runs(conn: Connection, families: Iterable[str], start: date,
     return {(r.family, r.business_date): r.status for r in rows}
 
 
-def abandon_dead_runs(engine: sa.Engine, family: str, business_date: date) -> None:
-    """Mark run-history rows of (family, date) left RUNNING by a killed process ABANDONED.
+def fence(conn: Connection, family: str, business_date: date) -> str | None:
+    """The run_id of (family, date)'s marker now, read after taking the pair's write
+    fence (:func:`pms_luigi.store.engine.write_fence`) in the caller's transaction.
 
-    Only called under the (family, date) lock, and every run of that pair writes its history
-    row under the same lock: a RUNNING row seen there has no live process. Its data never
-    committed (or committed whole with its marker): only history is fixed. Looked for with
-    a read first: almost always there is none, and a read costs no write transaction.
+    A step compares it with the run_id it read under its step lock (or its own, when an
+    earlier attempt of this write committed without the answer reaching it): anything else
+    means another run wrote the pair meanwhile — the step lock was lost — and the step must
+    not commit over it. Until the transaction ends no other writer can get past the fence.
+    """
+    write_fence(conn, family, business_date)
+    return conn.execute(sa.select(task_markers.c.run_id).where(
+        task_markers.c.family == family, task_markers.c.business_date == business_date)
+    ).scalar_one_or_none()
+
+
+def running_pairs(conn: Connection) -> list[tuple[str, date]]:
+    """The (family, date) pairs with a run-history row still RUNNING: one SELECT."""
+    rows = conn.execute(sa.select(task_runs.c.family, task_runs.c.business_date)
+                        .where(task_runs.c.status == "RUNNING").distinct())
+    return [(r.family, r.business_date) for r in rows]
+
+
+def close_dead_runs(conn: Connection, family: str, business_date: date, closer: str) -> int:
+    """Close the run-history rows of (family, date) a dead process left RUNNING.
+
+    Only called holding the pair's step lock, under which every run of the pair writes its
+    history: a RUNNING row seen there has no live process. A row whose run_id is the
+    marker's committed its work (killed after the commit: before publishing, or outside
+    the cache window where nothing else would ever run the step again): DONE, finished when
+    the marker was written. Any other never committed: ABANDONED. ``error`` records who
+    found it and how (``closed by <closer>: marker committed, process gone``). Looked for
+    with a read first: almost always there is none, and a read costs no write.
+
+    Returns:
+        How many rows were closed.
     """
     dead = (task_runs.c.family == family, task_runs.c.business_date == business_date,
             task_runs.c.status == "RUNNING")
-    with engine.connect() as conn:
-        if conn.execute(sa.select(sa.exists().where(*dead))).scalar_one():
-            conn.execute(sa.update(task_runs).where(*dead).values(
-                status="ABANDONED", finished_at=datetime.now(UTC),
-                error="process died before finishing (found by the next run under the lock)"))
-            conn.commit()
+    if not conn.execute(sa.select(sa.exists().where(*dead))).scalar_one():
+        return 0
+    marker = conn.execute(sa.select(task_markers.c.run_id, task_markers.c.finished_at).where(
+        task_markers.c.family == family, task_markers.c.business_date == business_date)).first()
+    closed = 0
+    if marker is not None:
+        closed += conn.execute(sa.update(task_runs).where(
+            *dead, task_runs.c.run_id == marker.run_id).values(
+            status="DONE", finished_at=marker.finished_at,
+            error=f"closed by {closer}: marker committed, process gone")).rowcount
+    closed += conn.execute(sa.update(task_runs).where(*dead).values(
+        status="ABANDONED", finished_at=datetime.now(UTC),
+        error=f"closed by {closer}: no marker of this run (never committed), process gone"
+    )).rowcount
+    return closed
+
+
+def failure_kinds(conn: Connection, since: datetime) -> set[ExitCode]:
+    """The exit-code classes (``failure``) of the runs that failed since ``since``; a row
+    without one (written before the column existed) counts as FAILED."""
+    found = conn.execute(sa.select(task_runs.c.failure).where(
+        task_runs.c.status == "FAILED", task_runs.c.started_at >= since)).scalars()
+    return {ExitCode.__members__.get(name or "", ExitCode.FAILED) for name in found}

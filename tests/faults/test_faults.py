@@ -231,6 +231,14 @@ def _runs(w: World, family: str, on: date) -> list[tuple[str, str]]:
             .order_by(t.c.started_at))]
 
 
+def _run_row(w: World, run_id: str) -> tuple[str, str]:
+    """A run-history row's status and error/note."""
+    t = s.task_runs
+    with w.engine.connect() as conn:
+        row = conn.execute(sa.select(t.c.status, t.c.error).where(t.c.run_id == run_id)).one()
+    return row.status, row.error or ""
+
+
 def _crash_and_recover(worlds: dict, backend: str, family: str, point: str) -> None:
     w, clean, day = _built(worlds, backend)
     clean_db, clean_redis = clean[family]
@@ -263,7 +271,13 @@ def _crash_and_recover(worlds: dict, backend: str, family: str, point: str) -> N
         worlds[f"{backend}:rows"][family], _strip(_rows(w, family, day)))
     assert _redis_state(w, family, day) == clean_redis
     runs = dict(_runs(w, family, day))
-    assert runs[killed[0][0]] == "ABANDONED"  # the next run under the lock closed it
+    # the next run under the lock closed the dead run's row, saying how it found it
+    closed, note = _run_row(w, killed[0][0])
+    if committed:
+        assert closed == "DONE" and note.endswith("marker committed, process gone"), note
+    else:
+        assert closed == "ABANDONED" and "never committed" in note, note
+    assert note.startswith("closed by ")
     new = [st for rid, st in runs.items() if rid not in before and rid != killed[0][0]]
     if committed:  # healed by re-publishing the committed run: nothing recomputed
         assert final.run_id == killed[0][0]

@@ -197,7 +197,7 @@ def test_connection_drop_inside_the_write_transaction_is_retried(pg) -> None:
         os.kill(proc.pid, signal.SIGCONT)
     _out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]
-    assert "transient error during write (attempt 1)" in err
+    assert "transient error during write (attempt 1 of 3)" in err
     marker = _markers(w, "pms.PerformanceAttribution", d)
     assert marker.run_id != first.run_id
     assert marker.metadata["attempts"]["write"] == 2
