@@ -9,6 +9,7 @@ closed on Dec 31) are the published ANBIMA/B3 calendars.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import date, timedelta
 
@@ -19,6 +20,7 @@ import pytest
 from pms_luigi.core import calendar as cal
 from pms_luigi.core.errors import InvalidInput
 from pms_luigi.core.pack import SECTIONS, PackInputs, assemble_pack, pack_digest, pack_json
+from pms_luigi.core.proposals import FlipGrades
 
 ASH_WED = date(2026, 2, 18)
 FRI_13 = date(2026, 2, 13)
@@ -1143,3 +1145,71 @@ def test_rejects_holiday_dates_and_snapshots_of_the_wrong_day():
         InvalidInput, match="book snapshot is dated 2026-02-12, expected P = 2026-02-13"
     ):
         assemble_pack(inp)
+
+
+# ----------------------------------------------------------------------------- flips by size
+
+
+def _with_signals(inp: PackInputs, pairs: list[tuple[str, float, float]]) -> PackInputs:
+    """The inputs with only these (strategy, conviction the day before, conviction at P)."""
+    prev_day = cal.previous_business_day(inp.prev_date)
+    inp.signals_prev = pd.DataFrame([dict(signal_date=prev_day, strategy_id=s, signal_id="DI_PRE",
+                                          conviction=a) for s, a, _ in pairs])
+    inp.signals_now = pd.DataFrame([dict(signal_date=inp.prev_date, strategy_id=s,
+                                         signal_id="DI_PRE", conviction=b) for s, _, b in pairs])
+    return inp
+
+
+def test_a_signal_flip_is_graded_by_the_size_of_the_change():
+    inp = _with_signals(make_inputs(), [("RATES_BR_01", 0.11, -0.08), ("INF_02", 0.20, -0.15),
+                                        ("FX_02", 0.30, -0.55)])
+    items = assemble_pack(inp)["action_items"]["items"]
+    flips = {x["key"]: x for x in items if x["category"] == "signal_flip"}
+    # |change| 0.19 < 0.3: LOW; 0.35 from 0.3: MEDIUM; 0.85 from 0.6: HIGH (policy "flips")
+    assert {k: x["priority"] for k, x in flips.items()} == {
+        "RATES_BR_01:DI_PRE": "LOW", "INF_02:DI_PRE": "MEDIUM", "FX_02:DI_PRE": "HIGH"}
+    assert "(+0.11 -> -0.08, change 0.19)" in flips["RATES_BR_01:DI_PRE"]["description"]
+    strict = dataclasses.replace(inp, flip_grades=FlipGrades(signal_high_change=0.15,
+                                                             signal_medium_change=0.1))
+    again = assemble_pack(strict)["action_items"]["items"]
+    assert {x["key"]: x["priority"] for x in again if x["category"] == "signal_flip"} == {
+        "RATES_BR_01:DI_PRE": "HIGH", "INF_02:DI_PRE": "HIGH", "FX_02:DI_PRE": "HIGH"}
+
+
+def test_a_flip_proposal_is_critical_only_when_its_trade_is_large():
+    inp = make_inputs()
+    nav = inp.book["nav_brl"]
+    first = inp.proposals.iloc[[0]].assign(proposal_id=20, rank=1, action="FLIP",
+                                           conviction=0.65, notional_brl=0.01 * nav)
+    big = first.assign(proposal_id=21, rank=2, instrument_id="DI1F29",
+                       notional_brl=0.15 * nav)
+    risky = first.assign(proposal_id=22, rank=3, instrument_id="DI1F31",
+                         risk_impact=[{"risk_1d_brl": 0.002 * nav}])
+    inp.proposals = pd.concat([first, big, risky], ignore_index=True)
+    items = [x for x in assemble_pack(inp)["action_items"]["items"]
+             if x["category"] == "proposal"]
+    # 1 % of NAV, conviction 0.65 < 0.8: graded as any proposal (MEDIUM); 15 % of NAV >= 10 %
+    # and a 1-day risk of 0.2 % of NAV >= 0.1 %: CRITICAL
+    assert [(x["key"], x["priority"]) for x in items] == [
+        ("000002:DI1F29", "CRITICAL"), ("000003:DI1F31", "CRITICAL"), ("000001:DI1F28", "MEDIUM")]
+    assert "1.0% of NAV" in items[2]["description"] and "[FLIP]" in items[2]["description"]
+
+
+def test_each_proposal_shows_its_score_parts_share_of_nav_cap_and_roll():
+    inp = make_inputs()
+    nav = inp.book["nav_brl"]
+    impact = {"risk_1d_brl": 52_000.0, "score": 102_000.0,
+              "caps": {"capped": True, "capped_by": "notional_pct_nav"},
+              "ranking": {"score": 102_000.0, "abs_conviction": 0.85, "budget_target": 15_000.0,
+                          "daily_vol": 8.0, "fx_scale": 1.0, "risk_budget_brl": 120_000.0,
+                          "count_capped": True},
+              "expiry": {"roll_to": None, "roll_from": ["DI1H26"], "view_rolled_from": []}}
+    inp.proposals = inp.proposals.iloc[[0]].assign(risk_impact=[impact])
+    (item,) = assemble_pack(inp)["proposals"]["items"]
+    assert item["score"] == 102_000.0
+    assert item["score_parts"] == {"abs_conviction": 0.85, "budget_target": 15_000.0,
+                                   "daily_vol": 8.0, "fx_scale": 1.0, "risk_budget_brl": 120_000.0,
+                                   "exempt_from_count_cap": False}
+    assert item["notional_pct_nav"] == round(26_400_000.0 / nav * 100, 4)
+    assert item["risk_1d_pct_nav"] == round(52_000.0 / nav * 100, 4)
+    assert (item["capped_by"], item["roll"]) == ("notional_pct_nav", "DI1H26 -> DI1F28")
