@@ -368,6 +368,8 @@ def replace_pending_proposals(conn: Connection, on: date, frame: pd.DataFrame) -
     """
     p = s.proposals
     key = list(PROPOSAL_KEY)
+    if frame.empty:  # nothing proposed: the PENDING pipeline rows of ``on`` go
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in key})
     ours = (p.c.origin == "PIPELINE") & (p.c.status == "PENDING")
     held = pd.DataFrame(conn.execute(
         sa.select(p.c.proposal_id, p.c.instrument_id, p.c.side, p.c.action, ours.label("ours"))
