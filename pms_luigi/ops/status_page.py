@@ -25,21 +25,28 @@ def store_label(settings: context.Settings) -> str:
             f"namespace {settings.namespace}")
 
 
-def details(grid: view.GridLike) -> status_details.RangeDetails:
-    """The markers, runs and data-quality issues behind ``grid``'s cells (bulk reads)."""
+def details(grid: view.GridLike,
+            detail_dates: int = view.DETAIL_DATES) -> status_details.RangeDetails:
+    """The markers, runs and data-quality issues behind ``grid``'s cells (bulk reads), the
+    metadata of the cells the page shows in full."""
     dates = list(grid.dates)
     if not dates:
         return status_details.RangeDetails({}, {}, {}, [], {})
+    detail_from, older = view.full_detail(grid, detail_dates)
     with context.current().stores.engine.connect() as conn:
         return status_details.range_details(conn, grid.families, dates[0], dates[-1],
+                                            metadata_from=detail_from, metadata_of=older,
                                             dq_limit=DQ_LIMIT)
 
 
-def page(grid: view.GridLike, now: datetime | None = None) -> view.StatusPage:
+def page(grid: view.GridLike, now: datetime | None = None,
+         detail_dates: int = view.DETAIL_DATES) -> view.StatusPage:
     """The view model of ``grid``, generated ``now`` (default: the clock, in BRT)."""
-    return view.build_page(grid, details(grid),
+    return view.build_page(grid, details(grid, detail_dates),
                            generated_at=now or datetime.now(calendar.TIMEZONE),
-                           store=store_label(context.current().settings))
+                           store=store_label(context.current().settings),
+                           # why cells are not done, when the grid says (an optional field)
+                           reasons=getattr(grid, "reasons", None), detail_dates=detail_dates)
 
 
 def render(grid: view.GridLike, now: datetime | None = None) -> str:

@@ -77,8 +77,9 @@ def _marker_section(marker: Mapping[str, Any]) -> Section:
 
 
 def _metadata_section(metadata_json: str | None) -> Section:
-    metadata = json.loads(metadata_json) if metadata_json else {}
-    return ["metadata", [[str(k), summarise(v)] for k, v in metadata.items()]]
+    if metadata_json is None:  # the caller read the metadata of other cells only
+        return ["metadata", [["not read", "for this cell"]]]
+    return ["metadata", [[str(k), summarise(v)] for k, v in json.loads(metadata_json).items()]]
 
 
 def _run_rows(run: Mapping[str, Any]) -> list[list[str]]:
@@ -87,25 +88,36 @@ def _run_rows(run: Mapping[str, Any]) -> list[list[str]]:
             ["attempts", str(run["attempts"])], ["host", run["host"]]]
 
 
+def _last_run_section(run: Mapping[str, Any], marker: Mapping[str, Any] | None) -> Section:
+    rows = _run_rows(run)
+    if marker is not None and run["run_id"] == marker["run_id"]:
+        rows = [["run_id", "the marker's"], rows[1], *rows[4:]]  # its times are above
+    return ["last run", [*rows, ["runs", str(run["runs"])]]]
+
+
+def _failure_section(failure: Mapping[str, Any], last_run: Mapping[str, Any] | None) -> Section:
+    rows = _run_rows(failure)[:4]
+    if last_run is not None and failure["run_id"] == last_run["run_id"]:
+        rows = [["run_id", "the last run's"]]  # its times are above
+    error = failure["error"] or ""
+    if len(error) > ERROR_CHARS:
+        error = f"{error[:ERROR_CHARS]}… ({len(error):,} characters)"
+    return ["last failure", [*rows, ["failure class", failure["failure"] or "unrecorded"],
+                             ["error", error]]]
+
+
 def sections(marker: Mapping[str, Any] | None, last_run: Mapping[str, Any] | None,
              failure: Mapping[str, Any] | None) -> list[Section]:
     """The cell's drill-down: marker and metadata (or that there is none), the latest run
-    and how many the cell had, the latest failure's class and error."""
+    and how many the cell had, the latest failure's class and error (a row that would
+    repeat the section above says so instead)."""
     out: list[Section] = []
     if marker is None:
         out.append(["marker", [["none", "no marker: not built, or invalidated"]]])
     else:
         out += [_marker_section(marker), _metadata_section(marker["metadata_json"])]
     if last_run is not None:
-        rows = _run_rows(last_run)
-        if marker is not None and last_run["run_id"] == marker["run_id"]:
-            rows = [["run_id", "the marker's"], rows[1], *rows[4:]]  # its times are above
-        out.append(["last run", [*rows, ["runs", str(last_run["runs"])]]])
+        out.append(_last_run_section(last_run, marker))
     if failure is not None:
-        error = failure["error"] or ""
-        if len(error) > ERROR_CHARS:
-            error = f"{error[:ERROR_CHARS]}… ({len(error):,} characters)"
-        out.append(["last failure", [*_run_rows(failure)[:4],
-                                     ["failure class", failure["failure"] or "unrecorded"],
-                                     ["error", error]]])
+        out.append(_failure_section(failure, last_run))
     return out

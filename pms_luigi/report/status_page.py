@@ -146,6 +146,7 @@ class Span:
     first: str
     last: str
     dates: int
+    reason: str  # why its last date is not done, when the grid says ("" if not)
     failure: str  # the latest failure's class and error in the span ("" if none)
 
 
@@ -175,14 +176,30 @@ def short_name(family: str, taken: Sequence[str] = ()) -> str:
     return name if caps in taken else caps
 
 
+def full_detail(grid: GridLike, detail_dates: int = DETAIL_DATES) -> tuple[date | None,
+                                                                         set[Key]]:
+    """Which cells get the full drill-down: every cell of the last ``detail_dates`` dates
+    (from the date returned on) and the older cells not done (returned). The caller reads
+    the markers' metadata of exactly these."""
+    dates = list(grid.dates)
+    if not dates:
+        return None, set()
+    detail_from = dates[max(0, len(dates) - detail_dates)]
+    return detail_from, {(f, d) for f in grid.families for d in dates
+                         if d < detail_from and grid.cells[(f, d)] != "done"}
+
+
 def style_of(state: str) -> StateStyle:
     return STATES.get(state, UNKNOWN)
 
 
 def build_page(grid: GridLike, details: DetailsLike, *, generated_at: datetime, store: str,
-               detail_dates: int = DETAIL_DATES, span_limit: int = SPAN_LIMIT) -> StatusPage:
-    """The page's view model; ``store`` must already be masked."""
+               reasons: Mapping[Key, str] | None = None, detail_dates: int = DETAIL_DATES,
+               span_limit: int = SPAN_LIMIT) -> StatusPage:
+    """The page's view model; ``store`` must already be masked; ``reasons``: why a cell is
+    not done (the grid's own words), shown in its drill-down and the attention list."""
     dates, families = list(grid.dates), list(grid.families)
+    reasons = reasons or {}
     shorts: list[str] = []
     for fam in families:
         shorts.append(short_name(fam, shorts))
@@ -190,10 +207,9 @@ def build_page(grid: GridLike, details: DetailsLike, *, generated_at: datetime, 
               for fam, short in zip(families, shorts, strict=True)]
     unknown = {s for t in totals for s in t.counts} - set(STATES)
     legend = [*STATES.values(), *([UNKNOWN] if unknown else [])]
-    spans = [s for fam in families for s in _spans(fam, dates, grid.cells, details)]
+    spans = [s for fam in families for s in _spans(fam, dates, grid.cells, details, reasons)]
     spans.sort(key=lambda s: s.last, reverse=True)
-    detail_from = dates[-detail_dates] if len(dates) >= detail_dates else \
-        (dates[0] if dates else None)
+    detail_from, older = full_detail(grid, detail_dates)
     return StatusPage(
         title=f"pms-luigi status {_iso(dates[0])} .. {_iso(dates[-1])}" if dates else
         "pms-luigi status (no business dates)",
@@ -205,7 +221,7 @@ def build_page(grid: GridLike, details: DetailsLike, *, generated_at: datetime, 
         dq_issues=[_dq_row(i) for i in details.dq_issues],
         dq_total=sum(sum(c.values()) for c in details.dq_counts.values()),
         detail_from=_iso(detail_from) if detail_from else "",
-        data=_data(dates, families, grid.cells, details, detail_from))
+        data=_data(dates, families, details, reasons, (detail_from, older)))
 
 
 def _iso(d: date) -> str:
@@ -241,8 +257,8 @@ def _years(dates: list[date], families: list[str], shorts: list[str],
     return years
 
 
-def _spans(family: str, dates: list[date], cells: Mapping[Key, str],
-           details: DetailsLike) -> list[Span]:
+def _spans(family: str, dates: list[date], cells: Mapping[Key, str], details: DetailsLike,
+           reasons: Mapping[Key, str]) -> list[Span]:
     out = []
     i = 0
     for state, group in itertools.groupby(cells[(family, d)] for d in dates):
@@ -252,7 +268,8 @@ def _spans(family: str, dates: list[date], cells: Mapping[Key, str],
             failures = [details.last_failures[(family, d)] for d in span_dates
                         if (family, d) in details.last_failures]
             out.append(Span(family, style_of(state), _iso(span_dates[0]), _iso(span_dates[-1]),
-                            n, _failure_line(failures[-1]) if failures else ""))
+                            n, reasons.get((family, span_dates[-1]), ""),
+                            _failure_line(failures[-1]) if failures else ""))
         i += n
     return out
 
@@ -269,21 +286,24 @@ def _dq_row(issue: Mapping[str, Any]) -> dict[str, str]:
             "run": status_cells.short_run(issue["run_id"])}
 
 
-def _data(dates: list[date], families: list[str], cells: Mapping[Key, str],
-          details: DetailsLike, detail_from: date | None) -> dict[str, Any]:
+def _data(dates: list[date], families: list[str], details: DetailsLike,
+          reasons: Mapping[Key, str], shown: tuple[date | None, set[Key]]) -> dict[str, Any]:
     """The embedded JSON: every cell's one-line marker (``basic[family][date]``), and the
-    full drill-down (``full["f,d"]``, indices) of the recent cells and the not-done ones."""
+    full drill-down (``full["f,d"]``, indices) of the cells :func:`full_detail` names
+    (``shown``) that have a marker or a run."""
+    detail_from, older = shown
     full = {}
     for fi, fam in enumerate(families):
         for di, d in enumerate(dates):
             key = (fam, d)
-            recent = detail_from is not None and d >= detail_from
-            if not (recent or cells[key] != "done"):
+            if not ((detail_from is not None and d >= detail_from) or key in older):
                 continue
             marker, run = details.markers.get(key), details.last_runs.get(key)
             if marker is None and run is None:
                 continue
-            full[f"{fi},{di}"] = status_cells.sections(marker, run, details.last_failures.get(key))
+            why = [["why not done", [["reason", reasons[key]]]]] if key in reasons else []
+            full[f"{fi},{di}"] = why + status_cells.sections(marker, run,
+                                                             details.last_failures.get(key))
     return {"families": families, "dates": [_iso(d) for d in dates],
             "basic": [[status_cells.basic(details.markers.get((fam, d))) for d in dates]
                       for fam in families],

@@ -2,13 +2,13 @@
 run history and the data-quality issues — one SELECT per table, never one per cell.
 
 A 5-year page is about 1,260 dates × 4–6 families: the markers and runs come back as a few
-thousand rows each, keyed by ``(family, business_date)``. A marker's ``metadata`` is read as
-its JSON *text* (the attribution step's holds its ~9 kB chain state): the page decodes only
-the cells it shows in full, and nothing decodes the rest.
+thousand rows each, keyed by ``(family, business_date)``. A marker's ``metadata`` (the
+attribution step's holds its ~9 kB chain state) is read, as JSON text, only for the cells
+the page shows in full — the recent dates and the cells named — and decoded only there.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,7 +25,8 @@ Key = tuple[str, date]
 class RangeDetails:
     """The rows behind a range's cells, as plain dicts keyed like the grid's cells.
 
-    ``markers``: the marker columns, ``metadata_json`` the metadata's JSON text.
+    ``markers``: the marker columns, ``metadata_json`` the metadata's JSON text (None where
+    it was not asked for).
     ``last_runs``: the latest run of each cell (``runs``: how many it has had).
     ``last_failures``: the latest FAILED run of each cell that ever failed.
     ``dq_issues``: the range's data-quality rows (all are open: a step's rerun replaces the
@@ -40,10 +41,15 @@ class RangeDetails:
     dq_counts: dict[date, dict[str, int]]
 
 
-def range_details(conn: Connection, families: Iterable[str], start: date, end: date,
+def range_details(conn: Connection, families: Iterable[str], start: date, end: date, *,
+                  metadata_from: date | None = None, metadata_of: Collection[Key] = (),
                   dq_limit: int | None = None) -> RangeDetails:
     """Markers, run history and data-quality issues of ``families`` over [start, end]:
-    one SELECT of the markers, one of the runs, two of the issues (the rows, the counts)."""
+    one SELECT of the markers, one of the runs, two of the issues (the rows, the counts).
+
+    The markers' metadata is read for the dates from ``metadata_from`` on (default: every
+    date) and for the cells ``metadata_of``; at most ``dq_limit`` issues are listed.
+    """
     families = list(families)
     latest: dict[Key, dict[str, Any]] = {}
     failures: dict[Key, dict[str, Any]] = {}
@@ -53,18 +59,22 @@ def range_details(conn: Connection, families: Iterable[str], start: date, end: d
             latest[key] = run
         if run.pop("rn_status") == 1 and run["status"] == "FAILED":
             failures[key] = run
-    return RangeDetails(markers=_markers(conn, families, start, end), last_runs=latest,
-                        last_failures=failures, dq_issues=_dq_issues(conn, start, end, dq_limit),
-                        dq_counts=_dq_counts(conn, start, end))
+    return RangeDetails(
+        markers=_markers(conn, families, start, end, metadata_from or start, metadata_of),
+        last_runs=latest, last_failures=failures,
+        dq_issues=_dq_issues(conn, start, end, dq_limit), dq_counts=_dq_counts(conn, start, end))
 
 
-def _markers(conn: Connection, families: list[str], start: date,
-             end: date) -> dict[Key, dict[str, Any]]:
+def _markers(conn: Connection, families: list[str], start: date, end: date,
+             metadata_from: date, metadata_of: Collection[Key]) -> dict[Key, dict[str, Any]]:
     m = task_markers.c
+    wanted = m.business_date >= metadata_from
+    if metadata_of:
+        wanted = sa.or_(wanted, sa.tuple_(m.family, m.business_date).in_(sorted(metadata_of)))
     rows = conn.execute(
         sa.select(m.family, m.business_date, m.version, m.run_id, m.started_at, m.finished_at,
                   m.duration_s, m.rows_written, m.payload_digest, m.upstream,
-                  sa.cast(m.metadata, sa.Text).label("metadata_json"))
+                  sa.case((wanted, sa.cast(m.metadata, sa.Text))).label("metadata_json"))
         .where(m.family.in_(families), m.business_date.between(start, end))).mappings()
     return {(r["family"], r["business_date"]): dict(r) for r in rows}
 

@@ -74,12 +74,15 @@ def test_range_details_reads_a_range_in_bulk(world) -> None:
                              D3: {"WARNING": 1}}
 
 
-def test_range_details_limits_the_issue_list_not_the_counts(world) -> None:
+def test_range_details_reads_the_metadata_asked_for_and_limits_the_issue_list(world) -> None:
     with world.engine.begin() as conn:
         _fill(conn)
     with world.engine.connect() as conn:
-        got = range_details(conn, [MTM], D1, OUT, dq_limit=2)
+        got = range_details(conn, [MTM], D1, OUT, metadata_from=OUT, metadata_of={(MTM, D1)},
+                            dq_limit=2)
         empty = range_details(conn, [MTM], date(2020, 1, 1), date(2020, 12, 31))
+    assert {k[1]: m["metadata_json"] is not None for k, m in got.markers.items()} == \
+        {D1: True, D2: False, OUT: True}
     assert [(i["business_date"], i["instrument_id"]) for i in got.dq_issues] == \
         [(OUT, "E"), (D3, "D")]
     assert sum(sum(c.values()) for c in got.dq_counts.values()) == 5

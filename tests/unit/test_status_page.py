@@ -78,7 +78,9 @@ def test_totals_spans_and_an_unknown_state() -> None:
     failures = {(MTM, dates[1]): _run("f1", "FAILED", error="old", failure="FAILED"),
                 (MTM, dates[2]): _run("f2", "FAILED", error="MissingPrice: DI1F27\n  trace",
                                       failure="MISSING_DATA")}
-    page = _page(grid, Details(last_failures=failures))
+    why = f"upstream {MTM}@2026-11-13 was rebuilt"
+    page = _page(grid, Details(last_failures=failures), reasons={(MTM, dates[9]): why})
+    assert page.spans[0].reason == why and page.spans[1].reason == ""
     assert page.families[0].counts == {"done": 4, "missing": 2, "stale": 1, "failed": 2,
                                        "cache-missing": 0, "weird": 1}
     assert [s.name for s in page.states][-1] == "unknown"
@@ -100,11 +102,12 @@ def test_drill_down_full_for_recent_and_not_done_cells_one_line_for_the_rest() -
             (MTM, dates[0]): _run("e" * 32, "FAILED", error="boom", failure="FAILED")}
     page = _page(grid, Details(markers=markers, last_runs=runs,
                                last_failures={(MTM, dates[0]): runs[(MTM, dates[0])]}),
-                 detail_dates=5)
+                 reasons={(MTM, dates[0]): "code version 1, now 2"}, detail_dates=5)
     full = page.data["full"]
     n = len(dates)
     assert set(full) == {"0,0", *(f"0,{i}" for i in range(n - 5, n))}
     assert page.detail_from == dates[-5].isoformat()
+    assert sp.full_detail(grid, 5) == (dates[-5], {(MTM, dates[0])})  # what the caller reads
     assert page.data["basic"][0][3] == [f"{3:032x}"[:8], "2026-11-26 19:00", 2.0]
     last = dict(full[f"0,{n - 1}"])
     assert dict(last["marker"])["finished"] == "2026-11-26 19:00:02"
@@ -114,7 +117,9 @@ def test_drill_down_full_for_recent_and_not_done_cells_one_line_for_the_rest() -
     assert dict(last["last run"]) == {"run_id": "the marker's", "status": "DONE",
                                       "attempts": "2", "host": "batch01", "runs": "3"}
     first = dict(full["0,0"])
-    assert dict(first["last failure"])["failure class"] == "FAILED"
+    assert full["0,0"][0] == ["why not done", [["reason", "code version 1, now 2"]]]
+    assert dict(first["last failure"]) == {"run_id": "the last run's",
+                                           "failure class": "FAILED", "error": "boom"}
     assert dict(first["last run"])["started"] == "2026-11-26 19:00:00"  # naive = UTC
 
 
