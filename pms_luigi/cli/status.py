@@ -25,8 +25,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Freshness watchdog for cron: exit 0 when the pre-open of the date (default today, BRT)
-    is complete — all four steps DONE: MTM and attribution of the previous close, proposals
-    and the morning pack of the date — and 1 otherwise ("LATE" once past ``--by``)."""
+    is complete — all four steps done, transitively (what ``PreOpen(date).complete()``
+    answers): MTM and attribution of the previous close, proposals and the morning pack of
+    the date — and 1 otherwise ("LATE" once past ``--by``), with one line per step that is
+    not done saying why (a stale one names the upstream step and date that makes it so)."""
     from datetime import datetime
     from datetime import time as dtime
 
@@ -40,10 +42,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     states = status.preopen_states(on)
     deadline = datetime.combine(on, dtime(*args.by), tzinfo=calendar.TIMEZONE)
     late = datetime.now(calendar.TIMEZONE) >= deadline
-    done = all(v == "done" for v in states.values())
+    done = all(label == "done" for label, _ in states.values())
     word = "complete" if done else ("LATE" if late else "not complete yet")
-    detail = ", ".join(f"{k}={v}" for k, v in states.items())
+    detail = ", ".join(f"{k}={label}" for k, (label, _) in states.items())
     print(f"pre-open {on} (due {deadline:%H:%M} BRT): {word} [{detail}]")
+    for key, (label, why) in states.items():
+        if label != "done":
+            print(f"  {key} {label}: {why}")
     return 0 if done else 1
 
 

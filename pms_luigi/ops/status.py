@@ -1,17 +1,22 @@
-"""The status grid: task families × business dates, from the bulk status + run history.
+"""The status grid: task families × business dates, from the transitive status + run history.
 
 States: done, missing, stale, failed (last run failed and no valid marker), cache-missing.
-One bulk status call per family and one run-history query for the whole grid.
+A cell is what the step's task would answer (:func:`pms_luigi.pipeline.status.deep_statuses`):
+stale when its own marker is stale *or* a step upstream of it, transitively, is stale or
+missing — with the reason naming that step and date. One bulk status query per family (the
+MTM chain's dates before the grid's first in one more) and one run-history query for the
+whole grid.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from pms_luigi.core import calendar
 from pms_luigi.pipeline import context
+from pms_luigi.pipeline import status as st
 from pms_luigi.pipeline.graph import FAMILIES
-from pms_luigi.pipeline.targets import State
+from pms_luigi.pipeline.targets import State, StepStatus
 from pms_luigi.store import markers as mk
 
 SYMBOL = {"done": "#", "missing": ".", "stale": "s", "failed": "F", "cache-missing": "c"}
@@ -21,9 +26,14 @@ COLOUR = {"done": "#2e7d32", "missing": "#bdbdbd", "stale": "#f9a825", "failed":
 
 @dataclass(frozen=True)
 class Grid:
+    """``cells[(family, date)]``: the state's name (a key of :data:`SYMBOL`); ``reasons``:
+    why a cell is not done (the step's own reason, or the upstream step and date that makes
+    it stale), empty for a done cell."""
+
     dates: list[date]
     families: list[str]
     cells: dict[tuple[str, date], str]
+    reasons: dict[tuple[str, date], str] = field(default_factory=dict)
 
     def counts(self, family: str) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -40,38 +50,50 @@ def _label(state: State, last_run: str | None) -> str:
     return state.value
 
 
-def grid(start: date, end: date, families: list[str] | None = None) -> Grid:
-    """The grid over the business dates of [start, end]: one bulk status call per family
-    and one run-history query in all (so a 5-year grid is a handful of queries)."""
+def _why(status: StepStatus, label: str) -> str:
+    if label == "done":
+        return ""
+    if label == "failed":
+        return f"last run failed; {status.state.value}: {status.reason}"
+    return status.reason
+
+
+def _cells(wanted: list[tuple[str, date]]) -> tuple[dict[tuple[str, date], str],
+                                                    dict[tuple[str, date], str]]:
+    """Label and reason of each (family, date): one fresh transitive status call and one
+    run-history query."""
     ctx = context.current()
-    stores = ctx.stores
+    found = st.deep_statuses([(FAMILIES[f], d) for f, d in wanted], ctx, fresh=True)
+    dates = [d for _, d in wanted]
+    with ctx.stores.engine.connect() as conn:
+        runs = mk.last_runs(conn, sorted({f for f, _ in wanted}), min(dates), max(dates)) \
+            if wanted else {}
+    cells, reasons = {}, {}
+    for key in wanted:
+        cells[key] = _label(found[key].state, runs.get(key))
+        if cells[key] != "done":
+            reasons[key] = _why(found[key], cells[key])
+    return cells, reasons
+
+
+def grid(start: date, end: date, families: list[str] | None = None) -> Grid:
+    """The grid over the business dates of [start, end] (so a 5-year grid is a handful of
+    queries: see :func:`_cells`)."""
     families = list(families or FAMILIES)
     dates = calendar.business_days(start, end)
-    with stores.engine.connect() as conn:
-        runs = mk.last_runs(conn, families, start, end)
-    cells: dict[tuple[str, date], str] = {}
-    for fam in families:
-        statuses = FAMILIES[fam].statuses(dates, ctx)
-        for d in dates:
-            cells[(fam, d)] = _label(statuses[d].state, runs.get((fam, d)))
-    return Grid(dates, families, cells)
+    cells, reasons = _cells([(f, d) for f in families for d in dates])
+    return Grid(dates, families, cells, reasons)
 
 
-def preopen_states(on: date) -> dict[str, str]:
+def preopen_states(on: date) -> dict[str, tuple[str, str]]:
     """The four steps ``PreOpen(on)`` needs — MTM and attribution of the previous close,
-    proposals and the pack of ``on`` — keyed ``family@date``, labelled like the grid."""
-    ctx = context.current()
-    stores = ctx.stores
+    proposals and the pack of ``on`` — keyed ``family@date``: (label as in the grid, why it
+    is not done). All four "done" exactly when ``PreOpen(on).complete()``."""
     prev = calendar.previous_business_day(on)
     wanted = [("pms.MarkToMarket", prev), ("pms.PerformanceAttribution", prev),
               ("pms.TradeProposals", on), ("pms.MorningPack", on)]
-    with stores.engine.connect() as conn:
-        runs = mk.last_runs(conn, [f for f, _ in wanted], prev, on)
-    out: dict[str, str] = {}
-    for fam, d in wanted:
-        state = FAMILIES[fam].statuses([d], ctx)[d].state
-        out[f"{fam}@{d}"] = _label(state, runs.get((fam, d)))
-    return out
+    cells, reasons = _cells(wanted)
+    return {mk.upstream_key(*key): (cells[key], reasons.get(key, "")) for key in wanted}
 
 
 def render_text(g: Grid, per_line: int = 66) -> str:
@@ -88,6 +110,12 @@ def render_text(g: Grid, per_line: int = 66) -> str:
     for fam in g.families:
         totals = " ".join(f"{k}={v}" for k, v in sorted(g.counts(fam).items()))
         lines.append(f"{fam:{width}}{totals or 'no business dates'}")
+    firsts = [(fam, next((d for d in g.dates if (fam, d) in g.reasons), None))
+              for fam in g.families]
+    if any(d for _, d in firsts):
+        lines.append("first not done:")
+        lines.extend(f"{fam:{width}}{d} {g.cells[(fam, d)]}: {g.reasons[(fam, d)]}"
+                     for fam, d in firsts if d is not None)
     return "\n".join(lines)
 
 

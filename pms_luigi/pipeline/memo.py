@@ -20,15 +20,17 @@ class StatusMemo:
     its lock before running.
     """
 
+    #: each step's own status (its marker alone)
     own: dict[StepKey, StepStatus] = field(default_factory=dict)
-    deep: dict[StepKey, bool] = field(default_factory=dict)
+    #: each step's transitive status (see :func:`pms_luigi.pipeline.status.deep_statuses`)
+    deep: dict[StepKey, StepStatus] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.own.clear()
         self.deep.clear()
 
     def forget_negative(self) -> None:
-        """Drop missing/stale/not-deep-valid entries, keep positive ones.
+        """Drop missing/stale entries (own or transitive), keep positive ones.
 
         Called when a step starts: another process (a second worker against luigid, or a
         ``workers > 1`` sibling) may have built an upstream step since scheduling, and a step
@@ -38,7 +40,7 @@ class StatusMemo:
         """
         for key in [k for k, st in self.own.items() if not st.db_valid]:
             del self.own[key]
-        for key in [k for k, ok in self.deep.items() if not ok]:
+        for key in [k for k, st in self.deep.items() if not st.db_valid]:
             del self.deep[key]
 
     def forget_from(self, on: date, family: str | None = None) -> None:

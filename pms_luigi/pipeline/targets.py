@@ -35,9 +35,17 @@ class State(enum.Enum):
 
 @dataclass(frozen=True)
 class StepStatus:
+    """A step's status: its state, its marker (None when missing) and why it is not done.
+
+    ``cause``: for a *transitive* status (:func:`pms_luigi.pipeline.status.deep_statuses`)
+    whose own marker is valid, the step upstream (``family@date``) that makes it stale;
+    empty when the step's own status is the answer.
+    """
+
     state: State
     marker: mk.Marker | None
     reason: str = ""
+    cause: str = ""
 
     @property
     def db_valid(self) -> bool:
