@@ -29,7 +29,8 @@ from tornado.ioloop import PeriodicCallback
 from pms_luigi.core.frames import json_safe
 from pms_luigi.ops.status import SYMBOL
 from pms_luigi.pipeline.context import Settings
-from pms_luigi.report import formats
+from pms_luigi.report import formats, status_cells
+from pms_luigi.report.html import TEMPLATE_DIR as STATUS_TEMPLATES
 from pms_luigi.web import grid, login, packs, proposals, reruns, today
 from pms_luigi.web.base import brt
 from pms_luigi.web.jobs import Jobs
@@ -48,14 +49,17 @@ def _pretty(value: object) -> str:
 
 
 def jinja_env() -> jinja2.Environment:
-    """Templates under ``web/templates``, autoescaped everywhere (a strategy named
+    """Templates under ``web/templates`` — and the status page's macros
+    (``report/templates/status_parts.html``) — autoescaped everywhere (a strategy named
     ``<script>`` is text), strict about undefined names; the pack's number formats."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(HERE / "templates"),
+                                  jinja2.FileSystemLoader(STATUS_TEMPLATES)])
+    env = jinja2.Environment(loader=loader,
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(brl=formats.brl, brl_signed=formats.brl_signed, bps=formats.bps,
                        pct=formats.pct, num=formats.num, brt=brt, symbol=SYMBOL.get,
-                       pretty=_pretty)
+                       pretty=_pretty, summarise=status_cells.summarise)
     return env
 
 

@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
@@ -28,10 +28,10 @@ from urllib.parse import urlencode
 import pandas as pd
 import tornado.web
 
-from pms_luigi.core import calendar
 from pms_luigi.core.errors import BadRequest, MissingData, PmsError
 from pms_luigi.core.frames import json_safe
 from pms_luigi.pipeline.context import RunContext
+from pms_luigi.report import status_cells
 from pms_luigi.store.markers import STORE_ERRORS
 from pms_luigi.web.auth import User
 
@@ -196,15 +196,10 @@ class ConsoleHandler(tornado.web.RequestHandler):
 
 def brt(value: Any) -> str:
     """A timestamp in Brazil time (``2026-12-07 06:02:11``; a naive one is UTC, as SQLite
-    returns what was stored in UTC); '' for None, anything else as text."""
-    if value is None or (isinstance(value, float) and value != value):
+    returns it: ``report.status_cells.brt``); '' for None or NaT, anything else as text."""
+    if value is None or value is pd.NaT:
         return ""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if not isinstance(value, datetime):
-        return str(value)
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return aware.astimezone(calendar.TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
+    return status_cells.brt(value) if isinstance(value, datetime) else str(value)
 
 
 def to_date(name: str, text: str) -> date:

@@ -1,11 +1,13 @@
 """The status grid over any date range, and one cell of it: the marker, its runs, its error.
 
 The grid is :func:`pms_luigi.ops.status.grid` — the same states ``pms-luigi status`` prints,
-from the same bulk status queries (one per family, one run-history query for the range) —
-laid out in blocks of about a quarter with month and weekday labels, a letter in every
-cell (colour is never the only signal) and the totals per family. The page polls
-``/api/grid`` every ``[pms_console] poll_seconds`` while "live" is on, so a backfill or a
-rerun fills it in as it goes.
+from the same bulk status queries — shown as the status page shows it
+(:mod:`pms_luigi.ops.status_page`: its view model and its template's macros, a month per
+table with day and weekday heads, a letter in every cell, the totals, the spans needing
+attention and the open data-quality issues), without that page's inline style and script
+(the console allows neither: ``static/`` has both). The page polls ``/api/grid`` every
+``[pms_console] poll_seconds`` while "live" is on, so a backfill or a rerun fills it in as
+it goes; a click on a cell opens its page.
 
 A cell shows the marker (run_id, version, start, end, duration, rows, digest, metadata,
 the upstream run_ids it recorded and whether each is still current), the run history of
@@ -14,22 +16,18 @@ rerun with ``--downstream`` would rebuild, and can start it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from itertools import groupby
 from typing import Any
 
 from pms_luigi.core import calendar
 from pms_luigi.core.errors import BadRequest
-from pms_luigi.ops import invalidate, status
+from pms_luigi.ops import invalidate, status, status_page
 from pms_luigi.pipeline.context import RunContext
 from pms_luigi.pipeline.graph import family_name
 from pms_luigi.store import console_queries as cq
 from pms_luigi.store import markers as mk
 from pms_luigi.web.base import ConsoleHandler, to_date
 
-#: dates per block of the page (about a quarter, like ``pms-luigi status``)
-BLOCK = 66
 #: the longest range one request may ask for
 MAX_RANGE = timedelta(days=366 * 10)
 DEFAULT_SPAN = timedelta(days=91)
@@ -54,18 +52,11 @@ def grid_model(_ctx: RunContext, start: date, end: date) -> dict[str, Any]:
             "counts": {fam: g.counts(fam) for fam in g.families}}
 
 
-def blocks(model: dict[str, Any], size: int = BLOCK) -> Iterator[dict[str, Any]]:
-    """The page's blocks: their dates, month labels (name, span) and rows of states."""
-    dates = model["dates"]
-    for i in range(0, len(dates), size):
-        chunk = dates[i:i + size]
-        months = []
-        for _, group in groupby(chunk, key=lambda d: (d.year, d.month)):
-            same = list(group)
-            months.append((f"{same[0]:%b %Y}", len(same)))
-        rows = [(fam, list(zip(chunk, model["states"][fam][i:i + size], strict=True)))
-                for fam in model["families"]]
-        yield {"dates": chunk, "months": months, "rows": rows, "offset": i}
+def grid_page(_ctx: RunContext, start: date, end: date) -> dict[str, Any]:
+    """The page's view model: the status page's (``ops.status_page``: the grid, its cells'
+    markers and runs, the spans needing attention, the open data-quality issues)."""
+    g = status.grid(start, end)
+    return {"start": start, "end": end, "page": status_page.page(g)}
 
 
 def cell_model(ctx: RunContext, family: str, on: date, with_rerun: bool) -> dict[str, Any]:
@@ -101,8 +92,7 @@ def cell_model(ctx: RunContext, family: str, on: date, with_rerun: bool) -> dict
 class GridPage(ConsoleHandler):
     async def get(self) -> None:
         start, end = checked_range(self.date_arg("start"), self.date_arg("end"))
-        model = await self.store(grid_model, start, end)
-        self.page("grid.html", model=model, blocks=list(blocks(model)))
+        self.page("grid.html", **await self.store(grid_page, start, end))
 
 
 class GridJson(ConsoleHandler):
