@@ -32,12 +32,14 @@ from pms_luigi import demo
 from pms_luigi import report as render
 from pms_luigi.cli import pack as cli_pack
 from pms_luigi.core import calendar
+from pms_luigi.core.proposals import ProposalPolicy
 from pms_luigi.ops import backfill as backfills
 from pms_luigi.ops import invalidate as invalidation
-from pms_luigi.ops import runner
+from pms_luigi.ops import runner, workflow
 from pms_luigi.report import formats
 from pms_luigi.store import markers as mk
 from pms_luigi.store import schema as s
+from pms_luigi.store.identity import store_id
 from pms_luigi.store.loader import load_inputs
 from tests.conftest import BACKENDS, FUND_11, DemoWorlds, World
 from tests.smtp_sink import SmtpSink
@@ -78,6 +80,11 @@ def _pack_row(w: World, on: date) -> dict:
             s.morning_packs.c.business_date == on)).mappings().one())
 
 
+def _folder(w: World, on: date) -> Path:
+    """Where the pack of ``on`` of this world's store is: ``<out>/<store-id>/<fund>/<D>/``."""
+    return cli_pack.pack_folder(on, _pack_row(w, on)["payload"]["fund_name"])
+
+
 def _rows(w: World, tbl: sa.Table, on: date) -> list[dict]:
     with w.engine.connect() as conn:
         return [dict(r) for r in conn.execute(
@@ -111,7 +118,9 @@ def test_every_section_is_populated_from_real_numbers(built) -> None:
     assert pack["positions"]["top_contributors"] and pack["positions"]["top_detractors"]
     assert pack["signal_changes"]["n_signals"] > 0
     assert "NAV R$" in pack["narrative"]["text"]
-    out = w.data_dir / "out" / D.isoformat()
+    out = _folder(w, D)
+    assert out == (w.data_dir / "out" / store_id(w.database_url, w.namespace) / "pms-macro-fim"
+                   / D.isoformat())
     assert sorted(p.name for p in out.iterdir()) == [
         "di1_curve.png", "equity_curve.png", "morning_pack.html", "morning_pack.json",
         "morning_pack.pdf"]
@@ -219,6 +228,13 @@ def test_pack_show_prints_the_stored_summary(built) -> None:
         cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
     assert missing.returncode == 3
     assert "no morning pack stored for 2026-11-30" in missing.stderr
+    assert str(_folder(w, D)) in proc.stdout  # the files of this store, not another's
+    saturday = subprocess.run(
+        [sys.executable, "-m", "pms_luigi.cli.pack", "pack", "show", "--date", "2026-11-28"],
+        cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+    assert saturday.returncode == 2  # ExitCode.BAD_REQUEST
+    assert saturday.stderr.strip().count("\n") == 0 and "Traceback" not in saturday.stderr
+    assert "2026-11-28 is not an ANBIMA business day: Saturday" in saturday.stderr
 
 
 def test_pack_send_emails_html_with_cid_charts_and_the_pdf(built, tmp_path) -> None:
@@ -249,7 +265,7 @@ def test_pack_send_emails_html_with_cid_charts_and_the_pdf(built, tmp_path) -> N
     images = {p["Content-ID"].strip("<>"): p.get_content() for p in got.walk()
               if p.get_content_type() == "image/png"}
     assert sorted(images) == ["di1_curve@pms-luigi", "equity_curve@pms-luigi"]
-    out = w.data_dir / "out" / D.isoformat()
+    out = _folder(w, D)
     for cid, png in images.items():
         assert f'src="cid:{cid}"' in html
         assert png == (out / f"{cid.split('@')[0]}.png").read_bytes()  # same chart as archived
@@ -260,23 +276,72 @@ def test_pack_send_emails_html_with_cid_charts_and_the_pdf(built, tmp_path) -> N
         "pm@fund.example, risk@fund.example"
 
 
-def test_rerun_produces_an_identical_pack(built) -> None:
+def test_rerun_with_unchanged_inputs_keeps_ids_digest_and_every_file(built) -> None:
     w, _ = built
     key = f"{w.namespace}:morning_pack:{D}"
     before, cached = _pack_row(w, D), w.redis.get(key)
-    out = w.data_dir / "out" / D.isoformat()
-    files = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".pdf"}
-    hit = invalidation.invalidate("pms.MorningPack", D, downstream=True)
-    assert hit == [("pms.MorningPack", D)]
+    ids = {(p["instrument_id"], p["side"], p["action"]): p["proposal_id"]
+           for p in before["payload"]["proposals"]["items"]}
+    old_runs = {r["run_id"] for r in _rows(w, s.proposals, D)}
+    out = _folder(w, D)
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "morning_pack.pdf" in files
+    hit = invalidation.invalidate("pms.TradeProposals", D, downstream=True)
+    assert sorted(hit) == [("pms.MorningPack", D), ("pms.TradeProposals", D)]
     assert runner.run_kind("preopen", D) == runner.ExitCode.OK
     after = _pack_row(w, D)
     assert after["run_id"] != before["run_id"]  # it really ran again
+    props = _rows(w, s.proposals, D)
+    assert {(r["instrument_id"], r["side"], r["action"]): r["proposal_id"] for r in props} == ids
+    assert not {r["run_id"] for r in props} & old_runs  # rewritten in place by the new run
     assert after["digest"] == before["digest"]
     assert after["html"] == before["html"]
     again = json.loads(w.redis.get(key))  # the same pack, in the envelope of the new run
     assert again["data"] == json.loads(cached)["data"]
     assert again["run_id"] == after["run_id"]
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".pdf"} == files
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files  # PDF included
+    for pid in ids.values():  # an id quoted from the 06:30 pack still names its proposal
+        row, _, _ = workflow.show(w.engine, pid)
+        assert (row["instrument_id"], row["side"], row["action"]) in ids
+
+
+def test_the_packs_net_leverage_is_the_signed_notionals_of_its_close(built) -> None:
+    w, _ = built
+    pack = _pack_row(w, D)["payload"]
+    marks = _rows(w, s.position_marks, END)
+    (book,) = _rows(w, s.book_snapshots, END)
+    nav = float(book["nav_brl"])
+    signed = [float(m["notional_brl"]) for m in marks]
+    net, gross = abs(sum(signed)) / nav, sum(abs(n) for n in signed) / nav
+    assert net < 0.8 * gross  # a long/short book: the two differ
+    limits = {lim["name"]: lim for lim in pack["risk"]["limits"]}
+    cents = 0.005 * len(signed) / nav  # marks are stored in centavos
+    assert limits["NET_LEVERAGE"]["value"] == pytest.approx(net, abs=5e-5 + cents)
+    assert limits["GROSS_LEVERAGE"]["value"] == pytest.approx(gross, abs=5e-5 + cents)
+    assert pack["risk"]["exposures"]["net_notional_brl"] == pytest.approx(sum(signed),
+                                                                          abs=0.005 * len(signed))
+    for item in pack["action_items"]["items"]:  # an item on it quotes the net figure
+        if item["key"] == "NET_LEVERAGE":
+            assert f"{limits['NET_LEVERAGE']['value']:,.2f}" in item["description"]
+
+
+def test_no_proposal_exceeds_its_caps_in_the_demo(built) -> None:
+    w, _ = built
+    policy = ProposalPolicy.from_mapping(json.loads((REPO / "config" / "proposal_policy.json")
+                                                    .read_text()))
+    checked = 0
+    for on in (D, AFTER_HOLIDAY):
+        (book,) = _rows(w, s.book_snapshots, calendar.previous_business_day(on))
+        nav = float(book["nav_brl"])
+        for r in _rows(w, s.proposals, on):
+            ri = r["risk_impact"]
+            ff = policy.budgets[ri["asset_class"]].fat_finger_notional_brl
+            assert float(r["notional_brl"]) <= min(ff, policy.caps.notional_pct_nav / 100 * nav) \
+                + 0.005, r["instrument_id"]
+            assert ri["risk_1d_brl"] <= policy.caps.risk_1d_pct_nav / 100 * nav, r["instrument_id"]
+            assert ri["nav_brl"] == pytest.approx(nav)
+            checked += 1
+    assert checked >= 5
 
 
 def test_hostile_names_loaded_by_the_loader_render_as_text(built) -> None:
@@ -295,5 +360,5 @@ def test_hostile_names_loaded_by_the_loader_render_as_text(built) -> None:
     html = row["html"]
     assert "<script" not in html.lower()
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2  # instrument + strategy
-    on_disk = (w.data_dir / "out" / D.isoformat() / "morning_pack.html").read_text()
+    on_disk = (_folder(w, D) / "morning_pack.html").read_text()
     assert "<script" not in on_disk.lower()
