@@ -19,14 +19,15 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import IO
 
 from pms_luigi.core import calendar
 from pms_luigi.core.errors import ExitCode
-from pms_luigi.ops import logs
+from pms_luigi.ops import logs, own_runs
 from pms_luigi.ops.runner import build, build_context
 from pms_luigi.pipeline import context
+from pms_luigi.pipeline import status as st
 from pms_luigi.pipeline.graph import CONSUMERS, EOD_FAMILIES, FAMILIES
 from pms_luigi.pipeline.targets import State, StepStatus
 from pms_luigi.pipeline.wrappers import BackfillChunk
@@ -36,33 +37,39 @@ log = logging.getLogger("pms_luigi")
 
 
 def missing(families: Sequence[str], dates: Sequence[date]) -> dict[str, list[date]]:
-    """Per family, the dates whose step must be built: not DONE, or consuming (transitively)
-    a step that will be rebuilt — an MTM rerun makes every later MTM and its attribution
-    stale once it is rebuilt, so they are planned now, not one date per pass.
+    """Per family, the dates whose step must be built: those whose task is not complete —
+    missing, stale by its own marker, stale because a step upstream of it (transitively,
+    the MTM chain back to inception included) is, or only its cache missing (re-published,
+    nothing recomputed).
 
-    One bulk status call per family (and per family they consume) over the dates and the
-    business day before; the propagation is one pass over the recorded upstream keys.
+    The same answer as the tasks' own ``complete()``, the status grid and ``check``
+    (:func:`pms_luigi.pipeline.status.deep_statuses`, asked afresh): an MTM rerun makes
+    every later MTM and its attribution stale, so they are planned now, not one date per
+    pass. One bulk status query per family over the whole range.
     """
+    return {fam: sorted(ds) for fam, ds in _plan(families, dates).items()}
+
+
+def _plan(families: Sequence[str], dates: Sequence[date]
+          ) -> dict[str, dict[date, StepStatus]]:
+    """The transitive status of every step of ``families`` × ``dates`` that is not done."""
     dates = sorted(set(dates))
-    if not dates:
-        return {fam: [] for fam in families}
-    span, statuses = _span_statuses(families, dates)
-    rebuild: set[str] = set()  # will get a new run_id: its consumers go stale
-    todo: set[str] = set()
-    for on in span:
-        for fam in sorted(statuses, key=lambda f: FAMILIES[f].rank):
-            st, key = statuses[fam][on], mk.upstream_key(fam, on)
-            if not st.db_valid or not rebuild.isdisjoint(st.marker.upstream):
-                rebuild.add(key)
-                todo.add(key)
-            elif st.state is not State.DONE:
-                todo.add(key)  # cache missing: re-published with the same run_id
-    return {fam: [d for d in dates if mk.upstream_key(fam, d) in todo] for fam in families}
+    found = st.deep_statuses([(FAMILIES[f], d) for f in families for d in dates],
+                             context.current(), fresh=True)
+    return {fam: {d: found[(fam, d)] for d in dates if found[(fam, d)].state is not State.DONE}
+            for fam in families}
 
 
 @dataclass
 class BackfillReport:
-    """What a backfill planned and achieved, per family (the summary table)."""
+    """What a backfill planned and achieved, per family (the summary table).
+
+    Of the planned steps done at the end, ``who`` says who made each done
+    (:func:`pms_luigi.ops.own_runs.who_built`): this backfill ("built"), another process
+    after the plan ("by another run"), or nobody rebuilt it and its cache was published
+    again ("re-published"); ``planned_runs`` holds the run_id each step's marker had when it
+    was first planned (None: no marker).
+    """
 
     families: list[str]
     dates: list[date]
@@ -71,14 +78,35 @@ class BackfillReport:
     chunk_codes: list[tuple[date, date, int]] = field(default_factory=list)
     elapsed_s: float = 0.0
     code: int = ExitCode.OK
+    planned_runs: dict[tuple[str, date], str | None] = field(default_factory=dict)
+    who: dict[tuple[str, date], own_runs.Who] = field(default_factory=dict)
+
+    def plan(self, found: dict[str, dict[date, StepStatus]]) -> dict[str, list[date]]:
+        """Add a plan's steps (a pass's re-plan too) and return their dates per family."""
+        for fam, steps in found.items():
+            self.planned[fam] = sorted(set(self.planned.get(fam, [])) | set(steps))
+            for d, status in steps.items():
+                self.planned_runs.setdefault((fam, d), status.marker.run_id
+                                             if status.marker else None)
+        return {fam: sorted(steps) for fam, steps in found.items()}
+
+    def done(self) -> dict[tuple[str, date], str | None]:
+        """The planned steps that are done now, with their run_id when planned."""
+        return {(f, d): self.planned_runs.get((f, d)) for f in self.families
+                for d in self.planned.get(f, []) if d not in set(self.left.get(f, []))}
+
+    def by(self, family: str, who: own_runs.Who) -> list[date]:
+        """The dates of ``family`` that ``who`` made done."""
+        return sorted(d for (f, d), w in self.who.items() if f == family and w is who)
 
     def table(self) -> str:
-        rows = [("family", "dates", "were done", "built", "still missing", "first missing")]
+        rows = [("family", "dates", "were done", "built", "by another run", "re-published",
+                 "still missing", "first missing")]
         for fam in self.families:
             planned, left = self.planned[fam], self.left.get(fam, self.planned[fam])
             rows.append((fam, str(len(self.dates)), str(len(self.dates) - len(planned)),
-                         str(len(planned) - len(left)), str(len(left)),
-                         left[0].isoformat() if left else "-"))
+                         *(str(len(self.by(fam, w))) for w in own_runs.Who),
+                         str(len(left)), left[0].isoformat() if left else "-"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                            for i, (c, w) in enumerate(zip(r, widths, strict=True)))
@@ -121,22 +149,14 @@ def _upstream_families(families: Sequence[str]) -> list[str]:
     return [f for f in FAMILIES if f in wanted]
 
 
-def _span_statuses(families: Sequence[str], dates: Sequence[date]
-                   ) -> tuple[list[date], dict[str, dict[date, StepStatus]]]:
-    """Sorted ``dates`` with the business day before the first, and the statuses of the
-    families and every family they consume over them: one bulk call per family, which also
-    fills the build's status memo."""
-    span = [calendar.previous_business_day(min(dates)), *sorted(dates)]
-    ctx = context.current()
-    return span, {fam: FAMILIES[fam].statuses(span, ctx)
-                  for fam in _upstream_families(families)}
-
-
 def prefetch_statuses(families: Sequence[str], dates: Sequence[date]) -> None:
-    """Fill the status memo for the chunk's dates (see :func:`_span_statuses`), so Luigi's
+    """Fill the status memo for a chunk — the families and every family they consume, on its
+    dates and the business day before — with one bulk call per family, so Luigi's
     completeness checks of the chunk then cost no query each."""
     if dates:
-        _span_statuses(families, dates)
+        span = [calendar.previous_business_day(min(dates)), *sorted(dates)]
+        st.deep_statuses([(FAMILIES[f], d) for f in _upstream_families(families)
+                          for d in span], context.current())
 
 
 def _build_chunk(todo: dict[str, list[date]], batch: list[date], workers: int,
@@ -160,8 +180,8 @@ def _build_chunk(todo: dict[str, list[date]], batch: list[date], workers: int,
         with ctx.input_window(batch[-1]):  # one read per input table for the chunk's steps
             rc = build([root], workers=workers, local_scheduler=local_scheduler,
                        clear_memo=False, **kwargs)
-        if rc == ExitCode.OK:
-            return rc
+        if rc in (ExitCode.OK, ExitCode.STORE_UNAVAILABLE):
+            return rc  # done, or the database is what failed: nothing to re-read there
         left = missing(list(todo), batch)
         if not any(d in wanted[f] for f, ds in left.items() for d in ds):
             return ExitCode.OK  # another worker built what this build could not claim
@@ -313,13 +333,14 @@ def backfill(start: date, end: date, families: Sequence[str] | None = None, chun
     """
     if start > end:
         raise ValueError(f"backfill: start {start} is after end {end}")
-    with build_context():
+    with build_context(), own_runs.recording() as record:
+        since = datetime.now(UTC)
         families = list(families or EOD_FAMILIES)
         stream = _stream(progress)
         t0 = time.monotonic()
         dates = calendar.business_days(start, end)
-        todo = missing(families, dates)
-        rep = BackfillReport(families, dates, {f: list(ds) for f, ds in todo.items()})
+        rep = BackfillReport(families, dates, {})
+        todo = rep.plan(_plan(families, dates))
         if stream is not None:
             n = len({d for ds in todo.values() for d in ds})
             print(f"backfill {start}..{end}: {len(dates)} business dates, {n} with missing "
@@ -334,17 +355,17 @@ def backfill(start: date, end: date, families: Sequence[str] | None = None, chun
             code, chunks = run_chunks(todo, chunk=chunk, workers=workers,
                                       local_scheduler=local_scheduler, progress=stream, **kwargs)
             rep.chunk_codes.extend(chunks)
-            left = missing(families, dates)
+            found = _plan(families, dates)
+            left = {fam: sorted(steps) for fam, steps in found.items()}
             if code == ExitCode.ALREADY_RUNNING and left != todo:
                 code = ExitCode.OK  # another worker held some steps and built them: re-plan
             rep.code = rep.code or code
-            if code != ExitCode.OK or left == todo:
-                todo = left
+            stop = code != ExitCode.OK or left == todo
+            todo = rep.plan(found)  # steps stale again since are planned (once) too
+            if stop:
                 break
-            for fam, ds in left.items():  # stale-again steps were already counted as planned
-                rep.planned[fam] = sorted(set(rep.planned[fam]) | set(ds))
-            todo = left
         rep.left = todo
+        rep.who = own_runs.who_built(record, rep.done(), since)
         rep.elapsed_s = time.monotonic() - t0
         if rep.code == ExitCode.OK and any(rep.left.values()):
             rep.code = ExitCode.FAILED  # nothing failed loudly, yet something is still not done

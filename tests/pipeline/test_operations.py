@@ -269,7 +269,8 @@ def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -
     assert runner.build([graph.FAMILIES["pms.MarkToMarket"](date=mid)]) == 0   # no-op
     invalidation.invalidate("pms.MarkToMarket", mid, downstream=False)
     assert runner.build([graph.FAMILIES["pms.MarkToMarket"](date=mid)]) == 0   # next is stale
-    w.redis.delete(f"{w.namespace}:marker:pms.MarkToMarket:{LAST.isoformat()}")  # cache lost
+    before_mid = calendar.previous_business_day(mid)  # upstream of the rerun: stays fine
+    w.redis.delete(f"{w.namespace}:marker:pms.MarkToMarket:{before_mid.isoformat()}")
     invalidation.invalidate("pms.TradeProposals", NXT, downstream=False)
     with w.engine.begin() as conn:  # a failed run of a step that has no marker
         mk.start_run(conn, run_id="f" * 32, family="pms.TradeProposals", business_date=NXT)
@@ -283,7 +284,10 @@ def test_status_grid_shows_every_state_in_text_and_html(ops, tmp_path, capsys) -
     assert g.cells[("pms.PerformanceAttribution", old)] == "missing"
     assert g.cells[("pms.MarkToMarket", mid)] == "done"
     assert g.cells[("pms.MarkToMarket", nxt_mtm)] == "stale"
-    assert g.cells[("pms.MarkToMarket", LAST)] in ("stale", "cache-missing")
+    assert g.cells[("pms.MarkToMarket", before_mid)] == "cache-missing"  # cache lost
+    # LAST's own marker is fine, but the MTM chain it consumes is stale from nxt_mtm on
+    assert g.cells[("pms.MarkToMarket", LAST)] == "stale"
+    assert f"pms.MarkToMarket@{nxt_mtm}" in g.reasons[("pms.MarkToMarket", LAST)]
     assert g.cells[("pms.TradeProposals", NXT)] == "failed"
     assert g.cells[("pms.MorningPack", NXT)] == "stale"
     assert g.cells[("pms.MarkToMarket", data.start)] == "done"
@@ -353,4 +357,5 @@ def test_backfill_failure_is_non_zero_with_a_summary(ops, capsys) -> None:
     # NXT has no market data at all: the backfill must say so, not report success.
     assert cli.main(["backfill", "--start", LAST.isoformat(), "--end", NXT.isoformat()]) == 3
     err = capsys.readouterr().err
-    assert re.search(r"pms\.MarkToMarket\s+2\s+1\s+0\s+1\s+" + NXT.isoformat(), err), err
+    # dates 2, were done 1, built 0, by another run 0, re-published 0, still missing 1
+    assert re.search(r"pms\.MarkToMarket\s+2\s+1\s+0\s+0\s+0\s+1\s+" + NXT.isoformat(), err), err
