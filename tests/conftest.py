@@ -467,6 +467,9 @@ SUITES = ("unit", "store", "pipeline", "faults", "web")
 SLOW = {
     "faults/test_faults.py": "kills a step's process at every fault point, then reruns it",
     "faults/test_outages.py": "stops servers, kills database backends, races two processes",
+    "faults/test_store_outages.py": "stops a private PostgreSQL under every command",
+    "faults/test_lost_lock.py": "races two runs and terminates one's lock backend",
+    "faults/test_run_history.py": "kills steps after their commit and reruns them",
     "pipeline/test_backfill_pipeline.py": "backfills 40 dates twice with a forked worker",
     "pipeline/test_entry_points.py": "runs every entry point as a process for every failure",
     "pipeline/test_luigid.py": "starts a real luigid and two worker processes",

@@ -167,16 +167,37 @@ def command(args: list[str], env: dict[str, str]) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def wait_stopped(proc: subprocess.Popen, timeout: float = 240.0) -> None:
-    """Until ``proc`` has SIGSTOPped itself at its fault point (state T in /proc)."""
+def wait_stopped(proc: subprocess.Popen, timeout: float = 240.0) -> int:
+    """Until ``proc`` — or a process it forked (a Luigi worker child) — has SIGSTOPped
+    itself at its fault point (state T in /proc); that process's pid."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        with open(f"/proc/{proc.pid}/stat") as fh:
-            if fh.read().rsplit(")", 1)[1].split()[0] == "T":
-                return
+        stopped = [pid for pid, state in _family(proc.pid).items() if state == "T"]
+        if stopped:
+            return stopped[0]
         time.sleep(0.05)
     raise AssertionError("the command never reached its fault point")
+
+
+def _family(root: int) -> dict[int, str]:
+    """``root`` and its descendants, each with its state letter (from /proc/<pid>/stat)."""
+    parents, states = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        states[int(entry.name)], parents[int(entry.name)] = fields[0], int(fields[1])
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in states:
+            found[pid] = states[pid]
+            todo.extend(child for child, parent in parents.items() if parent == pid)
+    return found
 
 
 def error_lines(text: str) -> list[str]:
