@@ -6,5 +6,6 @@ chunk's input reads, one per table), :mod:`.writers` (typed bulk INSERT / COPY),
 :mod:`.markers` (step markers and the run history), :mod:`.availability` (what input data
 a date lacks), :mod:`.decisions` and :mod:`.journal` (proposal decisions and their hash
 chain), :mod:`.loader` (validated loads), :mod:`.status_details` (the status page's bulk
-reads of a range), ``migrations/`` (Alembic). All SQL lives here.
+reads of a range), :mod:`.status_queries` (the run-history reads a backfill's summary
+needs), ``migrations/`` (Alembic). All SQL lives here.
 """
