@@ -68,7 +68,8 @@ def cell_model(ctx: RunContext, family: str, on: date, with_rerun: bool) -> dict
         raise BadRequest(str(exc)) from None
     if not calendar.is_business_day(on):
         raise BadRequest(f"{on} is not a business day ({calendar.holiday_name(on)})")
-    state = status.grid(on, on, [fam]).cells[(fam, on)]
+    g = status.grid(on, on, [fam])
+    state, reason = g.cells[(fam, on)], g.reasons.get((fam, on), "")
     with ctx.stores.engine.connect() as conn:
         marker = cq.marker_row(conn, fam, on)
         runs = cq.run_history(conn, fam, on).to_dict("records")
@@ -81,7 +82,8 @@ def cell_model(ctx: RunContext, family: str, on: date, with_rerun: bool) -> dict
                     "current_run_id": now.get(key), "current": now.get(key) == run_id})
     failed = next((r for r in runs if r["status"] == "FAILED"), None)
     last_failed = failed if runs and runs[0]["status"] == "FAILED" else None
-    model = {"family": fam, "date": on, "state": state, "marker": marker, "upstream": ups,
+    model = {"family": fam, "date": on, "state": state, "reason": reason, "marker": marker,
+             "upstream": ups,
              "runs": runs, "error": last_failed, "rerun": None}
     if with_rerun:
         hit = invalidate.invalidate(fam, on, downstream=True, dry_run=True)

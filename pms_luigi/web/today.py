@@ -35,17 +35,18 @@ def moments(now: datetime, schedule: Schedule) -> tuple[date, date]:
     return eod, preopen
 
 
-def _run(kind: str, on: date, cells: dict[str, str], running: dict[tuple[str, date], str],
-         now: datetime, start: time, due: time) -> dict[str, Any]:
+def _run(kind: str, on: date, cells: dict[str, tuple[str, str]],
+         running: dict[tuple[str, date], str], now: datetime, start: time,
+         due: time) -> dict[str, Any]:
     """One cron run's steps with their states and its verdict (done, failed, late, running,
     waiting, not started)."""
     starts = datetime.combine(on, start, tzinfo=calendar.TIMEZONE)
     deadline = datetime.combine(on, due, tzinfo=calendar.TIMEZONE)
     steps = []
-    for key, state in cells.items():
+    for key, (state, reason) in cells.items():
         fam, _, iso = key.partition("@")
         d = date.fromisoformat(iso)
-        steps.append({"family": fam, "date": d, "state": state,
+        steps.append({"family": fam, "date": d, "state": state, "reason": reason,
                       "running": (fam, d) in running,
                       "late": state != "done" and now >= deadline})
     states = {s["state"] for s in steps}
@@ -73,10 +74,12 @@ def today_model(ctx: RunContext, now: datetime, schedule: Schedule) -> dict[str,
     # the pre-open of D needs MTM and attribution of the previous close, proposals and the
     # pack of D (what ``pms-luigi check`` looks at): one grid call over the dates involved
     g = status.grid(first, preopen, list(PREOPEN_FAMILIES))
-    eod_cells = {f"{fam}@{eod}": g.cells[(fam, eod)] for fam in EOD_FAMILIES}
-    pre_cells = {f"{fam}@{d}": g.cells[(fam, d)] for fam, d in
-                 [(f, prev) for f in EOD_FAMILIES] +
-                 [(f, preopen) for f in PREOPEN_FAMILIES if f not in EOD_FAMILIES]}
+    def cells(keys: list[tuple[str, date]]) -> dict[str, tuple[str, str]]:
+        return {f"{f}@{d}": (g.cells[(f, d)], g.reasons.get((f, d), "")) for f, d in keys}
+
+    eod_cells = cells([(f, eod) for f in EOD_FAMILIES])
+    pre_cells = cells([(f, prev) for f in EOD_FAMILIES] +
+                      [(f, preopen) for f in PREOPEN_FAMILIES if f not in EOD_FAMILIES])
     engine = ctx.stores.engine
     with engine.connect() as conn:
         running = cq.open_runs(conn, [*{k.partition("@")[0] for k in (*eod_cells, *pre_cells)}],

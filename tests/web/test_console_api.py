@@ -156,6 +156,7 @@ def test_today_json_says_what_is_done_late_and_not_started(console: Desk) -> Non
     assert late["preopen"]["verdict"] == "late"
     assert {(s["family"], s["late"]) for s in late["preopen"]["steps"]} >= {
         ("pms.TradeProposals", True), ("pms.MorningPack", True)}
+    assert all(s["reason"] for s in late["preopen"]["steps"] if s["state"] != "done")
     assert late["eod"]["date"] == str(D) and late["eod"]["verdict"] == "late"
     assert vic.get("/api/today?at=yesterday").status == 400
 
