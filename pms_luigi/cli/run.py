@@ -97,13 +97,14 @@ def cmd_cron(args: argparse.Namespace) -> int:
 def _poll(args: argparse.Namespace, on: date) -> int:
     """Run ``args.kind`` of ``on`` until it is not missing data or ``--wait-until`` passed."""
     import time
-    from datetime import datetime
+    from datetime import UTC, datetime
     from datetime import time as dtime
 
     from pms_luigi.core import calendar
     from pms_luigi.core.errors import ExitCode
     from pms_luigi.ops import runner
     from pms_luigi.pipeline import config as cfg
+    from pms_luigi.pipeline import context
 
     use_scheduler = bool(cfg.scheduler_url())
     deadline = None
@@ -116,8 +117,14 @@ def _poll(args: argparse.Namespace, on: date) -> int:
     attempt = 0
     while True:
         attempt += 1
+        started = datetime.now(UTC)
         code = runner.run_kind(args.kind, on, workers=args.workers,
                                **runner.scheduler_kwargs(use_scheduler))
+        if use_scheduler and code == ExitCode.MISSING_DATA:
+            # luigid disabled the steps that failed on missing data: give them back, for the
+            # next poll or the next command (runner.reenable_missing_data)
+            with context.activated() as ctx:
+                runner.reenable_missing_data(ctx, started, cfg.scheduler_url())
         now = datetime.now(calendar.TIMEZONE)
         if code != ExitCode.MISSING_DATA or deadline is None or now >= deadline:
             log.info("%s %s finished with exit code %d after %d attempt(s) (%s)", args.kind,

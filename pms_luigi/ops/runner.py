@@ -15,12 +15,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 
 import luigi
+import luigi.rpc
 from luigi.execution_summary import LuigiStatusCode
 
 from pms_luigi.core.errors import ExitCode
 from pms_luigi.ops import logs
 from pms_luigi.pipeline import config as cfg
-from pms_luigi.pipeline import context, retry, step
+from pms_luigi.pipeline import context, graph, retry, step
 from pms_luigi.pipeline.context import RunContext
 from pms_luigi.pipeline.wrappers import EndOfDay, PreOpen
 from pms_luigi.store import markers as mk
@@ -210,6 +211,32 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
     if status is LuigiStatusCode.FAILED_AND_SCHEDULING_FAILED:
         kinds.add(ExitCode.SCHEDULING_ERROR)
     return ExitCode.worst(kinds or {ExitCode.FAILED})
+
+
+def reenable_missing_data(ctx: RunContext, since: datetime, scheduler_url: str) -> int:
+    """Against luigid: re-enable the steps that failed for missing data since ``since``.
+
+    luigid disables a step at its first failure (``[scheduler] retry_count = 1``, so a
+    keep-alive worker never loops on it) for ``disable_persist``: a step that failed on a
+    late price would then not run again in the next cron poll, which would answer "not run"
+    (4) and stop waiting. A missing-data failure is what the poll waits out, so its steps
+    are given back to the scheduler (``re_enable_task``); any other failure stays disabled.
+
+    Returns:
+        How many steps were re-enabled.
+    """
+    def read() -> list[tuple[str, date]]:
+        with ctx.stores.engine.connect() as conn:
+            return mk.failed_pairs(conn, since, ExitCode.MISSING_DATA)
+
+    classes = {**graph.FAMILIES, **graph.LANDING_FAMILIES}
+    remote = luigi.rpc.RemoteScheduler(scheduler_url)
+    done = 0
+    for family, on in retry.call(ctx.settings.retry, "status", {}, read):
+        if family in classes:
+            remote.re_enable_task(classes[family](date=on).task_id)
+            done += 1
+    return done
 
 
 def run_kind(kind: str, on: date, workers: int = 1, local_scheduler: bool = True,

@@ -246,3 +246,11 @@ def failure_kinds(conn: Connection, since: datetime) -> set[ExitCode]:
     found = conn.execute(sa.select(task_runs.c.failure).where(
         task_runs.c.status == "FAILED", task_runs.c.started_at >= since)).scalars()
     return {ExitCode.__members__.get(name or "", ExitCode.FAILED) for name in found}
+
+
+def failed_pairs(conn: Connection, since: datetime, failure: ExitCode) -> list[tuple[str, date]]:
+    """The (family, date) pairs with a run that failed with ``failure`` since ``since``."""
+    rows = conn.execute(sa.select(task_runs.c.family, task_runs.c.business_date).where(
+        task_runs.c.status == "FAILED", task_runs.c.started_at >= since,
+        task_runs.c.failure == failure.name).distinct())
+    return [(r.family, r.business_date) for r in rows]
