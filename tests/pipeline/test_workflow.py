@@ -191,12 +191,14 @@ def test_modify_resizes_to_lots_and_rescales_risk(desk: World) -> None:
     assert workflow.verify(desk.engine).ok
 
 
-def test_rerun_keeps_decided_proposals_intact_and_no_duplicate_pending(desk: World) -> None:
+def test_rerun_keeps_decided_proposals_intact_and_every_pending_id(desk: World) -> None:
     before = _proposals(desk)
     decided = before[before["status"] != "PENDING"].set_index("proposal_id").sort_index()
     assert set(decided["status"]) == {"APPROVED", "REJECTED", "MODIFIED"}
-    old_pending = set(before.loc[before["status"] == "PENDING", "proposal_id"])
+    keys = ["instrument_id", "side", "action"]
+    old_pending = before[before["status"] == "PENDING"].set_index("proposal_id")[keys]
     old_run = set(before.loc[before["status"] == "PENDING", "run_id"])
+    head = workflow.verify(desk.engine).head
     hit = invalidation.invalidate("pms.TradeProposals", D)
     assert ("pms.TradeProposals", D) in hit
     assert runner.build([TradeProposals(date=D)]) == runner.ExitCode.OK
@@ -205,11 +207,15 @@ def test_rerun_keeps_decided_proposals_intact_and_no_duplicate_pending(desk: Wor
     kept = after[after["proposal_id"].isin(decided.index)].set_index("proposal_id").sort_index()
     pd.testing.assert_frame_equal(kept, decided)  # same ids, statuses, values, timestamps
     pending = after[after["status"] == "PENDING"]
-    assert not set(pending["run_id"]) & old_run  # replaced by the new run, not accumulated
+    assert not set(pending["run_id"]) & old_run  # rewritten by the new run, not accumulated
     assert pending.groupby("instrument_id").size().max() == 1
-    # the decided instruments are re-proposed until the step passes ``decided`` to propose()
-    assert len(old_pending) <= len(pending) <= len(old_pending) + len(decided)
-    assert workflow.verify(desk.engine).ok
+    # every PENDING proposal keeps its id: same (date, instrument, side, action), same id
+    kept_pending = pending.set_index("proposal_id")[keys]
+    pd.testing.assert_frame_equal(kept_pending.loc[old_pending.index], old_pending)
+    # a decided instrument is not proposed again, and the journal is untouched
+    assert not set(pending["instrument_id"]) & set(decided["instrument_id"])
+    report = workflow.verify(desk.engine)
+    assert report.ok and report.head == head
 
 
 def test_book_creates_exactly_one_valid_trade(desk: World, capsys) -> None:
