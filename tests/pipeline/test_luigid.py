@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -145,6 +146,17 @@ def test_two_workers_backfilling_one_range_run_each_step_once(luigid, world) -> 
             .having(sa.func.count() > 1).subquery())).scalar_one()
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-6000:]
+    # Each summary counts as built only what its own process built: between them, each step
+    # once; the rest of each one's plan was built by the other.
+    built = dict.fromkeys(EOD, 0)
+    for _, err in outs:
+        for fam in EOD:
+            row = re.search(rf"^{re.escape(fam)}(\s+\d+){{6}}\s+-$", err, re.M)
+            assert row, err[-3000:]
+            dates, were, own, other, republished, left = map(int, row.group(0).split()[1:7])
+            assert (dates, republished, left) == (10, 0, 0) and were + own + other == dates
+            built[fam] += own
+    assert built == dict.fromkeys(EOD, 10)
     done = runs[runs["status"] == "DONE"]
     per_step = done.groupby(["family", "business_date"]).size()
     assert set(per_step.index) == expected
