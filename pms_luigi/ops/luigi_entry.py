@@ -18,7 +18,16 @@ logged with its traceback; an unknown task name is raised before Luigi catches a
    ``FAILURE`` event handler and the logging filter raise the value of the category to the
    table code of what failed — ``task_failed``: a missing price 3, bad input 8, Redis 5;
    ``scheduling_error``: the database 6; ``unhandled_exception``: a bad argument 2;
-3. an unknown task name is answered from ``sys.excepthook`` with one line and BAD_REQUEST.
+3. an unknown task name is answered from ``sys.excepthook`` with one line and BAD_REQUEST;
+4. Luigi's run-time re-check of a step's dependencies (``[worker] check_unfulfilled_deps``)
+   is off, as :mod:`pms_luigi.ops.runner` turns it off for several workers: with
+   ``--workers`` above 1 it runs in the worker child on the memo it forked with, where a
+   dependency this run just built still reads missing; the step makes the check itself,
+   under its lock;
+5. a step Luigi finds complete (``DEPENDENCY_PRESENT``) gets its run history closed, as
+   :func:`pms_luigi.ops.runner.close_dead_runs` does before every ``pms-luigi`` build: a
+   step killed after its commit outside the cache window is complete, so no later run
+   would ever run it and close its RUNNING row.
 
 Several failures of one category give the most serious (:meth:`ExitCode.worst`); across
 categories Luigi's own rule (the largest number) applies. With ``--workers`` above 1 a step
@@ -27,11 +36,6 @@ execution summary (the last thing it does before choosing the code) and the summ
 failed step, the classes the failed runs recorded in ``task_runs.failure`` since the
 process started raise ``task_failed`` too (the database unreachable then: 6), as
 :func:`pms_luigi.ops.runner.build` reads them.
-
-4. a step Luigi finds complete (``DEPENDENCY_PRESENT``) gets its run history closed, as
-   :func:`pms_luigi.ops.runner.close_dead_runs` does before every ``pms-luigi`` build: a
-   step killed after its commit outside the cache window is complete, so no later run
-   would ever run it and close its RUNNING row.
 """
 from __future__ import annotations
 
@@ -155,3 +159,11 @@ def install() -> None:
     luigi.Task.event_handler(luigi.Event.FAILURE)(outcome.step_failed)
     PmsTask.event_handler(luigi.Event.DEPENDENCY_PRESENT)(_close_dead_runs)
     sys.excepthook = _unknown_task
+    # As the runner does for several workers: Luigi 3.8.1 re-checks a step's dependencies
+    # in the worker child on the memo it forked with, where a dependency built a moment ago
+    # by this run still reads missing ("Unfulfilled dependency at run time", exit 1). The
+    # step makes that check itself, under its lock, on fresh statuses (UpstreamNotDone).
+    conf = luigi.configuration.get_config()
+    if not conf.has_section("worker"):
+        conf.add_section("worker")
+    conf.set("worker", "check_unfulfilled_deps", "false")

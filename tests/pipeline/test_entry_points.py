@@ -5,7 +5,8 @@ pms_luigi.cli``), the cron script ``run_eod.sh`` (``run_preopen.sh`` for one cas
 ``luigi`` binary (``python -m luigi --module pms_luigi.tasks pms.EndOfDay``). The failures:
 a bad date, a date that is not a business day, an unknown task, bad input (a rate stored
 in percent), missing data (a held instrument's price; a whole day not loaded), the database
-unreachable (a PostgreSQL URL with a password, to a closed port) and already running.
+unreachable (a PostgreSQL URL with a password, to a closed port) and already running; a
+failing step in a worker child (``--workers 2``) answers with its class's code too.
 
 For each (failure, entry point): the exit code is the table's
 (:class:`pms_luigi.core.errors.ExitCode`), exactly one line of the output is an error line
@@ -276,6 +277,19 @@ CASES = [
          ExitCode.MISSING_DATA, lambda d: ["missing price", d.held, _day(1)(d)],
          _price_missing),
     Case("missing-price/luigi", lambda d: _luigi(d, "pms.EndOfDay", "--date", _day(1)(d)),
+         ExitCode.MISSING_DATA, lambda d: ["missing price", d.held, _day(1)(d)],
+         _price_missing),
+    # several Luigi workers: the step fails in a worker child, the code is still its class's
+    Case("missing-price/luigi-2-workers",
+         lambda d: _luigi(d, "pms.EndOfDay", "--date", _day(1)(d), "--workers", "2"),
+         ExitCode.MISSING_DATA, lambda d: ["missing price", d.held, _day(1)(d)],
+         _price_missing),
+    Case("bad-input/luigi-2-workers",
+         lambda d: _luigi(d, "pms.EndOfDay", "--date", _day(1)(d), "--workers", "2"),
+         ExitCode.BAD_INPUT, lambda d: ["market_prices", d.held, _day(1)(d), "rate 14.25"],
+         _rate_in_percent),
+    Case("missing-price/cron-2-workers", lambda d: _cron(d, "--date", _day(1)(d),
+                                                         "--workers", "2"),
          ExitCode.MISSING_DATA, lambda d: ["missing price", d.held, _day(1)(d)],
          _price_missing),
     # missing data, found by the input check: nothing of the day is loaded
