@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pms_luigi.store import schema as s
-from pms_luigi.store.readers import fetch
+
+
+def _rows(conn: Connection, stmt: sa.Select) -> list[dict[str, Any]]:
+    """The rows of ``stmt`` as dicts (None stays None: the pages show what is absent)."""
+    return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
 def marker_row(conn: Connection, family: str, on: date) -> dict[str, Any] | None:
@@ -27,11 +30,12 @@ def marker_row(conn: Connection, family: str, on: date) -> dict[str, Any] | None
     return None if row is None else dict(row)
 
 
-def run_history(conn: Connection, family: str, on: date, limit: int = 50) -> pd.DataFrame:
+def run_history(conn: Connection, family: str, on: date,
+                limit: int = 50) -> list[dict[str, Any]]:
     """The last ``limit`` runs of (family, on), newest first (every column of ``task_runs``:
     status, attempts, host, error and its failure class)."""
     r = s.task_runs
-    return fetch(conn, sa.select(r).where(r.c.family == family, r.c.business_date == on)
+    return _rows(conn, sa.select(r).where(r.c.family == family, r.c.business_date == on)
                  .order_by(r.c.started_at.desc()).limit(limit))
 
 
@@ -46,7 +50,7 @@ def open_runs(conn: Connection, families: list[str], start: date,
 
 
 def pack_index(conn: Connection, start: date | None = None,
-               end: date | None = None) -> pd.DataFrame:
+               end: date | None = None) -> list[dict[str, Any]]:
     """The stored packs, newest first: business_date, digest and run_id (not the bodies)."""
     p = s.morning_packs
     stmt = sa.select(p.c.business_date, p.c.digest, p.c.run_id).order_by(
@@ -55,7 +59,7 @@ def pack_index(conn: Connection, start: date | None = None,
         stmt = stmt.where(p.c.business_date >= start)
     if end is not None:
         stmt = stmt.where(p.c.business_date <= end)
-    return fetch(conn, stmt)
+    return _rows(conn, stmt)
 
 
 def pack_row(conn: Connection, on: date) -> dict[str, Any] | None:
@@ -73,10 +77,10 @@ def pack_payloads(conn: Connection, dates: list[date]) -> dict[date, dict[str, A
     return {row.business_date: dict(row.payload) for row in rows}
 
 
-def dq_issues_between(conn: Connection, start: date, end: date) -> pd.DataFrame:
+def dq_issues_between(conn: Connection, start: date, end: date) -> list[dict[str, Any]]:
     """The data-quality issues dated in [start, end], newest first, errors before warnings."""
     d = s.data_quality_issues
-    return fetch(conn, sa.select(d).where(d.c.business_date.between(start, end))
+    return _rows(conn, sa.select(d).where(d.c.business_date.between(start, end))
                  .order_by(d.c.business_date.desc(), d.c.severity, d.c.step,
                            d.c.instrument_id, d.c.field))
 
@@ -96,9 +100,9 @@ def proposal_dates(conn: Connection, limit: int = 30) -> list[date]:
     return [row.business_date for row in rows]
 
 
-def journal_of(conn: Connection, proposal_ids: list[int]) -> pd.DataFrame:
+def journal_of(conn: Connection, proposal_ids: list[int]) -> list[dict[str, Any]]:
     """The decision-journal entries of some proposals, in chain order (without payloads)."""
     j = s.decision_journal
-    return fetch(conn, sa.select(j.c.entry_id, j.c.proposal_id, j.c.action, j.c.actor,
+    return _rows(conn, sa.select(j.c.entry_id, j.c.proposal_id, j.c.action, j.c.actor,
                                  j.c.reason, j.c.at, j.c.hash)
                  .where(j.c.proposal_id.in_(proposal_ids)).order_by(j.c.entry_id))

@@ -202,6 +202,12 @@ def brt(value: Any) -> str:
     return status_cells.brt(value) if isinstance(value, datetime) else str(value)
 
 
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts, a missing value (NaN, NaT) as None: what a page and the
+    JSON show as absent."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def to_date(name: str, text: str) -> date:
     """An ISO date from a request; a bad one is a BadRequest (400) naming it."""
     try:

@@ -72,7 +72,7 @@ def cell_model(ctx: RunContext, family: str, on: date, with_rerun: bool) -> dict
     state, reason = g.cells[(fam, on)], g.reasons.get((fam, on), "")
     with ctx.stores.engine.connect() as conn:
         marker = cq.marker_row(conn, fam, on)
-        runs = cq.run_history(conn, fam, on).to_dict("records")
+        runs = cq.run_history(conn, fam, on)
         upstream = dict(marker["upstream"]) if marker else {}
         now = mk.current_run_ids(conn, upstream)
     ups = []

@@ -88,8 +88,7 @@ def _stored(ctx: RunContext, on: date) -> tuple[dict[str, Any], dict[str, Path]]
 def packs_model(ctx: RunContext) -> dict[str, Any]:
     """The archive: every stored pack's date, digest and run."""
     with ctx.stores.engine.connect() as conn:
-        index = cq.pack_index(conn)
-    return {"packs": index.to_dict("records")}
+        return {"packs": cq.pack_index(conn)}
 
 
 def pack_model(ctx: RunContext, on: date) -> dict[str, Any]:
@@ -97,7 +96,7 @@ def pack_model(ctx: RunContext, on: date) -> dict[str, Any]:
     dates to compare it with."""
     row, files = _stored(ctx, on)
     with ctx.stores.engine.connect() as conn:
-        dates = list(cq.pack_index(conn)["business_date"])
+        dates = [p["business_date"] for p in cq.pack_index(conn)]
     earlier = [d for d in dates if d < on]
     return {"date": on, "digest": row["digest"], "run_id": row["run_id"],
             "headlines": headlines(row["payload"]), "files_on_disk": bool(files),
@@ -108,7 +107,7 @@ def diff_model(ctx: RunContext, a: date, b: date) -> dict[str, Any]:
     """The headlines of the packs of ``a`` and ``b`` side by side, with the change."""
     with ctx.stores.engine.connect() as conn:
         payloads = cq.pack_payloads(conn, [a, b])
-        dates = list(cq.pack_index(conn)["business_date"])
+        dates = [p["business_date"] for p in cq.pack_index(conn)]
     missing = [d for d in (a, b) if d not in payloads]
     if missing:
         raise MissingData("no morning pack stored for " + ", ".join(map(str, missing)))

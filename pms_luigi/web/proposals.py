@@ -24,7 +24,7 @@ from pms_luigi.core.proposals import lifecycle
 from pms_luigi.ops import workflow
 from pms_luigi.pipeline.context import RunContext
 from pms_luigi.store import console_queries as cq
-from pms_luigi.web.base import ConsoleHandler, brt
+from pms_luigi.web.base import ConsoleHandler, brt, records
 
 log = logging.getLogger("pms_luigi")
 
@@ -65,12 +65,11 @@ def proposals_model(ctx: RunContext, on: date | None) -> dict[str, Any]:
     strategies by name, allowed decisions and journal entries; the journal's verification."""
     engine = ctx.stores.engine
     day, frame = workflow.list_proposals(engine, on)
-    rows = frame.to_dict("records")
+    rows = records(frame)
     with engine.connect() as conn:
         names = cq.strategy_names(conn)
         dates = cq.proposal_dates(conn)
-        entries = cq.journal_of(conn, [r["proposal_id"] for r in rows]).to_dict("records") \
-            if rows else []
+        entries = cq.journal_of(conn, [r["proposal_id"] for r in rows]) if rows else []
     chain = workflow.verify(engine)
     return {"date": day or on, "dates": dates, "proposals": [_row(r, names, entries) for r in rows],
             "journal": {"ok": chain.ok, "entries": chain.n_entries, "head": chain.head,
@@ -82,9 +81,9 @@ def proposal_model(ctx: RunContext, proposal_id: int) -> dict[str, Any]:
     row, entries, trades = workflow.show(ctx.stores.engine, proposal_id)
     with ctx.stores.engine.connect() as conn:
         names = cq.strategy_names(conn)
-    journal = entries.drop(columns=["payload"], errors="ignore").to_dict("records")
+    journal = records(entries.drop(columns=["payload"], errors="ignore"))
     return {"proposal": _row(row, names, journal), "risk_impact": row.get("risk_impact"),
-            "trades": trades.to_dict("records")}
+            "trades": records(trades)}
 
 
 def decide(ctx: RunContext, proposal_id: int, action: str, reason: str, quantity: str,

@@ -8,7 +8,8 @@ one. A run is **late** when a step of it is not done after its deadline (``eod_d
 cron's ``--wait-until 20:30``; ``preopen_due``, the watchdog's ``check --by 06:45``), and
 *not started yet* before its cron start. The states are the status grid's
 (:mod:`pms_luigi.ops.status`); a step with an open run-history row is also *running*.
-``?at=2026-12-07T06:50`` shows the view as of another moment.
+The data-quality issues listed are those of the last week (five business days) up to the
+pre-open's date. ``?at=2026-12-07T06:50`` shows the view as of another moment.
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from pms_luigi.pipeline.graph import EOD_FAMILIES, PREOPEN_FAMILIES
 from pms_luigi.store import console_queries as cq
 from pms_luigi.web.base import ConsoleHandler
 from pms_luigi.web.settings import Schedule
+
+#: the open data-quality issues shown: those of the last week of business days
+ISSUE_DAYS = 5
 
 
 def moments(now: datetime, schedule: Schedule) -> tuple[date, date]:
@@ -71,6 +75,7 @@ def today_model(ctx: RunContext, now: datetime, schedule: Schedule) -> dict[str,
     eod, preopen = moments(now, schedule)
     prev = calendar.previous_business_day(preopen)
     first = min(eod, prev)
+    week = calendar.add_business_days(preopen, -ISSUE_DAYS)
     # the pre-open of D needs MTM and attribution of the previous close, proposals and the
     # pack of D (what ``pms-luigi check`` looks at): one grid call over the dates involved
     g = status.grid(first, preopen, list(PREOPEN_FAMILIES))
@@ -84,7 +89,7 @@ def today_model(ctx: RunContext, now: datetime, schedule: Schedule) -> dict[str,
     with engine.connect() as conn:
         running = cq.open_runs(conn, [*{k.partition("@")[0] for k in (*eod_cells, *pre_cells)}],
                                first, preopen)
-        issues = cq.dq_issues_between(conn, first, preopen)
+        issues = cq.dq_issues_between(conn, week, preopen)
         packs = cq.pack_index(conn, preopen, preopen)
     on, props = workflow.list_proposals(engine, preopen)
     return {
@@ -92,9 +97,9 @@ def today_model(ctx: RunContext, now: datetime, schedule: Schedule) -> dict[str,
                                 schedule.eod_due),
         "preopen": _run("preopen", preopen, pre_cells, running, now, schedule.preopen_start,
                         schedule.preopen_due),
-        "issues": issues.to_dict("records"), "issues_from": first, "issues_to": preopen,
-        "pack": {"date": preopen, "stored": len(packs) > 0,
-                 "digest": packs["digest"].iloc[0] if len(packs) else None},
+        "issues": issues, "issues_from": week, "issues_to": preopen,
+        "pack": {"date": preopen, "stored": bool(packs),
+                 "digest": packs[0]["digest"] if packs else None},
         "proposals": {"date": on, "total": len(props),
                       "pending": int((props["status"] == "PENDING").sum()) if len(props) else 0},
     }
