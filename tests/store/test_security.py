@@ -8,6 +8,7 @@ AUTH is tested end to end against a private ``redis-server --requirepass``.
 from __future__ import annotations
 
 import logging
+import subprocess
 import traceback
 from collections.abc import Iterator
 from datetime import date
@@ -21,7 +22,7 @@ from pms_luigi.cache import client as cache_mod
 from pms_luigi.cache.client import get_redis
 from pms_luigi.cache.publish import Cache
 from pms_luigi.cli.pack import pack_folder
-from pms_luigi.core.errors import TransientStoreError
+from pms_luigi.core.errors import ExitCode, TransientStoreError
 from pms_luigi.ops import runner
 from pms_luigi.pipeline import context
 from pms_luigi.store import schema as s
@@ -30,6 +31,7 @@ from pms_luigi.store.loader import load_inputs
 from pms_luigi.store.readers import instruments, strategies
 from pms_luigi.tasks import MarkToMarket
 from tests.conftest import World, make_world
+from tests.faults.servers import PMS_LUIGI, config_file, environment, error_lines
 from tests.faults.test_faults import load_short
 from tests.faults.test_outages import PrivateRedis, free_port
 
@@ -67,6 +69,56 @@ def test_mask_url_hides_passwords_of_db_and_redis_urls() -> None:
     assert mask_url(f"redis://:{SECRET}@cache:6379/0") == "redis://:***@cache:6379/0"
     assert mask_url(f"rediss://pms:{SECRET}@cache:6380/0") == "rediss://pms:***@cache:6380/0"
     assert mask_url("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+#: A password holding raw ``@``: each piece of it must stay hidden.
+RAW_AT = "Xy9q@vEry7@sEcr3t"
+PIECES = ("Xy9q", "vEry7", "sEcr3t")
+
+
+@pytest.mark.parametrize("url", [
+    f"postgresql+psycopg2://pms:{RAW_AT}@db:5432/pms",
+    f"postgresql://pms:{RAW_AT}@db/pms?sslmode=require",
+    "postgresql://pms:Xy9q@vEry7:/sEcr3t@db/pms",  # ':' and '/' too: hidden all the same
+    f"redis://:{RAW_AT}@cache:6379/0",
+    f"rediss://pms:{RAW_AT}@cache:6380/0",
+])
+def test_mask_url_hides_a_password_with_a_raw_at_whole(url: str) -> None:
+    masked = mask_url(url)
+    assert not any(piece in masked for piece in PIECES), masked
+    scheme, _, rest = url.partition("://")
+    assert masked == f"{scheme}://{rest.split(':')[0]}:***@{rest.rsplit('@', 1)[1]}"
+
+
+def test_a_raw_at_password_is_nowhere_in_a_failed_commands_output(short, tmp_path) -> None:
+    """The database unreachable, its URL's password holding raw ``@``: one line naming the
+    database, exit 6, no piece of the password in the output (the driver's text included:
+    the URL is read with the last ``@`` ending the password, so no piece of it is taken for
+    the host) nor in the run history."""
+    port = free_port()
+    env = environment(config_file(tmp_path),
+                      PMS_DATABASE_URL=f"postgresql+psycopg2://pms:{RAW_AT}@127.0.0.1:{port}/pms")
+    proc = subprocess.run([*PMS_LUIGI, "run", "eod", "--date", short[1][0].isoformat()],
+                          env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == ExitCode.STORE_UNAVAILABLE, out[-3000:]
+    (line,) = error_lines(out)
+    assert f"database unavailable at postgresql+psycopg2://pms:***@127.0.0.1:{port}/pms: " \
+           f"connection to server at \"127.0.0.1\", port {port} failed" in line, line
+    assert not any(piece in out for piece in PIECES), out[-3000:]
+
+
+def test_a_raw_at_redis_password_is_nowhere_in_logs_or_history(short, monkeypatch,
+                                                                caplog) -> None:
+    w, dates = short
+    monkeypatch.setenv("PMS_REDIS_URL", f"redis://:{RAW_AT}@127.0.0.1:{free_port()}/0")
+    caplog.set_level(logging.DEBUG)
+    assert runner.run_kind("eod", dates[0]) == runner.ExitCode.CACHE_UNAVAILABLE
+    with w.engine.connect() as conn:
+        errors = " ".join(e or "" for e in conn.execute(sa.select(s.task_runs.c.error)).scalars())
+    assert "CacheUnavailable" in errors
+    assert not any(piece in caplog.text + errors for piece in PIECES)
+    cache_mod.forget_clients()
 
 
 def test_db_password_never_in_errors_or_logs(short, monkeypatch, caplog) -> None:
