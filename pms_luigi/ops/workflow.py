@@ -6,8 +6,10 @@ rules cannot — the clock and ``$USER``. Every operation is ONE transaction tha
 
 1. takes the decision journal's chain lock (``store.journal.chain_transaction``) and, on
    PostgreSQL, the proposal's row lock, so a concurrent proposal-step rerun for the same
-   date either deletes the PENDING row first (the decision then finds it gone) or waits and
-   then skips it (its DELETE re-checks ``status = 'PENDING'``);
+   date either rewrites the PENDING row first (updated in place under the same id, or
+   deleted when no longer proposed: the decision then acts on the new values or finds it
+   gone) or waits and then skips it (its UPDATE and DELETE re-check ``status =
+   'PENDING'``);
 2. checks the transition (``lifecycle.next_status``: an illegal one names the proposal and
    both states);
 3. updates the proposal (status, and for MODIFY the re-sized fields), inserts the trade for
