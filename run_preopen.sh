@@ -3,8 +3,9 @@
 # and the morning pack for today.  Usage: run_preopen.sh [--date YYYY-MM-DD] [--wait-until HH:MM]
 # Exit codes (pms_luigi.core.errors.ExitCode; docs/operations.md): 0 ok or not a business
 # day, 1 a step failed, 2 bad request (bad date, unknown option), 3 input data missing (with
-# --wait-until: polled until then), 4 already running (lock held), 5 Redis unavailable after
-# the DB commit (DB results stand), 6 database unavailable, 7 scheduling error, 8 bad input.
+# --wait-until: polled until then), 4 already running (lock held, or another run built the
+# step), 5 Redis unavailable after the DB commit (DB results stand), 6 database unavailable
+# (after the [pms_retry] retries), 7 scheduling error, 8 bad input.
 # An expected failure is one line on stderr and in <data_dir>/logs/<kind>-<date>.log.
 set -uo pipefail
 cd "$(dirname "$0")"

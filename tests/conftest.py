@@ -473,6 +473,7 @@ SLOW = {
     "pipeline/test_backfill_pipeline.py": "backfills 40 dates twice with a forked worker",
     "pipeline/test_entry_points.py": "runs every entry point as a process for every failure",
     "pipeline/test_luigid.py": "starts a real luigid and two worker processes",
+    "pipeline/test_late_price.py": "polls cron until a late price lands, through luigid too",
     "store/test_input_window.py::test_backfilled_mtm_equals_each_date_read_on_its_own":
         "backfills ten dates, then runs each again on its own",
 }

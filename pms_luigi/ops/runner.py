@@ -169,6 +169,9 @@ def build(tasks: Sequence[luigi.Task], workers: int = 1, local_scheduler: bool =
     ``clear_memo=False`` keeps the build's status memo (``run_chunks`` refreshes it with
     one bulk call per family and chunk instead of one query per step).
 
+    Before the build: the database must answer and the run history killed processes left
+    RUNNING is closed (:func:`close_dead_runs`), both under the retry policy.
+
     Returns:
         OK when everything is done; MISSING_DATA for an input Luigi found missing (an
         ExternalTask); for failed steps the worst of their recorded classes

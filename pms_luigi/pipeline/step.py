@@ -2,21 +2,25 @@
 
 Every step reads the same way:
 
-1. take the (family, date) lock; if the DB marker is valid and only the cache is missing,
-   re-publish from the DB and stop (no recompute);
+1. take the (family, date) lock and close the history rows a killed run of the pair left
+   RUNNING (:func:`close_dead_runs`); if the DB marker is valid and only the cache is
+   missing, re-publish from the DB and stop (no recompute);
 2. ``read_inputs(ctx)`` does all the step's I/O (database reads and the reference files)
    and ``compute(inputs)`` calls the pure code (validation happens here, so a bad input
    fails before anything is written);
 3. ``write`` the rows, build the payload from what the transaction wrote, upsert the marker
-   — all in one transaction;
+   — all in one transaction, fenced: it commits only if the marker is still the one read
+   under the lock (a run whose lock connection died while another run took the lock and
+   wrote the pair fails with ``AlreadyRunning`` instead of writing over it);
 4. after the commit, ``publish`` the payload and the cache marker to Redis in one
    MULTI/EXEC, then ``write_files`` (the morning pack's files) atomically.
 
 The graph is declared once per class by :meth:`PmsTask.upstream_for` (the steps a step
 consumes) and :meth:`PmsTask.external_requires` (the ExternalTasks on its inputs);
-``requires()`` is built from them and touches no store. Transient DB/Redis errors are
-retried in-process (``[pms_retry]``), every attempt counted in the marker metadata and the
-run history.
+``requires()`` is built from them and touches no store. Every store access of a step — the
+lock, its status checks, its run history, the reads, the write, the publish — is retried
+in-process on a transient error (``[pms_retry]``, :class:`pms_luigi.pipeline.retry.Guard`),
+every attempt counted in the marker metadata and the run history.
 """
 from __future__ import annotations
 

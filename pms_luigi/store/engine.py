@@ -1,4 +1,5 @@
-"""One SQLAlchemy engine per process and URL, migrations, and the per-step lock.
+"""One SQLAlchemy engine per process and URL, migrations, the per-step lock and its write
+fence, and URLs fit to print (password masked).
 
 SQLite (embedded default) runs in WAL mode with a busy timeout so several Luigi worker
 processes can read while one writes; PostgreSQL (production) uses a pre-pinged pool.
