@@ -18,6 +18,7 @@ setup(
     data_files=[("share/pms-luigi/config", sorted(glob("config/*")))],
     install_requires=[
         "luigi==3.8.1",
+        "tornado>=6.1,<7",  # luigi's own web server; the desk console is built on it
         "SQLAlchemy>=2.0.30,<2.2",
         "alembic>=1.13,<2",
         "psycopg2-binary>=2.9,<3",
