@@ -256,8 +256,10 @@ def test_no_proposal_exceeds_its_caps_on_any_book(nav, convictions, held, notion
     out = _propose(view, book if len(book) else None, inst, px, pol, nav=nav)
     for r in out.to_dict("records"):
         ri = r["risk_impact"]
-        assert r["notional_brl"] <= min(fat_finger, notional_pct / 100 * nav) * (1 + 1e-12)
-        assert ri["risk_1d_brl"] <= risk_pct / 100 * nav * (1 + 1e-12)
+        assert r["notional_brl"] <= fat_finger * (1 + 1e-12)  # every ticket
+        if r["action"] not in ("REDUCE", "CLOSE"):  # the NAV caps bound the risk added
+            assert r["notional_brl"] <= notional_pct / 100 * nav * (1 + 1e-12)
+            assert ri["risk_1d_brl"] <= risk_pct / 100 * nav * (1 + 1e-12)
         assert abs(r["quantity"]) <= abs(ri["caps"]["uncapped_quantity"])
         assert ri["notional_pct_nav"] == pytest.approx(r["notional_brl"] / nav * 100)
         assert r["quantity"] != 0
@@ -319,3 +321,22 @@ def test_policy_without_the_new_sections_uses_the_desk_defaults():
     assert pol.caps == pr.Caps(notional_pct_nav=25.0, risk_1d_pct_nav=0.25)
     assert pol.flips == pr.FlipGrades()
     assert pol.rolls.min_days("DDI", 20) == 20 and pol.rolls.liquid_months == {}
+
+
+def test_a_reduction_is_cut_only_by_the_fat_finger():
+    """Closing or reducing sheds risk: the NAV caps (which bound the risk a proposal adds)
+    leave it whole; the fat-finger cap still bounds the ticket. An increase of the same size
+    is cut by the notional cap."""
+    from pms_luigi.core.proposals.sizing import cap_trades
+
+    pol = pr.ProposalPolicy.from_mapping(
+        {**POLICY, "caps": {"notional_pct_nav": 25.0, "risk_1d_pct_nav": 0.25}})
+    f = pd.DataFrame({"q0": [1_000.0, 1_000.0, 1_000.0, -1_000.0], "lot": 1.0,
+                      "unit_notional": 100_000.0, "u": 1.0, "budget_brl": 1.0, "target": 1.0,
+                      "cap_brl": [250e6, 250e6, 50e6, 250e6]})
+    trade = np.array([-1_000.0, 1_000.0, -1_000.0, 1_500.0])  # close, increase, close, flip
+    out = cap_trades(f, trade, pol, nav=200e6)  # 25 % of NAV = R$ 50M = 500 contracts
+    assert out["trade"].tolist() == [-1_000.0, 500.0, -500.0, 500.0]
+    assert pd.isna(out["capped_by"].iloc[0])
+    assert out["capped_by"].tolist()[1:] == ["notional_pct_nav", "fat_finger",
+                                             "notional_pct_nav"]

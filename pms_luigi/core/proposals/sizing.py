@@ -269,7 +269,11 @@ def cap_trades(f: pd.DataFrame, trade: np.ndarray, pol: ProposalPolicy,
     * fat finger: |trade| x unit notional <= the asset class's ``fat_finger_notional_brl``;
     * with ``nav``: |trade| x unit notional <= ``caps.notional_pct_nav`` % of NAV, and the
       trade's 1-day risk |trade| x u x daily_vol (x USDBRL for a US$ budget; per unit
-      ``u x budget_brl / target``) <= ``caps.risk_1d_pct_nav`` % of NAV.
+      ``u x budget_brl / target``) <= ``caps.risk_1d_pct_nav`` % of NAV — except for a
+      trade that only reduces its position (towards zero, never past it: the book's q0 in
+      ``f``): the two NAV caps bound the risk a proposal adds, and cutting a reduction
+      would leave the desk holding risk it decided to shed. The fat-finger cap, a guard on
+      the size of any one ticket, binds every trade.
 
     Each cap allows ``floor(cap / (per-unit figure x lot))`` lots; the smallest binds.
 
@@ -285,10 +289,14 @@ def cap_trades(f: pd.DataFrame, trade: np.ndarray, pol: ProposalPolicy,
     limits = {"fat_finger": np.floor(ff / per_lot) * lots}
     max_notional, max_risk = ff, np.full(len(f), np.nan)
     if nav is not None:
-        notional_cap = pol.caps.notional_pct_nav / 100.0 * nav
-        max_risk = np.full(len(f), pol.caps.risk_1d_pct_nav / 100.0 * nav)
+        q0 = f["q0"].to_numpy()
+        after = q0 + trade
+        reducing = (q0 != 0) & (np.abs(after) < np.abs(q0)) & (after * q0 >= 0)
+        notional_cap = np.where(reducing, np.inf, pol.caps.notional_pct_nav / 100.0 * nav)
+        max_risk = np.where(reducing, np.nan, pol.caps.risk_1d_pct_nav / 100.0 * nav)
         limits["notional_pct_nav"] = np.floor(notional_cap / per_lot) * lots
-        limits["risk_1d_pct_nav"] = np.floor(max_risk / (risk_unit * lots)) * lots
+        limits["risk_1d_pct_nav"] = np.where(
+            reducing, np.inf, np.floor(np.nan_to_num(max_risk) / (risk_unit * lots)) * lots)
         max_notional = np.minimum(ff, notional_cap)
     names = list(limits)
     table = np.vstack([limits[n] for n in names])
