@@ -4,7 +4,8 @@
 :func:`serve`; tests and scripts run the same application in a background thread with
 :func:`running`. What the server holds lives on one :class:`Console` object handed to every
 handler — the settings, the run settings its requests' run contexts are made from, the
-Jinja2 environment and the reruns it started — nothing at module level.
+Jinja2 environment and the reruns it started (:class:`pms_luigi.web.base.Console`) — nothing
+at module level.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -32,7 +32,7 @@ from pms_luigi.pipeline.context import Settings
 from pms_luigi.report import formats, status_cells
 from pms_luigi.report.html import TEMPLATE_DIR as STATUS_TEMPLATES
 from pms_luigi.web import grid, login, packs, proposals, reruns, today
-from pms_luigi.web.base import brt
+from pms_luigi.web.base import Console, brt
 from pms_luigi.web.jobs import Jobs
 from pms_luigi.web.settings import SECRET_ENV, ConsoleSettings
 
@@ -61,16 +61,6 @@ def jinja_env() -> jinja2.Environment:
                        pct=formats.pct, num=formats.num, brt=brt, symbol=SYMBOL.get,
                        pretty=_pretty, summarise=status_cells.summarise)
     return env
-
-
-@dataclass
-class Console:
-    """What the running server holds: settings, run settings, templates, reruns."""
-
-    settings: ConsoleSettings
-    run_settings: Settings
-    jinja: jinja2.Environment
-    jobs: Jobs
 
 
 def routes() -> list[tuple[str, type[tornado.web.RequestHandler]]]:

@@ -20,23 +20,24 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import jinja2
 import pandas as pd
 import tornado.web
 
 from pms_luigi.core.errors import BadRequest, MissingData, PmsError
 from pms_luigi.core.frames import json_safe
-from pms_luigi.pipeline.context import RunContext
+from pms_luigi.pipeline.context import RunContext, Settings
 from pms_luigi.report import status_cells
 from pms_luigi.store.markers import STORE_ERRORS
 from pms_luigi.web.auth import User
-
-if TYPE_CHECKING:
-    from pms_luigi.web.app import Console
+from pms_luigi.web.jobs import Jobs
+from pms_luigi.web.settings import ConsoleSettings
 
 log = logging.getLogger("pms_luigi")
 T = TypeVar("T")
@@ -46,6 +47,18 @@ FLASH_COOKIE = "pms_console_flash"
 #: pages: scripts and styles from /static only, nothing framed, no plug-ins
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+@dataclass
+class Console:
+    """What the running server holds (one per application, handed to every handler): its
+    settings, the run settings its requests' run contexts are made from, the Jinja2
+    environment, the reruns it started."""
+
+    settings: ConsoleSettings
+    run_settings: Settings
+    jinja: jinja2.Environment
+    jobs: Jobs
 
 
 class Refusal(tornado.web.HTTPError):
