@@ -53,7 +53,10 @@ def sign_in(browser: WebDriver, console: Desk, user: str, password: str | None =
     browser.find_element(By.ID, "password").send_keys(password or USERS[user][1])
     browser.find_element(By.ID, "sign-in").click()
     if password is None:
-        _wait(browser, lambda b: user in b.find_element(By.ID, "who").text)
+        _wait(browser, lambda b: b.find_elements(By.ID, "who")
+              and user in b.find_element(By.ID, "who").text)
+    else:  # a wrong password: the sign-in page again, saying so
+        _wait(browser, lambda b: b.find_elements(By.ID, "login-error"))
 
 
 def _cell(family: str, on: object) -> str:
