@@ -32,7 +32,7 @@ from pms_luigi.pipeline.context import Settings
 from pms_luigi.report import formats, status_cells
 from pms_luigi.report.html import TEMPLATE_DIR as STATUS_TEMPLATES
 from pms_luigi.web import grid, login, packs, proposals, reruns, today
-from pms_luigi.web.base import Console, brt
+from pms_luigi.web.base import Console, NotFound, brt
 from pms_luigi.web.jobs import Jobs
 from pms_luigi.web.settings import SECRET_ENV, ConsoleSettings
 
@@ -96,6 +96,7 @@ def make_app(settings: ConsoleSettings, run_settings: Settings | None = None,
         routes(), console=console, cookie_secret=settings.secret, xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict", "secure": secure},
         static_path=str(HERE / "static"), login_url="/login", autoreload=False, debug=False,
+        default_handler_class=NotFound,
         serve_traceback=False, compress_response=True)
 
 

@@ -207,6 +207,15 @@ class ConsoleHandler(tornado.web.RequestHandler):
         self.page("error.html", status=status_code, status_code=status_code, message=text)
 
 
+class NotFound(ConsoleHandler):
+    """Any URL the console does not have: 404, in the console's page (or JSON)."""
+
+    public = True
+
+    def prepare(self) -> None:
+        raise Refusal(HTTPStatus.NOT_FOUND, f"no such page: {self.request.path[:80]}")
+
+
 def brt(value: Any) -> str:
     """A timestamp in Brazil time (``2026-12-07 06:02:11``; a naive one is UTC, as SQLite
     returns it: ``report.status_cells.brt``); '' for None or NaT, anything else as text."""

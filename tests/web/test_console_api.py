@@ -56,6 +56,9 @@ def test_every_view_needs_a_signed_in_user(console: Desk) -> None:
         reply = anonymous.get(path)
         assert reply.status in (302, 401), path
     assert anonymous.get("/api/grid").json() == {"error": "sign in first", "status": 401}
+    missing = anonymous.get("/api/nowhere")
+    assert missing.status == 404 and missing.json()["error"] == "no such page: /api/nowhere"
+    assert "no such page: /nowhere" in anonymous.get("/nowhere").text
 
 
 def test_sign_in_sets_httponly_samesite_cookies_and_logs_failures(
