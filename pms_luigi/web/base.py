@@ -32,6 +32,7 @@ import tornado.web
 
 from pms_luigi.core.errors import BadRequest, MissingData, PmsError
 from pms_luigi.core.frames import json_safe
+from pms_luigi.pipeline import context
 from pms_luigi.pipeline.context import RunContext, Settings
 from pms_luigi.report import status_cells
 from pms_luigi.store.markers import STORE_ERRORS
@@ -144,8 +145,6 @@ class ConsoleHandler(tornado.web.RequestHandler):
         return await asyncio.to_thread(self._call, fn, *args)
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        from pms_luigi.pipeline import context  # noqa: PLC0415 - the module, not its state
-
         with context.activated(RunContext(self.console.run_settings)) as ctx:
             return fn(ctx, *args)
 
