@@ -161,14 +161,14 @@ def run_one(n: int, dburl: str | None, redis_url: str | None) -> dict[str, float
     run_id, started = uuid.uuid4().hex, datetime.now(UTC)
     attempts = {"read": 1, "write": 1, "publish": 1}
     ctx = context.current()
-    with gc_paused(task.pause_gc):  # as execute() runs read → commit
+    with gc_paused(task.pause_gc):  # as execute() runs read → commit (no marker yet: seen=None)
         t0 = time.perf_counter()
         inputs = task.read_inputs(ctx)
         t1 = time.perf_counter()
         result = task.compute(inputs)
         t2 = time.perf_counter()
         marks = result.frames[s.position_marks].copy()
-        texts, digest, _ = task._write(ctx, result, run_id, started,
+        texts, digest, _ = task._write(ctx, result, run_id, None, started,
                                        task._upstream_run_ids(ctx), attempts)
         t3 = time.perf_counter()
     ctx.stores.cache.publish(task.family(), second, texts, run_id, digest)
