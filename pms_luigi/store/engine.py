@@ -92,13 +92,16 @@ def dispose_all() -> None:
 def mask_url(url: str) -> str:
     """Hide the password of any URL (DB or Redis) before it reaches a log or an error.
 
-    The password runs from the ``:`` after the user name to the *last* ``@`` of the URL, so
-    one holding a raw ``@`` (``pms:p@ss@db``) is hidden whole. An ``@`` after the host (in
-    the query string) then hides the host too: more is hidden, never less.
+    The password runs from the first ``:`` after ``//`` to the *last* ``@`` of the URL, so
+    one holding a raw ``@`` (``pms:p@ss@db``) is hidden whole, and so is one after a user
+    name holding a raw ``@``. An ``@`` after the host (in the query string) then hides the
+    host too: more is hidden, never less.
 
     Examples:
         >>> mask_url("postgresql+psycopg2://pms:S3cr@t@db:5432/pms")
         'postgresql+psycopg2://pms:***@db:5432/pms'
+        >>> mask_url("postgresql://ops@desk:p@ss@w0rd@db/pms")
+        'postgresql://ops@desk:***@db/pms'
         >>> mask_url("redis://:pw@cache:6379/0"), mask_url("redis://cache:6379/0")
         ('redis://:***@cache:6379/0', 'redis://cache:6379/0')
     """
@@ -106,7 +109,7 @@ def mask_url(url: str) -> str:
 
 
 #: ``//user:password@``, the password up to the last ``@`` (greedy): see :func:`mask_url`.
-_USERINFO = re.compile(r"//(?P<user>[^:/@]*):(?P<password>.*)@")
+_USERINFO = re.compile(r"//(?P<user>[^:/]*):(?P<password>.*)@")
 
 
 def password_of(url: str) -> str:

@@ -82,6 +82,7 @@ PIECES = ("Xy9q", "vEry7", "sEcr3t")
     "postgresql://pms:Xy9q@vEry7:/sEcr3t@db/pms",  # ':' and '/' too: hidden all the same
     f"redis://:{RAW_AT}@cache:6379/0",
     f"rediss://pms:{RAW_AT}@cache:6380/0",
+    f"postgresql://ops@desk:{RAW_AT}@db/pms",  # a raw '@' in the user name as well
 ])
 def test_mask_url_hides_a_password_with_a_raw_at_whole(url: str) -> None:
     masked = mask_url(url)
