@@ -22,6 +22,7 @@ expected failure is one line on stderr (:func:`pms_luigi.cli.common.execute`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,8 +46,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``pms-luigi …``: run the command and return its exit code."""
-    return execute(parser(), argv)
+    """``pms-luigi …``: run the command and return its exit code.
+
+    A reader that stops early (``pms-luigi pack show … | head``) closes the pipe: the rest
+    of the output has nowhere to go, which is not a failure of the command. Its exit code
+    stands, and stdout is pointed at /dev/null so the interpreter's final flush is quiet.
+    """
+    code = 0
+    try:
+        code = execute(parser(), argv)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe prints a warning
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return code
 
 
 if __name__ == "__main__":

@@ -351,3 +351,16 @@ def test_cron_log_has_the_same_one_line(desk: Desk) -> None:
     assert len(line) == 1 and line[0] in log.splitlines()
     assert sum("Luigi Execution Summary" in x for x in log.splitlines()) == 2  # once: 2 rules
     assert f"finished with exit code {int(ExitCode.MISSING_DATA)}" in log
+
+
+@pytest.mark.parametrize("args", [["--help"], ["load", "--describe", "market_prices"]])
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(args: list[str]) -> None:
+    """``pms-luigi … | head`` where head has already gone: exit 0, nothing on stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "pms_luigi.cli", *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
