@@ -62,10 +62,10 @@ def generate_proposals(view: pd.DataFrame, book: pd.DataFrame | None, instrument
     risk-equivalent quantity as held), and one without a next contract may only be reduced.
     Then per contract :func:`~pms_luigi.core.proposals.sizing.size_trades` turns the
     conviction into a target position from the class's risk budget and applies the entry /
-    exit / flip hysteresis, the rebalance band and the caps (fat finger; with ``nav`` the
-    notional and 1-day risk as a share of NAV); a capped trade is re-classified from the
-    resulting position (a capped CLOSE is a REDUCE) and says which cap bound in
-    ``risk_impact.caps``. Trades are ranked by score = |c| x risk_budget_brl (budget.target x
+    exit / flip hysteresis, the rebalance band and the caps (fat finger on every trade; with
+    ``nav`` the notional and 1-day risk as a share of NAV on the trades that add risk); a
+    capped trade is re-classified from the resulting position (a CLOSE above the fat finger
+    is a REDUCE) and says which cap bound in ``risk_impact.caps``. Trades are ranked by score = |c| x risk_budget_brl (budget.target x
     daily_vol, in R$ of 1-day risk; the parts in ``risk_impact.ranking``), ties by
     instrument_id; at most ``max_proposals`` risk-adding proposals (OPEN, INCREASE, FLIP) are
     kept, REDUCE, CLOSE and the legs of a roll always (an exit must never be dropped to meet
