@@ -65,11 +65,11 @@ def generate_proposals(view: pd.DataFrame, book: pd.DataFrame | None, instrument
     exit / flip hysteresis, the rebalance band and the caps (fat finger on every trade; with
     ``nav`` the notional and 1-day risk as a share of NAV on the trades that add risk); a
     capped trade is re-classified from the resulting position (a CLOSE above the fat finger
-    is a REDUCE) and says which cap bound in ``risk_impact.caps``. Trades are ranked by score = |c| x risk_budget_brl (budget.target x
-    daily_vol, in R$ of 1-day risk; the parts in ``risk_impact.ranking``), ties by
-    instrument_id; at most ``max_proposals`` risk-adding proposals (OPEN, INCREASE, FLIP) are
-    kept, REDUCE, CLOSE and the legs of a roll always (an exit must never be dropped to meet
-    a count, nor half a roll). Instruments held but absent from the view get no proposal
+    is a REDUCE) and says which cap bound in ``risk_impact.caps``. Trades are ranked by
+    score = |c| x risk_budget_brl (budget.target x daily_vol, in R$ of 1-day risk; the parts
+    in ``risk_impact.ranking``), ties by instrument_id; at most ``max_proposals``
+    risk-adding proposals (OPEN, INCREASE, FLIP) are kept, REDUCE, CLOSE and the legs of a
+    roll always (an exit must never be dropped to meet a count, nor half a roll). Instruments held but absent from the view get no proposal
     unless they roll (no strategy has a view on them).
 
     Args:
