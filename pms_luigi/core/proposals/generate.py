@@ -69,8 +69,9 @@ def generate_proposals(view: pd.DataFrame, book: pd.DataFrame | None, instrument
     score = |c| x risk_budget_brl (budget.target x daily_vol, in R$ of 1-day risk; the parts
     in ``risk_impact.ranking``), ties by instrument_id; at most ``max_proposals``
     risk-adding proposals (OPEN, INCREASE, FLIP) are kept, REDUCE, CLOSE and the legs of a
-    roll always (an exit must never be dropped to meet a count, nor half a roll). Instruments held but absent from the view get no proposal
-    unless they roll (no strategy has a view on them).
+    roll always (an exit must never be dropped to meet a count, nor half a roll).
+    Instruments held but absent from the view get no proposal unless they roll (no strategy
+    has a view on them).
 
     Args:
         view: net views (instrument_id, conviction[, contributors]).
