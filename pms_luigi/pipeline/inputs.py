@@ -13,17 +13,30 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Callable
+from datetime import date
 
 import luigi
+import sqlalchemy as sa
 
 from pms_luigi.core.errors import ExitCode
-from pms_luigi.pipeline import context, landing
+from pms_luigi.pipeline import context, landing, retry
 from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.targets import DataReadyTarget
 from pms_luigi.store import availability, ingested
 from pms_luigi.store.markers import STORE_ERRORS
 
 log = logging.getLogger("pms_luigi")
+
+
+def _ask(query: Callable[[sa.Connection, date], list[str]], on: date) -> list[str]:
+    """What ``query`` finds missing on ``on``, under the ``[pms_retry]`` policy: a database
+    blip while Luigi checks the inputs is retried like every other store access, instead of
+    failing the scheduling (exit 7)."""
+    def ask() -> list[str]:
+        with context.current().stores.engine.connect() as conn:
+            return query(conn, on)
+    return retry.call(context.current().settings.retry, "status", {}, ask)
 
 
 class InputsReady(luigi.ExternalTask):
@@ -50,16 +63,14 @@ class MarketDataReady(InputsReady):
         files = context.current().settings.landing.needed(self.date)
         if files:
             return [f for s, d in files for f in LandedFile(date=d, source=s.name).missing()]
-        with context.current().stores.engine.connect() as conn:
-            return availability.market_data_missing(conn, self.date)
+        return _ask(availability.market_data_missing, self.date)
 
 
 class PricesReady(InputsReady):
     """Prices dated on the date are loaded (what a reconciliation of loaded data needs)."""
 
     def missing(self) -> list[str]:
-        with context.current().stores.engine.connect() as conn:
-            return ingested.prices_missing(conn, self.date)
+        return _ask(ingested.prices_missing, self.date)
 
 
 class LandedFile(InputsReady):
@@ -84,8 +95,7 @@ class SignalsReady(InputsReady):
     """Strategy signals dated on the date are loaded."""
 
     def missing(self) -> list[str]:
-        with context.current().stores.engine.connect() as conn:
-            return availability.signals_missing(conn, self.date)
+        return _ask(availability.signals_missing, self.date)
 
 
 @InputsReady.event_handler(luigi.Event.DEPENDENCY_MISSING)

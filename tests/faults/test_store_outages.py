@@ -180,6 +180,32 @@ def test_postgresql_back_within_the_retries_lets_the_command_complete(desk: Desk
     _assert_clean(desk)
 
 
+def test_an_input_check_rides_out_a_database_blip(desk: Desk) -> None:
+    """Luigi asks MarketDataReady(D).complete() while scheduling; a database that is gone for
+    two seconds is retried under [pms_retry] like every other store access (it used to fail
+    the scheduling: exit 7), and the answer is the one of a healthy database."""
+    import luigi
+
+    from pms_luigi.pipeline.inputs import MarketDataReady
+
+    conf = luigi.configuration.get_config()
+    saved = {k: conf.get("pms_retry", k) for k in ("attempts", "wait_seconds")}
+    conf.set("pms_retry", "attempts", "30")
+    conf.set("pms_retry", "wait_seconds", "0.5")
+    context.forget()
+    desk.server.stop()
+    restart = threading.Timer(2.0, desk.server.start)
+    restart.start()
+    try:
+        assert MarketDataReady(date=desk.day).complete()
+    finally:
+        restart.join()
+        for k, v in saved.items():
+            conf.set("pms_retry", k, v)
+        dispose_all()
+        context.forget()
+
+
 # ---------------------------------------------------------------- one outage, one code
 
 @dataclass(frozen=True)
