@@ -89,8 +89,7 @@ def _worker_config(remote: bool, workers: int = 1) -> Iterator[None]:
 def _reachable(ctx: RunContext) -> None:
     """Connect to the database under the retry policy (raises when it stays unreachable)."""
     def ping() -> None:
-        with ctx.stores.engine.connect():
-            pass
+        ctx.stores.engine.connect().close()  # opening a connection is the whole check
 
     retry.call(ctx.settings.retry, "status", {}, ping)
 
