@@ -293,11 +293,11 @@ def cap_trades(f: pd.DataFrame, trade: np.ndarray, pol: ProposalPolicy,
         after = q0 + trade
         reducing = (q0 != 0) & (np.abs(after) < np.abs(q0)) & (after * q0 >= 0)
         notional_cap = np.where(reducing, np.inf, pol.caps.notional_pct_nav / 100.0 * nav)
-        max_risk = np.where(reducing, np.nan, pol.caps.risk_1d_pct_nav / 100.0 * nav)
+        max_risk = np.where(reducing, np.inf, pol.caps.risk_1d_pct_nav / 100.0 * nav)
         limits["notional_pct_nav"] = np.floor(notional_cap / per_lot) * lots
-        limits["risk_1d_pct_nav"] = np.where(
-            reducing, np.inf, np.floor(np.nan_to_num(max_risk) / (risk_unit * lots)) * lots)
+        limits["risk_1d_pct_nav"] = np.floor(max_risk / (risk_unit * lots)) * lots
         max_notional = np.minimum(ff, notional_cap)
+        max_risk = np.where(reducing, np.nan, max_risk)  # no risk cap: reported as None
     names = list(limits)
     table = np.vstack([limits[n] for n in names])
     max_qty = table.min(axis=0)
