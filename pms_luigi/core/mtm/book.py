@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 
 from pms_luigi.core.mtm.model import MARK_COLUMNS, cents, pydates
+from pms_luigi.core.pricing.base import Legs, flags, num
 
 __all__ = ["book_snapshot", "marks_frame"]
 
 
-def marks_frame(d: date, w: pd.DataFrame, legs: pd.DataFrame, values: pd.DataFrame,
+def marks_frame(d: date, w: pd.DataFrame, legs: Legs, values: pd.DataFrame,
                 pnl: pd.DataFrame, stale: np.ndarray, age: np.ndarray) -> pd.DataFrame:
     """D's ``position_marks`` rows (:data:`~pms_luigi.core.mtm.model.MARK_COLUMNS`).
 
@@ -40,9 +41,8 @@ def marks_frame(d: date, w: pd.DataFrame, legs: pd.DataFrame, values: pd.DataFra
         stale / age: the staleness of each mark's price.
     """
     n = len(w)
-    live = ~legs["settling"].to_numpy(dtype=bool)
-    q_d = legs["quantity"].to_numpy(dtype=np.float64)
-    cs = legs["contract_size"].to_numpy(dtype=np.float64)
+    live = ~flags(legs, "settling")
+    q_d, cs = num(legs, "quantity"), num(legs, "contract_size")
 
     def masked(column: str) -> np.ndarray:
         # (+ 0.0 turns the −0.0 of "−q × 0" into 0.0)
@@ -56,9 +56,9 @@ def marks_frame(d: date, w: pd.DataFrame, legs: pd.DataFrame, values: pd.DataFra
         "strategy_id": w["strategy_id"].astype(str).to_numpy() if n else np.array([], object),
         "asset_class": w["asset_class"].to_numpy(dtype=object),
         "quantity": q_d,
-        "avg_cost": legs["avg_cost"].to_numpy(dtype=np.float64),
-        "price": legs["price"].to_numpy(dtype=np.float64),
-        "price_date": pydates(legs["on"].to_numpy()),
+        "avg_cost": num(legs, "avg_cost"),
+        "price": num(legs, "price"),
+        "price_date": pydates(legs["on"]),
         "is_stale": stale,
         "staleness_bd": age.astype(np.int64),
         "fx_rate": values["fx_rate"].to_numpy(),

@@ -23,7 +23,7 @@ from pms_luigi.core.mtm.quality import quality
 from pms_luigi.core.mtm.state import LedgerState, fold, usable
 from pms_luigi.core.mtm.valuation import instrument_groups, prepare_instruments, value_positions
 from pms_luigi.core.pricing import Pricer
-from pms_luigi.core.pricing.base import prev_business_day
+from pms_luigi.core.pricing.base import Legs, prev_business_day
 
 __all__ = ["mark_to_market"]
 
@@ -128,8 +128,8 @@ def _dates(inp: MtmInputs) -> tuple[date, date | None]:
 
 def _legs(w: pd.DataFrame, today: TodaysPrices, groups: list[tuple[Pricer, np.ndarray]],
           at_d: LedgerState, day: pd.DataFrame, d64: np.datetime64,
-          p64: np.datetime64 | None) -> pd.DataFrame:
-    """The frame of legs the pricers read, one row per position of the universe.
+          p64: np.datetime64 | None) -> Legs:
+    """The legs the pricers read, one row per position of the universe.
 
     Cash positions get D's average-cost ledger (held part, realized, surviving new lots);
     every position its ledger state after D's trades (average cost, cumulative realized P&L).
@@ -149,7 +149,7 @@ def _legs(w: pd.DataFrame, today: TodaysPrices, groups: list[tuple[Pricer, np.nd
     avg_cost = np.where(found, final["avg_cost"][f_row], np.nan)
     realized_total = np.nan_to_num(np.where(found, final["realized_pnl"][f_row], np.nan))
     r_p = w["r_p"].to_numpy().astype("datetime64[D]") if n else np.array([], "datetime64[D]")
-    return pd.DataFrame({
+    return Legs({
         "instrument_id": w["instrument_id"].to_numpy(dtype=object),
         "currency": w["currency"].to_numpy(dtype=object),
         "maturity": w["mat"].to_numpy().astype("datetime64[D]") if n else r_p,

@@ -35,6 +35,7 @@ from pms_luigi.core.errors import (
 from pms_luigi.core.frames import require, to_days
 from pms_luigi.core.mtm.model import FX_PAIR, NAT, PTAX, day_numbers, num
 from pms_luigi.core.pricing import Pricer
+from pms_luigi.core.pricing.base import Legs
 
 __all__ = ["Fixings", "PriceHistory", "TodaysPrices", "fixings", "price_history",
            "todays_prices"]
@@ -304,5 +305,5 @@ def _final_settlements(price: np.ndarray, derived: np.ndarray, w: pd.DataFrame,
     for pricer, rows in groups:
         rows = rows[derived[rows]]
         if len(rows):
-            legs = pd.DataFrame({"maturity": mat[rows], "date": np.full(len(rows), d64)})
+            legs = Legs({"maturity": mat[rows], "date": np.full(len(rows), d64)})
             price[rows] = pricer.settlement_price(legs, market)

@@ -1,8 +1,8 @@
 """Valuation: each instrument group of the book through its pricer, once.
 
-The positions are grouped by ``instrument_type`` and every group is handed, as one frame of
-legs (:data:`~pms_luigi.core.pricing.base.LEG_COLUMNS`), to the pricer the registry gives
-for its type — there is no branch per type here. For each group:
+The positions are grouped by ``instrument_type`` and every group is handed, as one set of
+:class:`~pms_luigi.core.pricing.base.Legs` (:data:`~pms_luigi.core.pricing.base.LEG_COLUMNS`),
+to the pricer the registry gives for its type — there is no branch per type here. For each group:
 
 * rates: the published ``rate`` of the mark's price date when present, else the rate implied
   by the price (the exact inverse of the pricing function), for D's and P's marks of the
@@ -27,6 +27,7 @@ from pms_luigi.core.frames import require, to_days
 from pms_luigi.core.mtm.model import num
 from pms_luigi.core.mtm.prices import Fixings, PriceHistory
 from pms_luigi.core.pricing import CONTRACT_SPECS, PRICERS, Pricer, pricer_for
+from pms_luigi.core.pricing.base import Legs, flags
 
 __all__ = ["VALUE_COLUMNS", "instrument_groups", "prepare_instruments", "value_positions"]
 
@@ -93,7 +94,7 @@ def instrument_groups(itype: np.ndarray, iid: np.ndarray) -> list[tuple[Pricer, 
     return sorted(groups, key=lambda g: order[g[0].instrument_type])
 
 
-def value_positions(legs: pd.DataFrame, groups: list[tuple[Pricer, np.ndarray]],
+def value_positions(legs: Legs, groups: list[tuple[Pricer, np.ndarray]],
                     history: PriceHistory, market: Fixings) -> pd.DataFrame:
     """Rates, FX, P&L split, DV01 and exposures of every leg, one pricer call per group.
 
@@ -122,51 +123,46 @@ def value_positions(legs: pd.DataFrame, groups: list[tuple[Pricer, np.ndarray]],
         group["prev_rate"] = _or_implied(pricer, group, prev_rate[rows], wanted_prev[rows],
                                          "prev_price", "prev_on", market)
         group["fx_rate"] = pricer.fx_rate(group, market)
-        pnl = pricer.daily_pnl(group, market)
-        risk = (group["quantity"].to_numpy() != 0) & ~group["settling"].to_numpy(dtype=bool)
+        risk = (group["quantity"] != 0) & ~flags(group, "settling")
         dv01 = np.zeros(len(rows))
         if risk.all():
             dv01 = pricer.dv01(group, market)
         elif risk.any():
-            dv01[risk] = pricer.dv01(group.loc[risk], market)
-        exposures = pricer.exposures(group)
-        out["fx_rate"][rows] = group["fx_rate"].to_numpy()
+            dv01[risk] = pricer.dv01(group.take(risk), market)
+        out["fx_rate"][rows] = group["fx_rate"]
         out["dv01_unit"][rows] = dv01
-        for frame in (pnl, exposures):
-            for c in frame.columns:
-                out[c][rows] = frame[c].to_numpy()
+        for columns in (pricer.daily_pnl(group, market), pricer.exposures(group)):
+            for c, values in columns.items():
+                out[c][rows] = values
     return pd.DataFrame(out)
 
 
-def _rate_rows(legs: pd.DataFrame, groups: list[tuple[Pricer, np.ndarray]]
+def _rate_rows(legs: Legs, groups: list[tuple[Pricer, np.ndarray]]
                ) -> tuple[np.ndarray, np.ndarray]:
     """The legs whose D mark, and whose P mark, have a rate: rate-quoted types, not settling
     today (the final price needs none), and for P's mark only positions held at P."""
     wanted = np.zeros(len(legs), dtype=bool)
     for pricer, rows in groups:
         wanted[rows] = pricer.terms.rate_quoted
-    wanted &= ~legs["settling"].to_numpy(dtype=bool)
-    return wanted, wanted & (legs["prev_quantity"].to_numpy() != 0)
+    wanted &= ~flags(legs, "settling")
+    return wanted, wanted & (legs["prev_quantity"] != 0)
 
 
-def _published(history: PriceHistory, legs: pd.DataFrame, wanted: np.ndarray, on: str
-               ) -> np.ndarray:
+def _published(history: PriceHistory, legs: Legs, wanted: np.ndarray, on: str) -> np.ndarray:
     """The rate published with the price of date ``on`` of each wanted leg; NaN elsewhere."""
     rate = np.full(len(legs), np.nan)
-    rate[wanted] = history.rate_at(legs["instrument_id"].to_numpy(dtype=object)[wanted],
-                                   legs[on].to_numpy()[wanted])
+    rate[wanted] = history.rate_at(legs["instrument_id"][wanted], legs[on][wanted])
     return rate
 
 
-def _or_implied(pricer: Pricer, legs: pd.DataFrame, published: np.ndarray,
-                wanted: np.ndarray, price: str, on: str, market: Fixings) -> np.ndarray:
+def _or_implied(pricer: Pricer, legs: Legs, published: np.ndarray, wanted: np.ndarray,
+                price: str, on: str, market: Fixings) -> np.ndarray:
     """``published`` where there, else (for wanted legs) the rate the pricer implies from
     the ``price`` column on the ``on`` date: the exact inverse of its pricing formula."""
     rate = published.copy()
     miss = wanted & ~np.isfinite(rate)
     if miss.any():
-        quoted = pd.DataFrame({"price": legs[price].to_numpy(dtype=np.float64)[miss],
-                               "on": legs[on].to_numpy()[miss],
-                               "maturity": legs["maturity"].to_numpy()[miss]})
+        quoted = Legs({"price": legs[price][miss], "on": legs[on][miss],
+                       "maturity": legs["maturity"][miss]})
         rate[miss] = pricer.rate(quoted, market)
     return rate

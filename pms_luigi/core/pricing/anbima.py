@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pms_luigi.core import calendar
-from pms_luigi.core.pricing.base import MarketData, days, distinct_rows, num
+from pms_luigi.core.pricing.base import Legs, MarketData, days, distinct_rows, num
 from pms_luigi.core.pricing.cash import CashPricer
 from pms_luigi.core.pricing.rounding import (
     BP,
@@ -150,19 +150,19 @@ class BondPricer(CashPricer, ABC):
     def dv01_at(self, settlement: date, maturity: date, rate: float, vna: float) -> float:
         """DV01 magnitude of one bond, R$ per bp."""
 
-    def vna(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def vna(self, legs: Legs, market: MarketData) -> np.ndarray:
         """VNA on each row's ``on`` (none: NaN)."""
         return np.full(len(legs), np.nan)
 
-    def rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Yield implied by ``price`` on ``on``."""
         return _per_bond(legs, num(legs, "price"), self.vna(legs, market), self.yield_at)
 
-    def price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """ANBIMA PU at ``rate`` on ``on``."""
         return _per_bond(legs, num(legs, "rate"), self.vna(legs, market), self.pu_at)
 
-    def dv01(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def dv01(self, legs: Legs, market: MarketData) -> np.ndarray:
         """DV01 per bond at ``rate`` on ``on`` (R$ per bp, magnitude)."""
         return _per_bond(legs, num(legs, "rate"), self.vna(legs, market), self.dv01_at)
 
@@ -172,10 +172,10 @@ class CouponBondPricer(BondPricer):
     """A bond paying semiannual coupons (NTN-F, NTN-B): the coupon cash of the day is carry."""
 
     @abstractmethod
-    def coupon(self, legs: pd.DataFrame, market: MarketData) -> float:
+    def coupon(self, legs: Legs, market: MarketData) -> float:
         """Cash of one coupon per bond paid on D."""
 
-    def coupons(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def coupons(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Coupon cash per bond paid in (P, D] to the holders at P.
 
         The bond trades ex-coupon on the payment date, so the coupon is cash of the day for
@@ -198,7 +198,7 @@ class CouponBondPricer(BondPricer):
         return out
 
 
-def _per_bond(legs: pd.DataFrame, values: np.ndarray, vna: np.ndarray,
+def _per_bond(legs: Legs, values: np.ndarray, vna: np.ndarray,
               formula: _BondFormula) -> np.ndarray:
     """``formula`` of each row's (on, maturity, value, VNA), evaluated once per distinct one."""
     if len(legs) == 0:

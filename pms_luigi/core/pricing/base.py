@@ -1,10 +1,11 @@
-"""The pricer protocol: the same verbs for every instrument type, over frames of legs.
+"""The pricer protocol: the same verbs for every instrument type, over columns of legs.
 
 Mark-to-market values a book of many instrument types. Instead of a branch per type at every
-step, it groups the positions by ``instrument_type`` and hands each group, as one frame, to
-that type's :class:`Pricer` (the registry in :mod:`pms_luigi.core.pricing.registry`). Each verb
-reads the columns of :data:`LEG_COLUMNS` it needs and returns one value per row, so a pricer
-is a handful of vectorized formulas and nothing else.
+step, it groups the positions by ``instrument_type`` and hands each group, as one set of
+aligned columns (:class:`Legs`), to that type's :class:`Pricer` (the registry in
+:mod:`pms_luigi.core.pricing.registry`). Each verb reads the columns of :data:`LEG_COLUMNS`
+it needs and returns one value per row, so a pricer is a handful of vectorized formulas and
+nothing else.
 
 A pricer needs market fixings (PTAX, the fund's FX fixing, DI fixings, the NTN-B VNA) only
 through :class:`MarketData`, which the caller implements over its own tables; every lookup
@@ -46,20 +47,23 @@ __all__ = [
     "EXPOSURE_COLUMNS",
     "LEG_COLUMNS",
     "PNL_COLUMNS",
+    "Columns",
     "ContractSpec",
+    "Legs",
     "MarketData",
     "Pricer",
     "PricerBase",
     "Terms",
     "days",
     "distinct_rows",
+    "flags",
     "held",
     "moved",
     "num",
     "prev_business_day",
 ]
 
-#: The columns a pricer may read from a frame of legs (one row per position, one type).
+#: The columns a pricer may read from :class:`Legs` (one row per position, one type).
 LEG_COLUMNS: Final[Mapping[str, str]] = MappingProxyType({
     "instrument_id": "the instrument (text)",
     "currency": "currency of the price (BRL, USD)",
@@ -90,6 +94,70 @@ PNL_COLUMNS: Final = ("carry", "market", "fx", "new_trades", "realized", "total"
 #: Columns of :meth:`Pricer.exposures`: BRL except ``fx_delta`` (USD), signed like the
 #: quantity (see the module docstring for the sign of each type's notional).
 EXPOSURE_COLUMNS: Final = ("notional", "fx_delta", "equity_delta", "market_value")
+
+
+#: What :meth:`Pricer.daily_pnl` and :meth:`Pricer.exposures` return: one array per column,
+#: aligned with the legs (``pd.DataFrame(columns)`` gives the frame).
+Columns = dict[str, np.ndarray]
+
+
+class Legs:
+    """Legs of one instrument type as aligned NumPy columns: what every pricer verb reads.
+
+    Why not a DataFrame: a mark-to-market reads a few hundred columns per date across its
+    instrument groups, and a DataFrame column read or construction costs microseconds of
+    pandas bookkeeping each, more than the formulas themselves on a few hundred rows. A verb
+    only needs ``legs[column]`` and ``len(legs)``, which this gives over plain arrays.
+    The helpers (:func:`num`, :func:`days`, :func:`flags`) read a ``pd.DataFrame`` with the
+    same columns just as well, so a one-off caller may pass a frame.
+
+    Examples:
+        >>> legs = Legs({"price": [10.0, 11.0, 12.0], "quantity": [1, -2, 0]})
+        >>> len(legs), legs.take(np.array([2, 0]))["price"].tolist()
+        (3, [12.0, 10.0])
+        >>> legs["rate"] = [0.1, 0.2]
+        Traceback (most recent call last):
+        ...
+        ValueError: legs: column 'rate' has 2 rows, the legs have 3
+    """
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, columns: Mapping[str, object]) -> None:
+        self._columns: dict[str, np.ndarray] = {}
+        self._rows = -1
+        for name, values in columns.items():
+            self[name] = values
+
+    def __len__(self) -> int:
+        return max(self._rows, 0)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name]
+
+    def __setitem__(self, name: str, values: object) -> None:
+        array = np.asarray(values)
+        if self._rows < 0:
+            self._rows = len(array)
+        elif len(array) != self._rows:
+            raise ValueError(f"legs: column {name!r} has {len(array)} rows, "
+                             f"the legs have {self._rows}")
+        self._columns[name] = array
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in insertion order."""
+        return list(self._columns)
+
+    def take(self, rows: np.ndarray) -> Legs:
+        """The legs at positions ``rows`` (integer positions or a boolean mask), copied."""
+        out = Legs({})
+        out._columns = {name: values[rows] for name, values in self._columns.items()}
+        out._rows = len(next(iter(out._columns.values()))) if out._columns else -1
+        return out
 
 
 @dataclass(frozen=True)
@@ -158,9 +226,9 @@ class MarketData(Protocol):
 
 
 class Pricer(Protocol):
-    """Pricing, risk and daily P&L of one instrument type over a frame of legs.
+    """Pricing, risk and daily P&L of one instrument type over columns of legs.
 
-    Every verb takes a frame with (some of) the :data:`LEG_COLUMNS` for rows of this type
+    Every verb takes :class:`Legs` with (some of) the :data:`LEG_COLUMNS` for rows of this type
     and returns one value per row, in row order. Verbs that need fixings take a
     :class:`MarketData`.
     """
@@ -168,31 +236,31 @@ class Pricer(Protocol):
     instrument_type: str
     terms: Terms
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Final settlement price at ``maturity`` (read: maturity, date)."""
         ...
 
-    def rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Rate implied by ``price`` on ``on`` (NaN for price-quoted types)."""
         ...
 
-    def price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Price of ``rate`` on ``on`` (for a price-quoted type, the ``price`` itself)."""
         ...
 
-    def fx_rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def fx_rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """BRL per unit of the price currency on D (NaN for BRL-quoted types)."""
         ...
 
-    def daily_pnl(self, legs: pd.DataFrame, market: MarketData) -> pd.DataFrame:
+    def daily_pnl(self, legs: Legs, market: MarketData) -> Columns:
         """P&L from P to D in BRL before costs: :data:`PNL_COLUMNS`."""
         ...
 
-    def dv01(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def dv01(self, legs: Legs, market: MarketData) -> np.ndarray:
         """BRL per +1 bp per unit of quantity × contract_size, magnitude (0: no rate risk)."""
         ...
 
-    def exposures(self, legs: pd.DataFrame) -> pd.DataFrame:
+    def exposures(self, legs: Legs) -> Columns:
         """Signed exposures of ``quantity`` at ``price``: :data:`EXPOSURE_COLUMNS` (+ long,
         − short, in the contract's price terms)."""
         ...
@@ -201,26 +269,30 @@ class Pricer(Protocol):
 # ------------------------------------------------------------------------------- helpers
 
 
-def num(legs: pd.DataFrame, column: str) -> np.ndarray:
-    """A numeric leg column as float64 (a read-only view: copy before writing)."""
-    return legs[column].to_numpy(dtype=np.float64)
+def num(legs: Legs | pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric leg column as float64 (may be a read-only view: copy before writing)."""
+    return np.asarray(legs[column], dtype=np.float64)
 
 
-def days(legs: pd.DataFrame, column: str) -> np.ndarray:
+def days(legs: Legs | pd.DataFrame, column: str) -> np.ndarray:
     """A date leg column as ``datetime64[D]``."""
-    return legs[column].to_numpy().astype("datetime64[D]")
+    return np.asarray(legs[column]).astype("datetime64[D]", copy=False)
 
 
-def held(legs: pd.DataFrame) -> np.ndarray:
+def flags(legs: Legs | pd.DataFrame, column: str) -> np.ndarray:
+    """A boolean leg column."""
+    return np.asarray(legs[column], dtype=bool)
+
+
+def held(legs: Legs | pd.DataFrame) -> np.ndarray:
     """Rows carried from P (non-zero ``prev_quantity``)."""
     return num(legs, "prev_quantity") != 0
 
 
-def moved(legs: pd.DataFrame) -> np.ndarray:
+def moved(legs: Legs | pd.DataFrame) -> np.ndarray:
     """Held rows whose price date advanced and that do not settle today: the rows whose
     carry / market split needs a re-price at yesterday's rate."""
-    return held(legs) & ~legs["settling"].to_numpy(dtype=bool) & (
-        days(legs, "on") > days(legs, "prev_on"))
+    return held(legs) & ~flags(legs, "settling") & (days(legs, "on") > days(legs, "prev_on"))
 
 
 def prev_business_day(d: np.ndarray) -> np.ndarray:
@@ -263,27 +335,27 @@ class PricerBase:
     instrument_type: str
     terms: Terms
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """No contractual final price: NaN (the mark is read from ``market_prices``)."""
         return np.full(len(legs), np.nan)
 
-    def rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """A price-quoted type has no rate: NaN."""
         return np.full(len(legs), np.nan)
 
-    def price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """A price-quoted type's price is its quote."""
         return num(legs, "price").copy()
 
-    def fx_rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def fx_rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """BRL-quoted: NaN."""
         return np.full(len(legs), np.nan)
 
-    def dv01(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def dv01(self, legs: Legs, market: MarketData) -> np.ndarray:
         """No rate risk: 0."""
         return np.zeros(len(legs))
 
-    def carry_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def carry_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """The pivot of the carry / market split: the price on ``on`` at P's market.
 
         P&L from P's mark up to the pivot is carry, beyond it market. A price-quoted type
@@ -294,12 +366,11 @@ class PricerBase:
         pivot = num(legs, "prev_price").copy()
         if not self.terms.rate_quoted:
             return pivot
-        settling = legs["settling"].to_numpy(dtype=bool)
+        settling = flags(legs, "settling")
         pivot[settling] = num(legs, "price")[settling]
         m = moved(legs)
         if m.any():
-            at_prev = pd.DataFrame({"rate": num(legs, "prev_rate")[m],
-                                    "on": days(legs, "on")[m],
-                                    "maturity": days(legs, "maturity")[m]})
+            at_prev = Legs({"rate": num(legs, "prev_rate")[m], "on": days(legs, "on")[m],
+                            "maturity": days(legs, "maturity")[m]})
             pivot[m] = self.price(at_prev, market)
         return pivot

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from pms_luigi.core.pricing.base import MarketData, PricerBase, num
+from pms_luigi.core.pricing.base import Columns, Legs, MarketData, PricerBase, num
 
 __all__ = ["CashPricer"]
 
@@ -32,19 +31,19 @@ class CashPricer(PricerBase):
     without coupons.
     """
 
-    def coupons(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def coupons(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Cash paid per unit in (P, D] to the holders at P (none)."""
         return np.zeros(len(legs))
 
-    def translation(self, legs: pd.DataFrame) -> np.ndarray:
+    def translation(self, legs: Legs) -> np.ndarray:
         """BRL per unit of the price currency on D (1: a BRL instrument)."""
         return np.ones(len(legs))
 
-    def prev_translation(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def prev_translation(self, legs: Legs, market: MarketData) -> np.ndarray:
         """BRL per unit of the price currency on P (1: a BRL instrument)."""
         return np.ones(len(legs))
 
-    def daily_pnl(self, legs: pd.DataFrame, market: MarketData) -> pd.DataFrame:
+    def daily_pnl(self, legs: Legs, market: MarketData) -> Columns:
         """Change of value plus coupons, explained (BRL, before costs; see module doc).
 
         The local parts are multiplied by FX_D; ``fx`` is q_P·X_P·M·(FX_D − FX_P) and
@@ -52,7 +51,7 @@ class CashPricer(PricerBase):
         caller can check that the parts add up.
 
         Returns:
-            A frame with columns :data:`~pms_luigi.core.pricing.base.PNL_COLUMNS`.
+            Columns :data:`~pms_luigi.core.pricing.base.PNL_COLUMNS`.
         """
         q_p, q_d, x_d = num(legs, "prev_quantity"), num(legs, "quantity"), num(legs, "price")
         x_p0 = np.nan_to_num(num(legs, "prev_price"))
@@ -64,23 +63,23 @@ class CashPricer(PricerBase):
         carry = np.where(kept, h * (pivot - x_p0) * cs, 0.0) + q_p * coupons
         local = (q_d * x_d - q_p * x_p0 - num(legs, "day_cash")) * cs + q_p * coupons
         translated = q_p * x_p0 * cs * (fx_d - fx_p)
-        return pd.DataFrame({
+        return {
             "carry": carry * fx_d,
             "market": np.where(kept, h * (x_d - pivot) * cs, 0.0) * fx_d,
             "fx": translated,
             "new_trades": num(legs, "new_lots") * cs * fx_d,
             "realized": num(legs, "realized") * cs * fx_d,
             "total": local * fx_d + translated,
-        })
+        }
 
-    def exposures(self, legs: pd.DataFrame) -> pd.DataFrame:
+    def exposures(self, legs: Legs) -> Columns:
         """Market value = notional = q·X·M in BRL; no delta by default.
 
         Returns:
-            A frame with columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.
+            Columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.
         """
         value = num(legs, "quantity") * num(legs, "price") * num(legs, "contract_size") \
             * self.translation(legs)
         zero = np.zeros(len(legs))
-        return pd.DataFrame({"notional": value, "fx_delta": zero, "equity_delta": zero,
-                             "market_value": value})
+        return {"notional": value, "fx_delta": zero, "equity_delta": zero,
+                "market_value": value}

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from pms_luigi.core.pricing.base import (
     ContractSpec,
+    Legs,
     MarketData,
     Terms,
     days,
@@ -122,7 +122,7 @@ def frc_rate(cupom_short: float, dc_short: int, cupom_long: float, dc_long: int)
     return (growth - 1.0) * 360.0 / (dc_long - dc_short)
 
 
-def _dc(legs: pd.DataFrame) -> np.ndarray:
+def _dc(legs: Legs) -> np.ndarray:
     return (days(legs, "maturity") - days(legs, "on")).astype(np.int64)
 
 
@@ -130,27 +130,27 @@ def _dc(legs: pd.DataFrame) -> np.ndarray:
 class DdiPricer(FuturesPricer):
     """DDI over frames: US$ points settled in BRL at PTAX, DI and FX correction."""
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """100 000 points at maturity."""
         return np.full(len(legs), DDI_FACE)
 
-    def rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """:func:`ddi_rate` of ``price`` with dc from ``on`` to ``maturity``."""
         return np.asarray(ddi_rate(num(legs, "price"), _dc(legs)), dtype=np.float64)
 
-    def price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """:func:`ddi_pu` of ``rate`` with dc from ``on`` to ``maturity``."""
         return np.asarray(ddi_pu(num(legs, "rate"), _dc(legs)), dtype=np.float64)
 
-    def fx_rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def fx_rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """PTAX of the business day before the price date: the ajuste's BRL rate."""
         return market.ptax(prev_business_day(days(legs, "on")))
 
-    def conversion(self, legs: pd.DataFrame) -> np.ndarray:
+    def conversion(self, legs: Legs) -> np.ndarray:
         """A point is US$: BRL at ``fx_rate``."""
         return num(legs, "fx_rate")
 
-    def correction(self, legs: pd.DataFrame, market: MarketData
+    def correction(self, legs: Legs, market: MarketData
                    ) -> tuple[np.ndarray, np.ndarray]:
         """(DI factor, DI factor / (PTAX_{t−1}/PTAX_{t−2})) of carried rows whose price date
         advanced; the PTAX ends are the business days before the two price dates."""
@@ -162,12 +162,12 @@ class DdiPricer(FuturesPricer):
             fc[m] = fc_di[m] / (num(legs, "fx_rate")[m] / ptax_prev2)
         return fc_di, fc
 
-    def dv01(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def dv01(self, legs: Legs, market: MarketData) -> np.ndarray:
         """:func:`ddi_dv01` in points × PTAX: BRL per bp per US$0.50 point value unit."""
         return np.asarray(ddi_dv01(num(legs, "rate"), _dc(legs)), dtype=np.float64) \
             * num(legs, "fx_rate")
 
-    def fx_delta(self, legs: pd.DataFrame, exposure: np.ndarray) -> np.ndarray:
+    def fx_delta(self, legs: Legs, exposure: np.ndarray) -> np.ndarray:
         """The US$ value of the points held: q·X·0.5."""
         return exposure
 

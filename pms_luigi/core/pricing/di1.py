@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from pms_luigi.core import calendar
 from pms_luigi.core.pricing.base import (
     ContractSpec,
+    Legs,
     MarketData,
     Terms,
     days,
@@ -111,7 +111,7 @@ def cdi_factor(daily_rates: ArrayLike, *, daily_decimals: int | None = None) -> 
     return float(np.prod(daily))
 
 
-def di_factors(legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+def di_factors(legs: Legs, market: MarketData) -> np.ndarray:
     """FC over the DI fixings in [prev_on, on) of each held row whose price date advanced;
     1 elsewhere.
 
@@ -131,7 +131,7 @@ def di_factors(legs: pd.DataFrame, market: MarketData) -> np.ndarray:
     return out
 
 
-def _du(legs: pd.DataFrame) -> np.ndarray:
+def _du(legs: Legs) -> np.ndarray:
     """du from each row's price date to maturity, counted with the calendar of that date."""
     on = days(legs, "on")
     return calendar.du(on, days(legs, "maturity"), as_of=on)
@@ -141,25 +141,25 @@ def _du(legs: pd.DataFrame) -> np.ndarray:
 class Di1Pricer(FuturesPricer):
     """DI1 over frames: B3 ajuste with the DI factor, carry at the previous rate."""
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """100 000 points at maturity."""
         return np.full(len(legs), DI1_FACE)
 
-    def rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """:func:`di1_rate` of ``price`` with du from ``on`` to ``maturity``."""
         return np.asarray(di1_rate(num(legs, "price"), _du(legs)), dtype=np.float64)
 
-    def price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """:func:`di1_pu` of ``rate`` with du from ``on`` to ``maturity``."""
         return np.asarray(di1_pu(num(legs, "rate"), _du(legs)), dtype=np.float64)
 
-    def correction(self, legs: pd.DataFrame, market: MarketData
+    def correction(self, legs: Legs, market: MarketData
                    ) -> tuple[np.ndarray, np.ndarray]:
         """FC = the DI factor (:func:`di_factors`), all of it DI."""
         fc = di_factors(legs, market)
         return fc, fc
 
-    def dv01(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def dv01(self, legs: Legs, market: MarketData) -> np.ndarray:
         """:func:`di1_dv01` at ``rate`` and du from ``on``."""
         return np.asarray(di1_dv01(num(legs, "rate"), _du(legs)), dtype=np.float64)
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from pms_luigi.core.pricing.base import MarketData, PricerBase, held, num
+from pms_luigi.core.pricing.base import Columns, Legs, MarketData, PricerBase, held, num
 from pms_luigi.core.pricing.rounding import ArrayLike, FloatOrArray, scalar_or_array
 
 __all__ = ["FuturesPricer", "daily_settlement"]
@@ -71,16 +70,16 @@ class FuturesPricer(PricerBase):
     (:meth:`conversion`); the defaults are those of a BRL contract without correction.
     """
 
-    def conversion(self, legs: pd.DataFrame) -> np.ndarray:
+    def conversion(self, legs: Legs) -> np.ndarray:
         """BRL per unit of the point currency (1: a BRL contract)."""
         return np.ones(len(legs))
 
-    def correction(self, legs: pd.DataFrame, market: MarketData
+    def correction(self, legs: Legs, market: MarketData
                    ) -> tuple[np.ndarray, np.ndarray]:
         """(FC of the DI part, full FC) of each row's carried position (1, 1: none)."""
         return np.ones(len(legs)), np.ones(len(legs))
 
-    def daily_pnl(self, legs: pd.DataFrame, market: MarketData) -> pd.DataFrame:
+    def daily_pnl(self, legs: Legs, market: MarketData) -> Columns:
         """The B3 ajuste of D, split (BRL, before costs).
 
         Carried q_P: total (X_D − X_P·FC)·M·q_P·FX with carry = (pivot − X_P·FC_DI)·M·q_P·FX,
@@ -89,7 +88,7 @@ class FuturesPricer(PricerBase):
         trades: new_trades = (X_D·Σq − Σq·PO)·M·FX. Nothing is realized.
 
         Returns:
-            A frame with columns :data:`~pms_luigi.core.pricing.base.PNL_COLUMNS`.
+            Columns :data:`~pms_luigi.core.pricing.base.PNL_COLUMNS`.
         """
         q_p, x_d = num(legs, "prev_quantity"), num(legs, "price")
         x_p0 = np.nan_to_num(num(legs, "prev_price"))
@@ -99,34 +98,34 @@ class FuturesPricer(PricerBase):
         h = held(legs)
         carried = (x_d - x_p0 * fc) * cs * conv * q_p
         new = (x_d * num(legs, "day_quantity") - num(legs, "day_cash")) * cs * conv
-        return pd.DataFrame({
+        return {
             "carry": np.where(h, (pivot - x_p0 * fc_di) * cs * conv * q_p, 0.0),
             "market": np.where(h, (x_d - pivot) * cs * conv * q_p, 0.0),
             "fx": np.where(h, x_p0 * (fc_di - fc) * cs * conv * q_p, 0.0),
             "new_trades": new,
             "realized": np.zeros(len(legs)),
             "total": np.where(h, carried, 0.0) + new,
-        })
+        }
 
-    def exposures(self, legs: pd.DataFrame) -> pd.DataFrame:
+    def exposures(self, legs: Legs) -> Columns:
         """Notional q·X·M in BRL, signed like q (a long-PU DI1 or DDI, a long DOL or IND is
         +); no market value (settled daily); deltas per contract type.
 
         Returns:
-            A frame with columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.
+            Columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.
         """
         exposure = num(legs, "quantity") * num(legs, "price") * num(legs, "contract_size")
         zero = np.zeros(len(legs))
-        return pd.DataFrame({"notional": exposure * self.conversion(legs),
-                             "fx_delta": self.fx_delta(legs, exposure),
-                             "equity_delta": self.equity_delta(legs, exposure),
-                             "market_value": zero})
+        return {"notional": exposure * self.conversion(legs),
+                "fx_delta": self.fx_delta(legs, exposure),
+                "equity_delta": self.equity_delta(legs, exposure),
+                "market_value": zero}
 
-    def fx_delta(self, legs: pd.DataFrame, exposure: np.ndarray) -> np.ndarray:
+    def fx_delta(self, legs: Legs, exposure: np.ndarray) -> np.ndarray:
         """USD delta (0: not USD-linked)."""
         return np.zeros(len(legs))
 
-    def equity_delta(self, legs: pd.DataFrame, exposure: np.ndarray) -> np.ndarray:
+    def equity_delta(self, legs: Legs, exposure: np.ndarray) -> np.ndarray:
         """BRL equity delta (0: not equity-linked)."""
         return np.zeros(len(legs))
 

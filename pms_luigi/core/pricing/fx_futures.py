@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from pms_luigi.core.pricing.base import (
     ContractSpec,
+    Legs,
     MarketData,
     Terms,
     days,
@@ -51,11 +51,11 @@ WDO_SPEC: Final = ContractSpec("WDO", 10.0, "BRL", "R$ per US$1,000", usd_per_co
 class FxFuturePricer(FuturesPricer):
     """DOL / WDO over frames: plain ajuste, final at PTAX, FX delta in US$."""
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """1 000 × the PTAX of the business day before maturity."""
         return market.ptax(prev_business_day(days(legs, "maturity"))) * _USD_PER_POINT
 
-    def fx_delta(self, legs: pd.DataFrame, exposure: np.ndarray) -> np.ndarray:
+    def fx_delta(self, legs: Legs, exposure: np.ndarray) -> np.ndarray:
         """US$ = q × M × 1 000 (M R$ per point, a point being R$ per US$1 000)."""
         return num(legs, "quantity") * num(legs, "contract_size") * _USD_PER_POINT
 

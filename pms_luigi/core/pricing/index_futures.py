@@ -22,9 +22,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
-from pms_luigi.core.pricing.base import ContractSpec, Terms
+from pms_luigi.core.pricing.base import ContractSpec, Legs, Terms
 from pms_luigi.core.pricing.futures import FuturesPricer
 
 __all__ = ["IND", "IND_SPEC", "WIN", "WIN_SPEC", "IndexFuturePricer"]
@@ -37,7 +36,7 @@ WIN_SPEC: Final = ContractSpec("WIN", 0.2, "BRL", "Ibovespa points")
 class IndexFuturePricer(FuturesPricer):
     """IND / WIN over frames: plain ajuste, equity delta in BRL."""
 
-    def equity_delta(self, legs: pd.DataFrame, exposure: np.ndarray) -> np.ndarray:
+    def equity_delta(self, legs: Legs, exposure: np.ndarray) -> np.ndarray:
         """BRL = q × index × M."""
         return exposure
 

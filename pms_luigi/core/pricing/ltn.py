@@ -14,11 +14,10 @@ from datetime import date
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from pms_luigi.core import calendar
 from pms_luigi.core.pricing.anbima import BondPricer
-from pms_luigi.core.pricing.base import MarketData, Terms
+from pms_luigi.core.pricing.base import Legs, MarketData, Terms
 from pms_luigi.core.pricing.di1 import di1_dv01
 from pms_luigi.core.pricing.rounding import (
     ArrayLike,
@@ -78,7 +77,7 @@ def ltn_dv01(rate: ArrayLike, du: ArrayLike) -> FloatOrArray:
 class LtnPricer(BondPricer):
     """LTN over frames: redeemed at R$1 000, no coupon."""
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """R$1 000 at maturity (paid on the next business day when it is a holiday)."""
         return np.full(len(legs), LTN_FACE)
 

@@ -17,9 +17,17 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
-from pms_luigi.core.pricing.base import MarketData, Terms, days, num, prev_business_day
+from pms_luigi.core.pricing.base import (
+    Columns,
+    Legs,
+    MarketData,
+    Terms,
+    days,
+    flags,
+    num,
+    prev_business_day,
+)
 from pms_luigi.core.pricing.cash import CashPricer
 from pms_luigi.core.pricing.rounding import ArrayLike, FloatOrArray, scalar_or_array, whole_days
 
@@ -67,33 +75,33 @@ def ndf_mtm(notional_usd: ArrayLike, contract_forward: ArrayLike, market_forward
 class NdfPricer(CashPricer):
     """NDF over frames: marked at the forward, settled at PTAX, notional at the day's fixing."""
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """The PTAX of the business day before maturity."""
         return market.ptax(prev_business_day(days(legs, "maturity")))
 
-    def fx_rate(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def fx_rate(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Spot: the day's fixing; on the final day the PTAX it settles at (its price)."""
-        settling = legs["settling"].to_numpy(dtype=bool)
+        settling = flags(legs, "settling")
         out = num(legs, "price").copy()
         if (~settling).any():
             out[~settling] = market.fx(days(legs, "date")[~settling])
         return out
 
-    def exposures(self, legs: pd.DataFrame) -> pd.DataFrame:
+    def exposures(self, legs: Legs) -> Columns:
         """Notional q·M·spot (long US$ +); FX delta q·M (US$); value q·(F − average
         forward)·M plus the realized amount not yet paid.
 
         Returns:
-            A frame with columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.
+            Columns :data:`~pms_luigi.core.pricing.base.EXPOSURE_COLUMNS`.
         """
         q, cs, x = num(legs, "quantity"), num(legs, "contract_size"), num(legs, "price")
         open_value = np.where(q != 0, q * (x - np.nan_to_num(num(legs, "avg_cost"))), 0.0)
-        return pd.DataFrame({
+        return {
             "notional": q * cs * np.nan_to_num(num(legs, "fx_rate")),
             "fx_delta": q * cs,
             "equity_delta": np.zeros(len(legs)),
             "market_value": (open_value + num(legs, "realized_total")) * cs,
-        })
+        }
 
 
 PRICER: Final = NdfPricer("NDF", Terms(daily_settled=False, rate_quoted=False,

@@ -20,7 +20,6 @@ from datetime import date
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from pms_luigi.core.pricing.anbima import (
     CouponBondPricer,
@@ -29,7 +28,7 @@ from pms_luigi.core.pricing.anbima import (
     pv01,
     solve_yield,
 )
-from pms_luigi.core.pricing.base import MarketData, Terms, days
+from pms_luigi.core.pricing.base import Legs, MarketData, Terms, days
 from pms_luigi.core.pricing.rounding import ArrayLike, FloatOrArray, scalar_or_array, truncate
 
 __all__ = ["NTNB_COUPON_PCT", "PRICER", "NtnbPricer", "ntnb_cash_flows", "ntnb_dv01",
@@ -111,13 +110,13 @@ def ntnb_dv01(settlement: date, maturity: date, rate: ArrayLike, vna: ArrayLike
 class NtnbPricer(CouponBondPricer):
     """NTN-B over frames: priced on the VNA of the price date."""
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """trunc6(VNA × 102.956301 %): the VNA of the maturity date, else of D."""
         v_mat = market.vna_or_nan(days(legs, "maturity"))
         v = np.where(np.isfinite(v_mat), v_mat, market.vna(days(legs, "date")))
         return np.asarray(truncate(v * (100.0 + NTNB_COUPON_PCT) / 100.0, 6), dtype=np.float64)
 
-    def vna(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def vna(self, legs: Legs, market: MarketData) -> np.ndarray:
         """The VNA of each row's price date (MissingVna when it is not published)."""
         return market.vna(days(legs, "on"))
 
@@ -133,7 +132,7 @@ class NtnbPricer(CouponBondPricer):
         """:func:`ntnb_dv01`."""
         return ntnb_dv01(settlement, maturity, rate, vna)
 
-    def coupon(self, legs: pd.DataFrame, market: MarketData) -> float:
+    def coupon(self, legs: Legs, market: MarketData) -> float:
         """2.956301 % of D's VNA."""
         return float(market.vna(days(legs, "date")[:1])[0]) * NTNB_COUPON_PCT / 100.0
 

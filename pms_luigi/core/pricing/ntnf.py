@@ -17,7 +17,6 @@ from datetime import date
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from pms_luigi.core.pricing.anbima import (
     CouponBondPricer,
@@ -26,7 +25,7 @@ from pms_luigi.core.pricing.anbima import (
     pv01,
     solve_yield,
 )
-from pms_luigi.core.pricing.base import MarketData, Terms
+from pms_luigi.core.pricing.base import Legs, MarketData, Terms
 from pms_luigi.core.pricing.rounding import ArrayLike, FloatOrArray, scalar_or_array, truncate
 
 __all__ = ["NTNF_COUPON", "NTNF_FACE", "PRICER", "NtnfPricer", "ntnf_cash_flows", "ntnf_dv01",
@@ -100,7 +99,7 @@ def ntnf_dv01(settlement: date, maturity: date, rate: ArrayLike) -> FloatOrArray
 class NtnfPricer(CouponBondPricer):
     """NTN-F over frames: redeemed at 1 048.80885, coupon R$48.80885."""
 
-    def settlement_price(self, legs: pd.DataFrame, market: MarketData) -> np.ndarray:
+    def settlement_price(self, legs: Legs, market: MarketData) -> np.ndarray:
         """Face plus the last coupon, R$1 048.80885."""
         return np.full(len(legs), NTNF_FACE + NTNF_COUPON)
 
@@ -116,7 +115,7 @@ class NtnfPricer(CouponBondPricer):
         """:func:`ntnf_dv01`."""
         return ntnf_dv01(settlement, maturity, rate)
 
-    def coupon(self, legs: pd.DataFrame, market: MarketData) -> float:
+    def coupon(self, legs: Legs, market: MarketData) -> float:
         """R$48.80885 per bond."""
         return NTNF_COUPON
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pms_luigi.core import calendar, pricing
@@ -178,7 +179,7 @@ def test_futures_settlement_examples(typ: str, qty: int, ref: float, price: floa
     # the pricer's daily P&L over a frame is that ajuste, all of it market
     frame = legs(contract_size=pricing.POINT_VALUES[typ], quantity=float(qty),
                  prev_quantity=float(qty), price=price, prev_price=ref)
-    pnl = pricing.PRICERS[typ].daily_pnl(frame, Market()).iloc[0]
+    pnl = pd.DataFrame(pricing.PRICERS[typ].daily_pnl(frame, Market())).iloc[0]
     assert tuple(pnl.index) == PNL_COLUMNS and pnl["total"] == pnl["market"] == ad
     assert pnl["carry"] == pnl["fx"] == pnl["realized"] == pnl["new_trades"] == 0.0
 

@@ -11,6 +11,7 @@ from datetime import date
 from types import MappingProxyType
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pms_luigi.core import calendar, pricing
@@ -84,7 +85,7 @@ def test_di1_daily_pnl_splits_the_ajuste_at_the_previous_rate() -> None:
     frame = legs(maturity=np.datetime64("2027-01-04"), quantity=150.0, prev_quantity=100.0,
                  price=80_635.43, prev_price=80_703.30, prev_rate=0.145, day_quantity=50.0,
                  day_cash=50 * 80_600.0)
-    pnl = pricing.PRICERS["DI1"].daily_pnl(frame, Market(di=0.149)).iloc[0]
+    pnl = pd.DataFrame(pricing.PRICERS["DI1"].daily_pnl(frame, Market(di=0.149))).iloc[0]
     assert round(pnl["carry"], 2) == -111.39 and round(pnl["market"], 2) == -11_124.87
     assert round(pnl["new_trades"], 2) == 1_771.50
     assert round(pnl["total"], 2) == round(-11_236.26 + 1_771.50, 2)
@@ -105,8 +106,9 @@ def test_settlement_prices_fixed_by_the_contracts() -> None:
 def test_exposures_of_each_type() -> None:
     frame = legs(quantity=10.0, price=5_432.5, contract_size=50.0, fx_rate=5.62,
                  currency="USD", avg_cost=5_400.0, realized_total=0.0)
-    got = {t: p.exposures(frame.assign(contract_size=pricing.POINT_VALUES.get(t, 1.0)))
-           .iloc[0] for t, p in pricing.PRICERS.items()}
+    sized = {t: frame.assign(contract_size=pricing.POINT_VALUES.get(t, 1.0))
+             for t in pricing.PRICERS}
+    got = {t: pd.DataFrame(p.exposures(sized[t])).iloc[0] for t, p in pricing.PRICERS.items()}
     for row in got.values():
         assert tuple(row.index) == EXPOSURE_COLUMNS
     assert got["DOL"]["fx_delta"] == 500_000.0 and got["DOL"]["market_value"] == 0.0
