@@ -1,8 +1,10 @@
 """Calendar versions: the ANBIMA and B3 holiday tables under each set of holiday rules in force.
 
-:mod:`pms_luigi.core.calendar` counts with what this module builds. Both calendars are
-derived from the maintained ``holidays`` package (``financial_holidays("BVMF")``), never from
-a hand-written list; only what the library lacks is kept here as data:
+:mod:`pms_luigi.core.calendar` and :mod:`pms_luigi.core.calendar_counts` count with what
+this module builds and check dates against its range (:data:`FIRST_DAY`..:data:`LAST_DAY`).
+Both calendars are derived from the maintained ``holidays`` package
+(``financial_holidays("BVMF")``), never from a hand-written list; only what the library lacks
+is kept here as data:
 
 * :data:`B3_HISTORICAL_CLOSURES`: São Paulo closures of B3 before 2022;
 * :data:`HOLIDAY_RULES`: holidays created by law, each with the reference date from which the
@@ -32,9 +34,11 @@ import numpy.typing as npt
 __all__ = [
     "B3_HISTORICAL_CLOSURES",
     "CHRISTMAS_EVE",
+    "FIRST_DAY",
     "FIRST_YEAR",
     "HOLIDAY_RULES",
     "LAST_BUSINESS_DAY_OF_YEAR",
+    "LAST_DAY",
     "LAST_YEAR",
     "Calendars",
     "HolidayRule",
@@ -47,6 +51,9 @@ __all__ = [
 #: 2099 is where ANBIMA's published list ends and covers the longest bond maturities.
 FIRST_YEAR: Final = 1990
 LAST_YEAR: Final = 2099
+#: The same range as days (datetime64[D]): the bounds every date is checked against.
+FIRST_DAY: Final = np.datetime64(f"{FIRST_YEAR}-01-01", "D")
+LAST_DAY: Final = np.datetime64(f"{LAST_YEAR}-12-31", "D")
 
 #: Names (``language="en_US"``) of the two BVMF entries that are exchange-only closures, not
 #: ANBIMA holidays. B3 Ofício Circular 021/2017-DO, as encoded in ``holidays`` from 2018.

@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pms_luigi.core import calendar as cal
-from pms_luigi.core import calendar_versions, pricing
+from pms_luigi.core import calendar_counts, calendar_versions, pricing
 
 D = date.fromisoformat
 GOLDEN = Path(__file__).parents[1] / "data" / "calendar_golden.csv"
@@ -684,9 +684,12 @@ def _imports(path: str) -> set[str]:
 
 def test_calendar_module_is_pure() -> None:
     """Only stdlib, numpy and holidays: the pure modules import no luigi/sqlalchemy/redis/pandas."""
-    assert _imports(cal.__file__) == {"numpy", "numpy.typing", "pms_luigi.core.calendar_versions"}
+    assert _imports(cal.__file__) == {"numpy", "pms_luigi.core.calendar_counts",
+                                      "pms_luigi.core.calendar_versions"}
+    assert _imports(calendar_counts.__file__) == {"numpy", "numpy.typing",
+                                                  "pms_luigi.core.calendar_versions"}
     assert _imports(calendar_versions.__file__) == {"numpy", "numpy.typing", "holidays"}
-    for module in (cal, calendar_versions):
+    for module in (cal, calendar_counts, calendar_versions):
         assert "today(" not in Path(module.__file__).read_text(encoding="utf-8")
 
 
