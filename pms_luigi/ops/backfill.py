@@ -12,6 +12,7 @@ table (the run context's input window). One run context serves every chunk.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import sys
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from multiprocessing.connection import Connection
 from typing import IO
 
 from pms_luigi.core import calendar
@@ -202,19 +204,32 @@ def _split_stages(todo: dict[str, list[date]]
     return head, rest
 
 
-def _build_chunk_in_child(todo: dict[str, list[date]], batch: list[date], workers: int,
-                          **kwargs: object) -> None:
-    """Process target of the pipelined backfill: the exit code is the chunk's; an expected
-    failure raised outside the steps (the database lost) is one line and its code."""
+def _consumer_chunk(todo: dict[str, list[date]], batch: list[date], workers: int,
+                    **kwargs: object) -> int:
+    """The code of one chunk built by the consumer process: the chunk's, or the table code of
+    an expected failure raised outside the steps (the database lost), logged in one line."""
     try:
-        code = _build_chunk(todo, batch, workers, True, **kwargs)
+        return _build_chunk(todo, batch, workers, True, **kwargs)
     except Exception as exc:
         expected = logs.classify(exc)
         if expected is None:
             raise
         log.error("%s [exit %d %s]", logs.describe(exc), expected, expected.name)
-        code = expected
-    sys.exit(code)
+        return expected
+
+
+def _consumer_loop(chunks: Connection, todo: dict[str, list[date]], workers: int,
+                   **kwargs: object) -> None:
+    """Process target of the pipelined backfill: build the consumers of every chunk the
+    parent sends, answer each chunk's code, stop on ``None`` (or when the parent is gone)."""
+    while True:
+        try:
+            batch = chunks.recv()
+        except EOFError:
+            return
+        if batch is None:
+            return
+        chunks.send(_consumer_chunk(todo, batch, workers, **kwargs))
 
 
 class _Progress:
@@ -268,30 +283,38 @@ def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
 def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
                    batches: list[list[date]], workers: int, meter: _Progress,
                    **kwargs: object) -> tuple[int, list[tuple[date, date, int]]]:
-    """MTM of chunk k+1 in this process while a forked child builds the other steps of
+    """MTM of chunk k+1 in this process while a consumer process builds the other steps of
     chunk k (attribution, proposals, packs; ``workers − 1`` Luigi workers): on two cores a
     date then costs about max(MTM, the rest) instead of their sum.
 
     Ordering: a chunk's consumers start only once its MTMs are done and the previous chunk's
-    consumers have finished (attribution of D chains on D−1's). One long-lived child per
-    chunk, not one fork per step, so per-process memos stay warm for the whole chunk. Both
-    processes take the same (family, date) locks and write their own steps' rows: no step
-    runs twice. A failure in either stage stops the pipeline after the running child ends
-    (exit 5, Redis unavailable, goes on as in the sequential run). The parent's status memo
-    only ever concerns MTM, which the child never writes.
+    consumers have finished (attribution of D chains on D−1's). One consumer process for the
+    whole backfill, forked before the first chunk and fed the chunks over a pipe: its memos
+    and carried state (attribution running sums) stay warm from chunk to chunk, and neither
+    process pays a fork's copy-on-write faults per chunk. Both processes take the same
+    (family, date) locks and write their own steps' rows: no step runs twice. A failure in
+    either stage stops the pipeline after the running chunk ends (exit 5, Redis unavailable,
+    goes on as in the sequential run); a consumer that dies is exit 1. The parent's status
+    memo only ever concerns MTM, which the consumer never writes.
     """
     ctx = multiprocessing.get_context("fork")
     code, codes = ExitCode.OK, []
-    child: tuple[multiprocessing.process.BaseProcess, list[date]] | None = None
+    chunks, far_end = ctx.Pipe()
+    proc = ctx.Process(target=_consumer_loop, args=(far_end, rest, workers - 1), kwargs=kwargs,
+                       name="pms-backfill-consumers")
+    proc.start()
+    far_end.close()
+    sent: list[date] | None = None
 
     def settle() -> int:
-        nonlocal child
-        if child is None:
+        nonlocal sent
+        if sent is None:
             return ExitCode.OK
-        proc, batch = child
-        proc.join()
-        child = None
-        rc = proc.exitcode if proc.exitcode is not None and proc.exitcode >= 0 else ExitCode.FAILED
+        batch, sent = sent, None
+        try:
+            rc = int(chunks.recv())
+        except (EOFError, OSError):  # the consumer died mid-chunk
+            rc = ExitCode.FAILED
         codes.append((batch[0], batch[-1], rc))
         meter.chunk_done(batch, rc)
         return rc
@@ -306,14 +329,16 @@ def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
             code = code or rc
             # Even when an MTM of the chunk failed: its consumers that can run (the dates
             # before the failure) are built, as one sequential build of the chunk would.
-            proc = ctx.Process(target=_build_chunk_in_child, args=(rest, batch, workers - 1),
-                               kwargs=kwargs, name=f"pms-backfill-{batch[0]}")
-            proc.start()
-            child = (proc, batch)
+            chunks.send(batch)
+            sent = batch
             if rc not in (ExitCode.OK, ExitCode.CACHE_UNAVAILABLE):
                 break
     finally:
-        crc = settle()  # also on an exception: never leave a child holding locks
+        crc = settle()  # also on an exception: never leave a consumer holding locks
+        with contextlib.suppress(OSError):
+            chunks.send(None)
+        chunks.close()
+        proc.join()
     return code or crc, codes
 
 

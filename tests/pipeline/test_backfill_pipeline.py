@@ -1,6 +1,6 @@
 """The pipelined backfill (``--workers 2`` on the local scheduler), on both store pairs.
 
-MTM of chunk k+1 runs in the backfill process while a forked child builds attribution of
+MTM of chunk k+1 runs in the backfill process while the consumer process builds attribution of
 chunk k. One demo world per backend: a date in the middle has no prices yet, so the first
 backfill stops there with exit 3 (everything before it built, nothing after, no child left
 running); the prices then arrive and a second backfill finishes the range. Tests run in
@@ -84,3 +84,28 @@ def test_resumed_pipeline_builds_every_step_once_and_chains_attribution(late) ->
     # each chunk's attribution ran after the previous chunk's: all chained but the first
     assert methods == ["full"] + ["incremental"] * (len(days) - 1)
     assert backfills.missing(EOD, days) == {fam: [] for fam in EOD}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_consumer_killed_mid_chunk_fails_the_backfill_and_a_rerun_finishes(
+        backend: str, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consumer process (attribution) is SIGKILLed in its first step: the backfill ends
+    with exit 1 instead of waiting for an answer that never comes, leaves no process behind,
+    and a rerun builds what is missing, every step once."""
+    with make_world(backend, tmp_path_factory.mktemp("consumer")) as w:
+        data = demo.generate(seed=5, end=END, n_days=40)
+        load_inputs(w.engine, data.frames())
+        context.forget()
+        days = calendar.business_days(data.start, END)
+        monkeypatch.setenv("PMS_FAULT", "pms.PerformanceAttribution:after_read")
+        assert backfills.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
+                                  progress=None) == runner.ExitCode.FAILED
+        assert multiprocessing.active_children() == []
+        assert _built(w, "pms.PerformanceAttribution", days) == []
+        monkeypatch.delenv("PMS_FAULT")
+        assert backfills.backfill(data.start, END, EOD, chunk=CHUNK, workers=2,
+                                  progress=None) == runner.ExitCode.OK
+        runs = _done_runs(w)
+        assert (runs.groupby(["family", "business_date"]).size() == 1).all()
+        assert all(_built(w, fam, days) == days for fam in EOD)
