@@ -40,6 +40,7 @@ from pms_luigi.core.mtm.model import (
     TRADE_COLUMNS,
     TRADE_OPTIONAL,
 )
+from pms_luigi.core.mtm.prices import mark_window_start
 from pms_luigi.core.mtm.state import LedgerState, positions_as_of
 
 __all__ = [
@@ -57,5 +58,6 @@ __all__ = [
     "MtmInputs",
     "MtmResult",
     "mark_to_market",
+    "mark_window_start",
     "positions_as_of",
 ]

@@ -37,8 +37,8 @@ from pms_luigi.core.mtm.model import FX_PAIR, NAT, PTAX, day_numbers, num
 from pms_luigi.core.pricing import Pricer
 from pms_luigi.core.pricing.base import Legs
 
-__all__ = ["Fixings", "PriceHistory", "TodaysPrices", "fixings", "price_history",
-           "todays_prices"]
+__all__ = ["Fixings", "PriceHistory", "TodaysPrices", "fixings", "mark_window_start",
+           "price_history", "todays_prices"]
 
 
 def _series(values: np.ndarray, dates: pd.Series) -> pd.Series:
@@ -212,6 +212,34 @@ def price_history(prices: pd.DataFrame | None, d64: np.datetime64) -> PriceHisto
     last = np.r_[keys[1:] != keys[:-1], True] if len(keys) else np.zeros(0, dtype=bool)
     return PriceHistory(np.asarray(ids, dtype=object), code, pdate, price, keys[last],
                         rate[last])
+
+
+def mark_window_start(d: date, prev_price_dates: np.ndarray, max_stale_bd: int) -> date:
+    """The first price date D's marks can read: where ``MtmInputs.prices`` may start.
+
+    A price is usable while at most ``max_stale_bd`` business days passed since it (B3
+    sessions for a B3 instrument, ANBIMA days otherwise: :func:`todays_prices`). The
+    (max_stale_bd + 1)-th business day before D, in the calendar that reaches further back,
+    is the oldest usable date: a price dated before it has at least max_stale_bd + 1
+    business days after it in either calendar. The previous marks' price dates are kept
+    too (the published rate behind the carry split). A window from here marks D exactly as
+    a year of prices does: the older rows are never read.
+
+    Examples:
+        Monday 2025-06-02 with no staleness allowed: the Friday before is the oldest usable
+        price; a previous mark priced on 2025-05-20 widens the window to it.
+
+        >>> mark_window_start(date(2025, 6, 2), np.array([], "datetime64[D]"), 0)
+        datetime.date(2025, 5, 30)
+        >>> mark_window_start(date(2025, 6, 2), np.array(["2025-05-20"], "datetime64[D]"), 0)
+        datetime.date(2025, 5, 20)
+    """
+    d64, back = np.datetime64(d, "D"), -(int(max_stale_bd) + 1)
+    start = min(np.busday_offset(d64, back, roll="forward", busdaycal=cal)
+                for cal in (calendar.ANBIMA, calendar.B3))
+    prev = np.asarray(prev_price_dates, dtype="datetime64[D]")
+    prev = prev[~np.isnat(prev)]
+    return (min(start, prev.min()) if len(prev) else start).item()
 
 
 class TodaysPrices(NamedTuple):
