@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 import luigi
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -20,13 +19,7 @@ from pms_luigi.pipeline.step import PmsTask, StepResult
 from pms_luigi.pipeline.steps import ingest
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
-from pms_luigi.store.writers import (
-    TypedColumns,
-    float_texts,
-    replace_step_rows,
-    replace_typed,
-    typed_columns,
-)
+from pms_luigi.store.writers import float_texts, replace_step_rows, replace_typed, typed_frame
 
 #: The columns of yesterday's marks the engine reads (``mtm.PREV_MARK_COLUMNS`` and the
 #: optional ones).
@@ -54,19 +47,9 @@ def _carried_index(ctx: RunContext, prev: date | None, prev_book: dict[str, Any]
     return held
 
 
-def _ordered(typed: TypedColumns) -> TypedColumns:
-    """Marks in payload order: (instrument_id, strategy_id) by code point, collation-free.
-
-    A stable sort of the key pairs (Python compares text by code point): the order
-    ``sort_values(_MARK_ORDER, kind="mergesort")`` gives, without building a frame, and no
-    copy when the rows already come in that order.
-    """
-    keys = list(zip(*(typed[name].tolist() for name in _MARK_ORDER), strict=True))
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    if order == list(range(len(keys))):
-        return typed
-    take = np.array(order, dtype=np.intp)
-    return {name: values[take] for name, values in typed.items()}
+def _ordered(typed: pd.DataFrame) -> pd.DataFrame:
+    """Marks in payload order: (instrument_id, strategy_id) by code point, collation-free."""
+    return typed.sort_values(_MARK_ORDER, kind="mergesort").reset_index(drop=True)
 
 
 @dataclass
@@ -199,12 +182,10 @@ class MarkToMarket(PmsTask):
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
         """Replace the date's marks, book and risk rows (typed: stored exactly as framed, kept
-        in ``result.written`` as :func:`~pms_luigi.store.writers.typed_columns` for the
-        payload) and this step's data-quality rows. Arrays rather than typed frames: a
-        frame's construction and column reads cost more than the typing itself here."""
+        in ``result.written`` for the payload) and this step's data-quality rows."""
         rows = 0
         for tbl in (s.position_marks, s.book_snapshots, s.risk_snapshots):
-            typed = typed_columns(tbl, result.frames[tbl], {"run_id": run_id})
+            typed = typed_frame(tbl, result.frames[tbl].assign(run_id=run_id))
             reprs = None
             if tbl is s.position_marks:  # floats formatted once, for the COPY and the payload
                 typed = _ordered(typed)
@@ -226,7 +207,7 @@ class MarkToMarket(PmsTask):
         carried = self.ctx.carried
         carried.mtm_ledger = result.ledger
         carried.risk_factors = result.factors
-        stored = float(result.written[s.book_snapshots]["pnl_bps"][0])
+        stored = float(result.written[s.book_snapshots]["pnl_bps"].iloc[0])
         carried.performance_index = {
             (self.date, run_id): result.performance.advance(stored, self.date)}
 
@@ -236,16 +217,15 @@ class MarkToMarket(PmsTask):
 
         The positions (the bulk) come from the typed marks just written when ``result`` is
         given, else from the DB read as floats and typed the same way: the database holds
-        exactly the typed values (see ``writers.typed_frame``, whose arrays
-        ``writers.typed_columns`` are), so both texts are identical.
+        exactly the typed values (see ``writers.typed_frame``), so both texts are identical.
         The two single rows are read back in both cases.
         """
         if result is not None and s.position_marks in result.written:
             marks, reprs = result.written[s.position_marks], result.written.get(_REPRS)
         else:
-            marks = _ordered(typed_columns(s.position_marks, rd.marks_typed(conn, self.date)))
+            marks = _ordered(typed_frame(s.position_marks, rd.marks_typed(conn, self.date)))
             reprs = None
-        positions = records_json({k: v for k, v in marks.items() if k != "run_id"}, reprs)
+        positions = records_json(marks.drop(columns=["run_id"]), reprs)
         book = rd.row_on(conn, s.book_snapshots, self.date)
         risk_row = rd.row_on(conn, s.risk_snapshots, self.date)
         return {"book": canonical_json_with(book or {}, {"positions": positions}),
