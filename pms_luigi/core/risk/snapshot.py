@@ -33,12 +33,11 @@ from pms_luigi.core.risk.limits import (
 )
 from pms_luigi.core.risk.stress import scenarios_from_dict, stress_table
 from pms_luigi.core.risk.var import (
+    DeltaNormal,
     component_by_exposure,
-    factor_covariance,
-    historical_var_es,
-    parametric_var_from_cov,
-    scenario_pnl,
+    sample_covariance,
     tail_count,
+    var_es_of_sorted,
 )
 
 SNAPSHOT_STATUS_OK: Final[str] = "OK"
@@ -146,20 +145,28 @@ def _value_at_risk(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
     dates of ``changes``, on the scenarios complete for every exposed factor."""
     missing = [f for f in s.index if f not in changes.columns]
     win = changes.iloc[-window:]
-    present = [f for f in s.index if f in win.columns]
-    complete = win[present].dropna() if present else win.iloc[:, :0]
+    dates, x = _complete_scenarios(win, [f for f in s.index if f in win.columns])
     details: dict[str, Any] = {"missing_factors": missing,
-                               "window_start": complete.index[0] if len(complete) else None,
-                               "window_end": complete.index[-1] if len(complete) else None}
+                               "window_start": dates[0] if len(dates) else None,
+                               "window_end": dates[-1] if len(dates) else None}
     if s.empty:
         details["empty_book"] = bool((marks["quantity"].astype(float) == 0).all())
         return SNAPSHOT_STATUS_OK, len(win), dict.fromkeys(_VAR_FIELDS, 0.0), details
-    if missing or len(complete) < min_history:
+    if missing or len(dates) < min_history:
         details["min_history"] = min_history
-        return SNAPSHOT_STATUS_INSUFFICIENT, len(complete), \
+        return SNAPSHOT_STATUS_INSUFFICIENT, len(dates), \
             dict.fromkeys(_VAR_FIELDS, None), details
-    figures, var_details = _var_figures(exposures, s, complete)
-    return SNAPSHOT_STATUS_OK, len(complete), figures, details | var_details
+    figures, var_details = _var_figures(exposures, s, dates, x)
+    return SNAPSHOT_STATUS_OK, len(dates), figures, details | var_details
+
+
+def _complete_scenarios(win: pd.DataFrame, factors: list[str]) -> tuple[pd.Index, np.ndarray]:
+    """(dates, changes) of the ``win`` rows with no NaN among ``factors`` (scenarios × factors,
+    Fortran-ordered like a frame's ``to_numpy()``, so the BLAS products that
+    :func:`scenario_pnl` and :func:`factor_covariance` run on a frame give the same floats)."""
+    x = win[factors].to_numpy(dtype=float) if factors else np.empty((len(win), 0))
+    keep = ~np.isnan(x).any(axis=1)
+    return win.index[keep], np.asfortranarray(x[keep])
 
 
 def _check_book(marks: pd.DataFrame, nav: float, on: date, window: int,
@@ -244,30 +251,39 @@ def _method_notes(window: int, on: date, fx_kind: str) -> dict[str, Any]:
     }
 
 
-def _var_figures(exposures: pd.DataFrame, s: pd.Series, complete: pd.DataFrame
+def _var_figures(exposures: pd.DataFrame, s: pd.Series, dates: pd.Index, x: np.ndarray
                  ) -> tuple[dict[str, float | None], dict[str, Any]]:
-    """The five VaR fields over the ``complete`` scenarios, and their details: the worst
-    scenarios (the ES97.5 tail), parametric ES97.5, component/marginal VaR99 by factor and
-    component VaR99 by strategy (Euler: they sum to the parametric VaR99)."""
-    pnl = scenario_pnl(exposures, complete, vector=s)
-    var95, _ = historical_var_es(pnl, 0.95)
-    var99, _ = historical_var_es(pnl, 0.99)
-    _, es975 = historical_var_es(pnl, 0.975)
-    # one covariance for the three confidences: the same s, the same complete rows
-    cov = factor_covariance(complete[list(s.index)])
-    pv95 = parametric_var_from_cov(s, cov, 0.95)
-    pv99 = parametric_var_from_cov(s, cov, 0.99)
-    worst = pnl.sort_values(kind="stable").head(tail_count(len(pnl), 0.975))
-    by_row = component_by_exposure(exposures, pv99.marginal)
+    """The five VaR fields over the complete scenarios (``dates`` × ``x``, columns in ``s``
+    order), and their details: the worst scenarios (the ES97.5 tail), parametric ES97.5,
+    component/marginal VaR99 by factor and component VaR99 by strategy (Euler: they sum to
+    the parametric VaR99). Arrays throughout: one P&L sort and one Σs for every confidence
+    (the same arithmetic as :func:`scenario_pnl`, :func:`historical_var_es` and
+    :func:`parametric_var_from_cov`, without their per-call frames)."""
+    sv = s.to_numpy(dtype=float)
+    pnl = x @ sv
+    if not np.isfinite(pnl).all():
+        raise InvalidInput("scenario P&L contains NaN/inf", field="pnl")
+    order = np.argsort(pnl, kind="stable")
+    ascending = pnl[order]
+    var95, _ = var_es_of_sorted(ascending, 0.95)
+    var99, _ = var_es_of_sorted(ascending, 0.99)
+    _, es975 = var_es_of_sorted(ascending, 0.975)
+    dn = DeltaNormal.of(sv, sample_covariance(x))
+    marginal99 = dn.marginal(0.99)
+    factors = list(s.index)
+    tail = order[:tail_count(len(pnl), 0.975)]
     figures = {"var95_brl": var95, "var99_brl": var99, "es975_brl": es975,
-               "param_var95_brl": pv95.var_brl, "param_var99_brl": pv99.var_brl}
+               "param_var95_brl": dn.var(0.95), "param_var99_brl": dn.var(0.99)}
     return figures, {
-        "worst_scenarios": [{"date": d, "pnl_brl": v} for d, v in worst.items()],
-        "param_es975_brl": parametric_var_from_cov(s, cov, 0.975).es_brl,
-        "component_var99_by_factor": pv99.component.to_dict(),
-        "marginal_var99_by_factor": pv99.marginal.to_dict(),
-        "component_var99_by_strategy": by_row.groupby(exposures["strategy_id"]).sum()
-        .sort_index().to_dict(),
+        "worst_scenarios": [{"date": d, "pnl_brl": v}
+                            for d, v in zip(dates[tail], pnl[tail].tolist(), strict=True)],
+        "param_es975_brl": dn.es(0.975),
+        "component_var99_by_factor": dict(zip(factors, dn.component(0.99).tolist(),
+                                              strict=True)),
+        "marginal_var99_by_factor": dict(zip(factors, marginal99.tolist(), strict=True)),
+        "component_var99_by_strategy":
+            component_by_exposure(exposures, pd.Series(marginal99, index=factors))
+            .groupby(exposures["strategy_id"]).sum().sort_index().to_dict(),
     }
 
 
