@@ -13,6 +13,10 @@ import pytest
 
 from pms_luigi.core import calendar, risk
 from pms_luigi.core.errors import InvalidInput, MissingFxFixing
+from pms_luigi.core.risk.factors import factor_vector
+from pms_luigi.core.risk.limits import limit_columns, utilisation, utilisation_columns
+from pms_luigi.core.risk.stress import stress_rows
+from pms_luigi.core.risk.var import DeltaNormal, sample_covariance, var_es_of_sorted
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,6 +187,25 @@ def test_parametric_var_from_changes_components_sum_to_var_by_strategy():
     assert v.component.sum() == pytest.approx(v.var_brl, rel=1e-12)
 
 
+def test_delta_normal_and_sorted_tail_match_the_per_call_functions_bit_for_bit():
+    # risk_snapshot computes Σs and the P&L sort once for every confidence: same floats
+    rng = np.random.default_rng(11)
+    factors = ["DI_252", "DI_504", "REAL_756", "USDBRL", "IBOV"]
+    x = rng.standard_normal((250, len(factors))) * [5.0, 7.0, 4.0, 0.01, 0.015]
+    changes = pd.DataFrame(x, columns=factors)
+    s = pd.Series([-4e4, 2.5e4, -1e4, 3e7, -2e7], index=factors)
+    cov = risk.factor_covariance(changes)
+    dn = DeltaNormal.of(s.to_numpy(), sample_covariance(np.asfortranarray(x)))
+    for alpha in (0.95, 0.975, 0.99):
+        pv = risk.parametric_var_from_cov(s, cov, alpha)
+        assert (pv.var_brl, pv.es_brl) == (dn.var(alpha), dn.es(alpha))
+        assert pv.component.tolist() == dn.component(alpha).tolist()
+        assert pv.marginal.tolist() == dn.marginal(alpha).tolist()
+        pnl = x @ s.to_numpy()
+        assert risk.historical_var_es(pnl, alpha) == var_es_of_sorted(
+            np.sort(pnl, kind="stable"), alpha)
+
+
 # ----------------------------------------------------------------------------- exposures
 
 def test_factor_exposures_buckets_signs_and_spot():
@@ -297,6 +320,18 @@ def test_stress_historical_replay_from_stored_changes():
     assert w["pnl_brl"] == pytest.approx(-1_000.0 * 132.0 + 1_000_000.0 * ibov)
 
 
+def test_stress_rows_are_the_stress_table_rows():
+    idx = pd.Index([date(2017, 5, 17), date(2017, 5, 18), date(2017, 5, 19)], name="date")
+    changes = pd.DataFrame({"DI_252": [2.0, 150.0, -20.0], "IBOV": [0.001, -0.088, 0.017]},
+                           index=idx)
+    ex = exposures([("DI1F27", "R", "DI_252", -1_000.0), ("INDG26", "E", "IBOV", 1_000_000.0)])
+    table = risk.stress_table(ex, SCENARIOS, nav=5e6, changes=changes)
+    rows = stress_rows(factor_vector(ex), risk.scenarios_from_dict(SCENARIOS),
+                            nav=5e6, changes=changes)
+    assert pd.DataFrame(rows, columns=risk.STRESS_COLUMNS).equals(table)
+    assert table.set_index("scenario").loc["JOESLEY_DAY", "status"] == "OK"  # a replay with data
+
+
 def test_stress_scenario_validation():
     with pytest.raises(InvalidInput, match="DI_300"):
         risk.scenarios_from_dict({"hypothetical": [{"name": "X", "bp": {"DI_300": 10}}]})
@@ -331,6 +366,28 @@ def test_limit_status_thresholds():
     with pytest.raises(InvalidInput, match="limit_value"):
         risk.limits_from_frame(limits.assign(limit_value=[300.0, 0.0, 1.0, 1.0, 1.0]))
     assert len(risk.limits_from_frame(LIMITS)) == len(LIMITS)
+
+
+def test_limit_columns_and_book_metrics_vector_agree_with_the_frame_paths():
+    cols = limit_columns(LIMITS)
+    frame = risk.limits_from_frame(LIMITS)
+    assert cols["limit"] == frame["limit"].tolist()
+    assert cols["limit_value"].tolist() == frame["limit_value"].tolist()
+    with pytest.raises(InvalidInput, match="duplicate limit"):
+        limit_columns(pd.concat([LIMITS, LIMITS.iloc[:1]]))
+    on = date(2026, 1, 5)
+    marks = make_marks(on, [
+        {"instrument_id": "DI1F27", "strategy_id": "R", "notional_brl": 3e8, "dv01_brl": -3e4},
+        {"instrument_id": "DI1F31", "strategy_id": "R", "notional_brl": -1e8, "dv01_brl": 2e4},
+        {"instrument_id": "DOLH26", "strategy_id": "F", "asset_class": "FX",
+         "notional_brl": -1e8, "fx_delta_usd": -2e7},
+    ])
+    ex = risk.factor_exposures(marks, INSTRUMENTS, spot=5.0)
+    m = risk.book_metrics(marks, ex, 1e8, var99_brl=2.5e6)
+    assert risk.book_metrics(marks, ex, 1e8, var99_brl=2.5e6,
+                             vector=factor_vector(ex)) == m
+    table = utilisation(m, frame)
+    assert pd.DataFrame(utilisation_columns(m, cols)).equals(table)
 
 
 def test_book_metrics_leverage_concentration_and_deltas():

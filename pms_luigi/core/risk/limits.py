@@ -47,25 +47,44 @@ def limits_from_frame(df: pd.DataFrame) -> pd.DataFrame:
     Raises:
         InvalidInput: a missing column, a value out of range, a limit named twice.
     """
-    require(df, ["limit", "metric", "limit_value", "warn_pct"], "limits")
+    cols = limit_columns(df)
     out = df.copy()
-    for col in ("limit_value", "warn_pct"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    value, warn = out["limit_value"].to_numpy(), out["warn_pct"].to_numpy()
+    out["limit_value"], out["warn_pct"] = cols["limit_value"], cols["warn_pct"]
+    return out.reset_index(drop=True)
+
+
+def limit_columns(df: pd.DataFrame) -> dict[str, Any]:
+    """The validation of :func:`limits_from_frame`, as columns (limit and metric lists,
+    limit_value and warn_pct float arrays): what :func:`utilisation_columns` reads, without
+    copying the frame (a daily snapshot validates the same few rows every date).
+
+    Raises:
+        InvalidInput: as :func:`limits_from_frame`.
+    """
+    require(df, ["limit", "metric", "limit_value", "warn_pct"], "limits")
+    names = df["limit"].tolist()
+    numeric = {col: _floats(df[col]) for col in ("limit_value", "warn_pct")}
+    value, warn = numeric["limit_value"], numeric["warn_pct"]
     checks = {"limit_value": (value > 0, "must be > 0"),
               "warn_pct": ((warn > 0) & (warn <= 100), "must be in (0, 100]")}
     for field, (ok, rule) in checks.items():
-        bad = ~(ok & np.isfinite(out[field].to_numpy()))
+        bad = ~(ok & np.isfinite(numeric[field]))
         if bad.any():
             i = bad.argmax()
-            name = out["limit"].iloc[i]
-            raise InvalidInput(f"limit {name!r}: {field} {rule}, got {df[field].iloc[i]!r}",
-                               table="limits", row=name, field=field)
-    dup = out["limit"].duplicated()
+            raise InvalidInput(f"limit {names[i]!r}: {field} {rule}, got {df[field].iloc[i]!r}",
+                               table="limits", row=names[i], field=field)
+    dup = df["limit"].duplicated().to_numpy()
     if dup.any():
-        name = out.loc[dup, "limit"].iloc[0]
+        name = names[int(dup.argmax())]
         raise InvalidInput(f"duplicate limit {name!r}", table="limits", row=name, field="limit")
-    return out.reset_index(drop=True)
+    return {"limit": names, "metric": df["metric"].tolist(), **numeric}
+
+
+def _floats(col: pd.Series) -> np.ndarray:
+    """``col`` as float64 (text that is no number → NaN); a float column as it is."""
+    if col.dtype == np.float64:
+        return col.to_numpy()
+    return pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
 
 
 def limit_status(metrics: Mapping[str, float | None], limits: pd.DataFrame) -> pd.DataFrame:
@@ -91,14 +110,24 @@ def limit_status(metrics: Mapping[str, float | None], limits: pd.DataFrame) -> p
 
 def utilisation(metrics: Mapping[str, float | None], lim: pd.DataFrame) -> pd.DataFrame:
     """:func:`limit_status` over limits already validated by :func:`limits_from_frame`."""
+    cols = utilisation_columns(metrics, {"limit": lim["limit"], "metric": lim["metric"],
+                                         "limit_value": lim["limit_value"].to_numpy(dtype=float),
+                                         "warn_pct": lim["warn_pct"].to_numpy(dtype=float)})
+    cols["limit_value"] = lim["limit_value"]
+    return pd.DataFrame(cols, columns=LIMIT_STATUS_COLUMNS)
+
+
+def utilisation_columns(metrics: Mapping[str, float | None],
+                        lim: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`utilisation` as columns (the :data:`LIMIT_STATUS_COLUMNS`), over the
+    :func:`limit_columns` of the limits: no frame for a caller that wants the rows."""
     value = np.array([_finite_or_none(metrics.get(k)) for k in lim["metric"]], dtype=float)
-    limit, warn = lim["limit_value"].to_numpy(dtype=float), lim["warn_pct"].to_numpy(dtype=float)
+    limit, warn = lim["limit_value"], lim["warn_pct"]
     util = np.round(value / limit * 100.0, 9)
     status = np.select([np.isnan(value), util > 100.0, util >= warn],
                        ["NO_DATA", "BREACH", "WARNING"], "OK")
-    return pd.DataFrame({"limit": lim["limit"], "metric": lim["metric"], "value": value,
-                         "limit_value": lim["limit_value"], "utilisation": util,
-                         "status": status}, columns=LIMIT_STATUS_COLUMNS)
+    return {"limit": lim["limit"], "metric": lim["metric"], "value": value,
+            "limit_value": limit, "utilisation": util, "status": status}
 
 
 def current_drawdown(navs: pd.Series) -> float:
@@ -190,7 +219,8 @@ def performance_drawdown(pnl_bps: pd.Series) -> float:
 def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
                  var95_brl: float | None = None, var99_brl: float | None = None,
                  es975_brl: float | None = None, worst_stress_brl: float | None = None,
-                 drawdown: float | None = None) -> dict[str, float | None]:
+                 drawdown: float | None = None,
+                 vector: pd.Series | None = None) -> dict[str, float | None]:
     """The metrics dict :func:`limit_status` reads (also usable pre-trade on a hypothetical book).
 
     Keys (units):
@@ -212,6 +242,8 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
         nav: NAV in BRL (> 0).
         var95_brl, var99_brl, es975_brl, worst_stress_brl, drawdown: the snapshot's
             figures, None when unavailable.
+        vector: the exposures' ``factor_vector``, when at hand: the same per-factor sums
+            (a groupby sum does not depend on the group order), not grouped again.
 
     Raises:
         InvalidInput: NAV not positive.
@@ -224,18 +256,19 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
     def bps(x: float | None) -> float | None:
         return None if _finite_or_none(x) is None else float(x) / nav * 1e4
 
-    empty = pd.Series(dtype=float)
-    notional = marks["notional_brl"].astype(float) if len(marks) else empty
-    gross = float(notional.abs().sum())
-    by_ac = notional.abs().groupby(marks["asset_class"]).sum() if len(marks) else empty
-    s = exposures.groupby("factor")["sensitivity_brl"].sum() if len(exposures) else empty
-    rate = s[[factor_kind(f) == ABS_BP for f in s.index]] if len(s) else s
+    # nansum: what a Series sum does (NaN as 0, the same pairwise order), without the Series
+    notional = marks["notional_brl"].to_numpy(dtype=float)
+    gross = float(np.nansum(np.abs(notional)))
+    by_ac = pd.Series(np.abs(notional)).groupby(marks["asset_class"].to_numpy()).sum() \
+        if len(marks) else pd.Series(dtype=float)
+    s = _sums_by_factor(exposures, vector)
+    rate = np.array([s[f] for f in sorted(s) if factor_kind(f) == ABS_BP], dtype=float)
     out: dict[str, float | None] = {
         "var95_bps": bps(var95_brl), "var99_bps": bps(var99_brl), "es975_bps": bps(es975_brl),
         "gross_leverage": gross / nav,
-        "net_leverage": abs(float(notional.sum())) / nav,
+        "net_leverage": abs(float(np.nansum(notional))) / nav,
         "dv01_net_bps_nav": abs(float(rate.sum())) / nav * 1e4,
-        "dv01_gross_bps_nav": float(rate.abs().sum()) / nav * 1e4,
+        "dv01_gross_bps_nav": float(np.abs(rate).sum()) / nav * 1e4,
         "fx_delta_pct_nav": abs(float(s.get(FX_FACTOR, 0.0))) / nav * 100.0,
         "equity_delta_pct_nav": abs(float(s.get(EQUITY_FACTOR, 0.0))) / nav * 100.0,
         "worst_stress_loss_bps": None if _finite_or_none(worst_stress_brl) is None
@@ -246,3 +279,12 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
         out[f"concentration_pct.{ac}"] = float(by_ac.get(ac, 0.0)) / gross * 100.0 \
             if gross else 0.0
     return out
+
+
+def _sums_by_factor(exposures: pd.DataFrame, vector: pd.Series | None) -> dict[str, float]:
+    """Net sensitivity per factor: the ``vector`` given, else a groupby sum of ``exposures``."""
+    if vector is not None:
+        return dict(zip(vector.index, vector.tolist(), strict=True))
+    if not len(exposures):
+        return {}
+    return exposures.groupby("factor")["sensitivity_brl"].sum().to_dict()

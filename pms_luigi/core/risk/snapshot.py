@@ -28,10 +28,10 @@ from pms_luigi.core.risk.limits import (
     PerformanceIndex,
     book_metrics,
     current_drawdown,
-    limits_from_frame,
-    utilisation,
+    limit_columns,
+    utilisation_columns,
 )
-from pms_luigi.core.risk.stress import scenarios_from_dict, stress_table
+from pms_luigi.core.risk.stress import scenarios_from_dict, stress_rows
 from pms_luigi.core.risk.var import (
     DeltaNormal,
     component_by_exposure,
@@ -112,7 +112,7 @@ def risk_snapshot(
     on = as_date(on, "on")
     nav = _check_book(marks, nav, on, window, min_history)
     scs = scenarios_from_dict(scenarios)
-    lim = limits_from_frame(limits)
+    lim = limit_columns(limits)
     drawdown, dd_source = _drawdown(drawdown, nav_history, performance, on)
     spot, spot_source = _usd_spot(marks, fx_history, on, fx_kind, spot)
     exposures = factor_exposures(marks, instruments, spot=spot)
@@ -123,17 +123,16 @@ def risk_snapshot(
         changes = changes[changes.index <= on]
     status, n_scen, figures, var_details = _value_at_risk(marks, exposures, s, changes,
                                                           window, min_history)
-    stress = stress_table(exposures, scs, nav=nav, changes=changes, vector=s)
-    ok_stress = stress.loc[stress["status"] == "OK", "pnl_brl"]
+    stress = stress_rows(s, scs, nav=nav, changes=changes)
     metrics = book_metrics(marks, exposures, nav, var95_brl=figures["var95_brl"],
                            var99_brl=figures["var99_brl"], es975_brl=figures["es975_brl"],
-                           worst_stress_brl=float(ok_stress.min()) if len(ok_stress) else None,
-                           drawdown=drawdown)
+                           worst_stress_brl=_worst_stress(stress), drawdown=drawdown, vector=s)
     notes = _method_notes(window, on, fx_kind) | {
         "spot_usdbrl": spot, "spot_source": spot_source, "drawdown": drawdown,
         "drawdown_source": dd_source}
     details = {"method": notes, **var_details,
-               **_book_details(marks, exposures, s, metrics, stress, utilisation(metrics, lim))}
+               **_book_details(marks, exposures, s, metrics, stress,
+                               utilisation_columns(metrics, lim))}
     return {"business_date": on, "status": status, "n_scenarios": n_scen, **figures,
             "details": json_safe(details)}
 
@@ -287,39 +286,51 @@ def _var_figures(exposures: pd.DataFrame, s: pd.Series, dates: pd.Index, x: np.n
     }
 
 
-def _position_keys(frame: pd.DataFrame) -> pd.Index:
-    """(instrument_id, strategy_id) pairs as one "iid\\0sid" text each: set difference and
-    tuple order vectorized (\\0 sorts before any character, so text order is tuple order)."""
-    return pd.Index(frame["instrument_id"].astype(str).to_numpy(dtype=object) + "\0"
-                    + frame["strategy_id"].astype(str).to_numpy(dtype=object), dtype=object)
+def _worst_stress(rows: list[dict[str, Any]]) -> float | None:
+    """The lowest P&L of the stress rows with data (NaN skipped, as a Series min), or None."""
+    ok = [r["pnl_brl"] for r in rows if r["status"] == "OK" and r["pnl_brl"] == r["pnl_brl"]]
+    return float(min(ok)) if ok else None
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``frame`` as dicts of Python values (``to_dict("records")``, column-wise)."""
-    columns = [frame[c].tolist() for c in frame.columns]
-    return [dict(zip(frame.columns, row, strict=True)) for row in zip(*columns, strict=True)]
+def _position_keys(iid: pd.Series, sid: pd.Series) -> set[tuple[str, str]]:
+    """(instrument_id, strategy_id) pairs, as text (the ids as ``astype(str)`` gives them)."""
+    return set(zip(iid.astype(str).tolist(), sid.astype(str).tolist(), strict=True))
+
+
+def _records(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of equal-length ``columns`` (lists, arrays or Series) as dicts of Python
+    values, like a frame's ``to_dict("records")``."""
+    values = [c.tolist() if hasattr(c, "tolist") else list(c) for c in columns.values()]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _book_details(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
-                  metrics: Mapping[str, float | None], stress: pd.DataFrame,
-                  limits_tbl: pd.DataFrame) -> dict[str, Any]:
-    """Positions, exposures by factor, DV01 by bucket, metrics, stress and limit rows."""
-    rate_s = s[[factor_kind(f) == ABS_BP for f in s.index]]
+                  metrics: Mapping[str, float | None], stress: list[dict[str, Any]],
+                  limits_tbl: Mapping[str, Any]) -> dict[str, Any]:
+    """Positions, exposures by factor, DV01 by bucket, metrics, stress and limit rows
+    (``stress``: :func:`stress_rows`; ``limits_tbl``: :func:`utilisation_columns`)."""
+    factors, sens = list(s.index), s.to_numpy(dtype=float)
+    is_rate = np.array([factor_kind(f) == ABS_BP for f in factors], dtype=bool)
     is_open = marks["quantity"].to_numpy(dtype=float) != 0
-    keys = _position_keys(marks)[is_open].unique().difference(_position_keys(exposures))
+    open_marks = marks[is_open]
+    keys = _position_keys(open_marks["instrument_id"], open_marks["strategy_id"]) \
+        - _position_keys(exposures["instrument_id"], exposures["strategy_id"])
+    limits = _records(limits_tbl)
     return {
         "n_positions": int(is_open.sum()),
         # open positions with no DV01/delta at all: their risk is NOT in the VaR (data issue)
-        "unmodelled_positions": [k.split("\0") for k in keys.sort_values()],
+        # (sorted as "iid\0sid" text: \0 sorts before any character, so as tuples)
+        "unmodelled_positions": [list(k) for k in sorted(keys)],
         "exposures_by_factor": [{"factor": f, "shock_kind": factor_kind(f), "sensitivity_brl": v}
-                                for f, v in s.items()],
-        "dv01_by_bucket": rate_s.to_dict(),
-        "dv01_total_brl": float(rate_s.sum()),
+                                for f, v in zip(factors, sens.tolist(), strict=True)],
+        "dv01_by_bucket": dict(zip([f for f, r in zip(factors, is_rate, strict=True) if r],
+                                   sens[is_rate].tolist(), strict=True)),
+        "dv01_total_brl": float(sens[is_rate].sum()),
         "var_bps": {"var95": metrics["var95_bps"], "var99": metrics["var99_bps"],
                     "es975": metrics["es975_bps"]},
         "metrics": metrics,
-        "stress": _records(stress),
-        "limits": _records(limits_tbl),
-        "limit_breaches": limits_tbl.loc[limits_tbl["status"] == "BREACH", "limit"].tolist(),
-        "limit_warnings": limits_tbl.loc[limits_tbl["status"] == "WARNING", "limit"].tolist(),
+        "stress": stress,
+        "limits": limits,
+        "limit_breaches": [r["limit"] for r in limits if r["status"] == "BREACH"],
+        "limit_warnings": [r["limit"] for r in limits if r["status"] == "WARNING"],
     }

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pms_luigi.core.errors import InvalidInput
+from pms_luigi.core.frames import to_days
 from pms_luigi.core.risk.factors import (
     ABS_BP,
     EQUITY_FACTOR,
@@ -116,15 +117,18 @@ def _hypothetical_shocks(sc: dict[str, Any], factors: list[str]) -> np.ndarray:
     return out
 
 
-def _replay_shocks(sc: dict[str, Any], factors: list[str],
-                   changes: pd.DataFrame | None) -> np.ndarray | None:
+def _replay_shocks(sc: dict[str, Any], factors: list[str], changes: pd.DataFrame | None,
+                   days: np.ndarray) -> np.ndarray | None:
     """Shocks of a historical replay: Σ bp changes for rates, Π(1+r) − 1 for FX/IBOV over
-    [start, end]; None when the window has no rows or lacks an exposed factor."""
+    [start, end]; None when the window has no rows or lacks an exposed factor. ``days``: the
+    changes' dates as datetime64[D], converted once for every scenario."""
     if changes is None or not len(changes):
         return None
-    idx = changes.index
-    w = changes[(idx >= sc["start"]) & (idx <= sc["end"])]
-    if w.empty or any(f not in w.columns for f in factors) or w[factors].isna().to_numpy().any():
+    in_window = (days >= np.datetime64(sc["start"], "D")) & (days <= np.datetime64(sc["end"], "D"))
+    if not in_window.any():  # the usual case: a crisis long before the stored history
+        return None
+    w = changes[in_window]
+    if any(f not in w.columns for f in factors) or w[factors].isna().to_numpy().any():
         return None
     x = w[factors]
     kinds = np.array([factor_kind(f) == ABS_BP for f in factors])
@@ -153,18 +157,28 @@ def stress_table(exposures: pd.DataFrame, scenarios: Mapping[str, Any] | list[di
         One row per scenario. Columns: scenario, kind, pnl_brl, pnl_bps, status (OK or
         NO_DATA), description.
     """
-    scs = scenarios_from_dict(scenarios)
     s = factor_vector(exposures) if vector is None else vector
-    factors, sv = list(s.index), s.to_numpy(dtype=float)
+    return pd.DataFrame(stress_rows(s, scenarios_from_dict(scenarios), nav=nav, changes=changes),
+                        columns=STRESS_COLUMNS)
+
+
+def stress_rows(vector: pd.Series, scenarios: list[dict[str, Any]], *,
+                nav: float | None = None, changes: pd.DataFrame | None = None
+                ) -> list[dict[str, Any]]:
+    """The rows of :func:`stress_table` (dicts of :data:`STRESS_COLUMNS`) for the factor
+    ``vector`` and ``scenarios`` already validated by :func:`scenarios_from_dict`: a caller
+    that reads the rows builds no frame and validates the scenarios once."""
+    factors, sv = list(vector.index), vector.to_numpy(dtype=float)
+    days = to_days(changes.index) if changes is not None and len(changes) else None
     rows = []
-    for sc in scs:  # a handful of scenarios; the factor algebra is vectorized
+    for sc in scenarios:  # a handful of scenarios; the factor algebra is vectorized
         pnl, status = np.nan, "OK"
         if sc["kind"] == "hypothetical":
             pnl = float(sv @ _hypothetical_shocks(sc, factors))
         elif not factors:
             pnl = 0.0
         else:
-            shock = _replay_shocks(sc, factors, changes)
+            shock = _replay_shocks(sc, factors, changes, days)
             if shock is None:
                 status = "NO_DATA"
             else:
@@ -172,4 +186,4 @@ def stress_table(exposures: pd.DataFrame, scenarios: Mapping[str, Any] | list[di
         rows.append({"scenario": sc["name"], "kind": sc["kind"], "pnl_brl": pnl,
                      "pnl_bps": pnl / nav * 1e4 if nav else np.nan, "status": status,
                      "description": sc["description"]})
-    return pd.DataFrame(rows, columns=STRESS_COLUMNS)
+    return rows
