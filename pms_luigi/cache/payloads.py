@@ -13,6 +13,7 @@ what it holds without knowing the key it came from (the schemas are in ``docs/sc
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import date
 from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any
@@ -108,28 +109,37 @@ def _float_json(reprs: np.ndarray) -> np.ndarray:
     return out
 
 
-def records_json(frame: pd.DataFrame,
+def records_json(frame: pd.DataFrame | Mapping[str, np.ndarray],
                  reprs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> str:
     """``canonical_json(frame.to_dict("records"))`` — keys sorted, no spaces — built column
     by column as text (10⁵ rows in tens of ms instead of seconds).
 
-    ``frame`` should be a typed frame (``store.writers.typed_frame``): float64 / int64 / bool /
+    ``frame`` should be a typed frame (``store.writers.typed_frame``) or its columns as arrays
+    (``store.writers.typed_columns``, no frame to build or read): float64 / int64 / bool /
     text (dates as ISO text) columns. NaN in a float column is written as ``null`` (a NULL).
     Each column's ``"key":value`` text is made once per distinct value and taken by code.
     ``reprs``: (codes, ``float.__repr__`` texts) of float columns already made
     (``writers.float_texts``).
     """
-    names = sorted(str(c) for c in frame.columns)
-    if not len(frame):
+    if isinstance(frame, pd.DataFrame):
+        n = len(frame)
+        columns = {str(name): values.to_numpy() for name, values in frame.items()}
+    else:
+        columns = dict(frame)
+        n = len(next(iter(columns.values()))) if columns else 0
+    names = sorted(columns)
+    if not n:
         return "[]"
     if not names:
-        return "[" + ",".join(["{}"] * len(frame)) + "]"
+        return "[" + ",".join(["{}"] * n) + "]"
     cols: list[Any] = []
     for i, name in enumerate(names):
         prefix = ("{" if i == 0 else ",") + _encode_str(name) + ":"
-        values = frame[name].to_numpy()
+        values = columns[name]
         if reprs and name in reprs:
-            codes, texts = reprs[name][0], _float_json(reprs[name][1])
+            codes, texts = reprs[name]
+            if not np.isfinite(values).all():  # only then 'nan' / 'inf' texts to replace
+                texts = _float_json(texts)
         elif values.dtype.kind in "fbiu" or (values.dtype.kind == "O" and pd.api.types.infer_dtype(
                 values, skipna=True) in ("string", "empty")):
             # homogeneous column: factorize (1, 1.0 and True never meet in one column)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -34,21 +34,26 @@ def _is_money(col: sa.Column) -> bool:
         and col.type.precision == Money.precision
 
 
-def records(tbl: sa.Table, frame: pd.DataFrame) -> list[dict]:
-    """Frame → list of dicts with only the table's columns, NaN/NaT/NA → NULL, numpy → Python.
+def records(tbl: sa.Table, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> list[dict]:
+    """Frame (or :data:`TypedColumns`) → list of dicts with only the table's columns,
+    NaN/NaT/NA → NULL, numpy → Python.
 
     Vectorised per column on numpy arrays (no per-cell Python loop, no pandas op per column:
     most frames written this way are one to a few hundred rows, where pandas' per-call
     overhead is the cost): ``astype(object)`` turns numpy scalars into Python ones
     (datetime64 into ``date``), and the holes become None.
     """
+    present = frame.columns if isinstance(frame, pd.DataFrame) else frame
     out = {}
     for col in tbl.columns:
-        if col.name not in frame.columns:
+        if col.name not in present:
             continue
         series = frame[col.name]
-        arr = series.to_numpy() if isinstance(series.dtype, np.dtype) \
-            else series.astype(object).to_numpy()  # extension dtypes (Int64, str): their scalars
+        if isinstance(series, np.ndarray):
+            arr = series
+        else:  # extension dtypes (Int64, str): their scalars
+            arr = series.to_numpy() if isinstance(series.dtype, np.dtype) \
+                else series.astype(object).to_numpy()
         if _is_money(col):
             arr = np.round(arr.astype(float), 2)
         elif isinstance(col.type, sa.Date) and arr.dtype.kind == "M":
@@ -74,7 +79,11 @@ def insert_frame(conn: Connection, tbl: sa.Table, frame: pd.DataFrame) -> int:
     """
     if frame.empty:
         return 0
-    rows = records(tbl, frame)
+    return _insert_records(conn, tbl, records(tbl, frame))
+
+
+def _insert_records(conn: Connection, tbl: sa.Table, rows: list[dict]) -> int:
+    """:func:`insert_frame` of rows already made by :func:`records` (at least one)."""
     has_json = any(isinstance(c.type, sa.JSON) for c in tbl.columns if c.name in rows[0])
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD and not has_json:
         _copy(conn, tbl, rows)
@@ -172,6 +181,69 @@ def _floats(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+#: The columns of a typed frame as arrays, by name in table order (:func:`typed_columns`):
+#: what the bulk writers, :func:`float_texts` and ``cache.payloads.records_json`` read, so a
+#: caller that needs no frame (the MTM step) builds none.
+TypedColumns = dict[str, np.ndarray]
+#: Per float column: (codes, ``float.__repr__`` texts) — see :func:`float_texts`.
+FloatTexts = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _typed_column(col: sa.Column, series: pd.Series, n: int) -> np.ndarray:
+    """One column of :func:`typed_frame` (``n`` rows) as its canonical array (a new one, never
+    a view of ``series`` except for JSON, which is passed on as given)."""
+    typ = col.type
+    if isinstance(typ, sa.Numeric) and not isinstance(typ, sa.Float):
+        values = _floats(series)
+        return _round_scale(values, typ.scale or 0) if typ.scale is not None else values + 0.0
+    if isinstance(typ, sa.Float):
+        return _floats(series) + 0.0
+    if isinstance(typ, sa.Boolean | sa.Integer):
+        dtype = bool if isinstance(typ, sa.Boolean) else np.int64
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biu":
+            return series.to_numpy(dtype=dtype, copy=True)  # no NULL possible: skip isna
+        nulls = series.isna().to_numpy()
+        if nulls.any():
+            obj = series.astype(object).to_numpy(copy=True)
+            conv = bool if isinstance(typ, sa.Boolean) else int
+            obj[~nulls] = [conv(v) for v in obj[~nulls].tolist()]
+            obj[nulls] = None
+            return obj
+        return series.to_numpy(dtype=dtype)
+    if isinstance(typ, sa.Date):
+        return _iso_dates(series) if n else np.array([], dtype=object)
+    if isinstance(typ, sa.String):
+        obj = series.to_numpy(dtype=object, copy=True)  # what astype(object) holds, one call
+        nulls = pd.isna(obj)
+        if nulls.any():
+            obj[nulls] = None
+        return obj
+    return series.to_numpy()
+
+
+def typed_columns(tbl: sa.Table, frame: pd.DataFrame,
+                  constants: Mapping[str, Any] | None = None) -> TypedColumns:
+    """The arrays of :func:`typed_frame` without the frame: same values, dtypes and order.
+
+    ``constants``: columns holding one value on every row (the ``run_id``), given instead of
+    ``frame.assign(...)``: typed once and repeated, and a constant replaces a column of
+    ``frame`` of the same name as ``assign`` does. Building the frame costs more than typing
+    its columns for the few hundred rows of a date, so the MTM step writes and publishes
+    from these arrays.
+    """
+    n = len(frame)
+    given = dict(frame.items())  # one pass over the columns (``frame[name]`` is slower)
+    fixed = constants or {}
+    out: TypedColumns = {}
+    for col in tbl.columns:
+        if col.name in fixed:
+            one = _typed_column(col, pd.Series([fixed[col.name]]), 1)
+            out[col.name] = np.repeat(one, n)
+        elif col.name in given:
+            out[col.name] = _typed_column(col, given[col.name], n)
+    return out
+
+
 def typed_frame(tbl: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     """The rows exactly as ``tbl`` will hold them, in one canonical dtype per SQL type.
 
@@ -181,45 +253,35 @@ def typed_frame(tbl: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     (None for NULL). JSON: as given. Idempotent: ``typed_frame(t, typed_frame(t, f))`` equals
     ``typed_frame(t, f)``, and a frame read back from the database (numerics as floats, see
     ``readers.fetch_typed``) types to the same values — the basis of the payload contract.
+    The frame of :func:`typed_columns`.
     """
-    out: dict[str, Any] = {}
-    n = len(frame)
-    for col in tbl.columns:
-        if col.name not in frame.columns:
-            continue
-        series = frame[col.name]
-        typ = col.type
-        if isinstance(typ, sa.Numeric) and not isinstance(typ, sa.Float):
-            values = _floats(series)
-            out[col.name] = _round_scale(values, typ.scale or 0) if typ.scale is not None \
-                else values + 0.0
-        elif isinstance(typ, sa.Float):
-            out[col.name] = _floats(series) + 0.0
-        elif isinstance(typ, sa.Boolean | sa.Integer):
-            nulls = series.isna().to_numpy()
-            if nulls.any():
-                obj = series.astype(object).to_numpy(copy=True)
-                conv = bool if isinstance(typ, sa.Boolean) else int
-                obj[~nulls] = [conv(v) for v in obj[~nulls].tolist()]
-                obj[nulls] = None
-                out[col.name] = obj
-            else:
-                out[col.name] = series.to_numpy(dtype=bool if isinstance(typ, sa.Boolean)
-                                                 else np.int64)
-        elif isinstance(typ, sa.Date):
-            out[col.name] = _iso_dates(series) if n else np.array([], dtype=object)
-        elif isinstance(typ, sa.String):
-            obj = series.astype(object).to_numpy(copy=True)
-            nulls = pd.isna(obj)
-            if nulls.any():
-                obj[nulls] = None
-            out[col.name] = obj
-        else:
-            out[col.name] = series.to_numpy()
-    return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
+    return pd.DataFrame(typed_columns(tbl, frame), index=pd.RangeIndex(len(frame)), copy=False)
 
 
-def float_texts(typed: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _arrays(typed: pd.DataFrame | Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    """A typed frame's columns as arrays (:data:`TypedColumns` as they are)."""
+    if isinstance(typed, pd.DataFrame):
+        return {str(name): values.to_numpy() for name, values in typed.items()}
+    return typed
+
+
+def sorted_columns(typed: TypedColumns, keys: list[str]) -> TypedColumns:
+    """``typed``'s rows in a stable sort on ``keys`` (NULL-free text or numbers): the order
+    of ``frame.sort_values(keys, kind="mergesort")`` (text by code point, as Python compares
+    it) without building a frame; ``typed`` itself when its rows already are in order."""
+    pairs = list(zip(*(typed[name].tolist() for name in keys), strict=True))
+    order = sorted(range(len(pairs)), key=pairs.__getitem__)
+    if order == list(range(len(pairs))):
+        return typed
+    take = np.array(order, dtype=np.intp)
+    return {name: values[take] for name, values in typed.items()}
+
+
+def _rows(columns: Mapping[str, np.ndarray]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
+
+
+def float_texts(typed: pd.DataFrame | Mapping[str, np.ndarray]) -> FloatTexts:
     """Per float column: (codes, texts) with ``texts[codes[i]]`` the ``float.__repr__`` of row i
     ('nan' for NULL). The shortest text that reads back as the same double — valid both as
     COPY input and as a JSON number — made once per *distinct* value (a book repeats prices,
@@ -228,8 +290,7 @@ def float_texts(typed: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]
     value, since factorizing would merge −0.0 with 0.0.
     """
     out = {}
-    for name in typed.columns:
-        arr = typed[name].to_numpy()
+    for name, arr in _arrays(typed).items():
         if arr.dtype.kind != "f":
             continue
         if np.signbit(arr[arr == 0]).any():
@@ -241,20 +302,19 @@ def float_texts(typed: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]
     return out
 
 
-def _csv_text(typed: pd.DataFrame,
-              reprs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> str | None:
+def _csv_text(typed: Mapping[str, np.ndarray], reprs: FloatTexts | None = None) -> str | None:
     """CSV for COPY (NULL = unquoted empty field); None when a text value would need quoting
     rules this fast path does not implement (empty strings, commas, quotes, newlines)."""
     cols = []
-    for name in typed.columns:
-        arr = typed[name].to_numpy()
+    for name, arr in typed.items():
         if arr.dtype.kind == "f":
             if np.isinf(arr).any():
                 return None
             codes, uniq = reprs[name] if reprs and name in reprs else float_texts(
-                typed[[name]])[name]
-            uniq = uniq.copy()
-            uniq[uniq == "nan"] = ""
+                {name: arr})[name]
+            if np.isnan(arr).any():  # the texts hold 'nan' only then
+                uniq = uniq.copy()
+                uniq[uniq == "nan"] = ""
             txt = uniq[codes]
         elif arr.dtype.kind == "b":
             txt = np.where(arr, "t", "f").astype(object)
@@ -276,23 +336,25 @@ def _csv_text(typed: pd.DataFrame,
     return "\n".join(map(",".join, zip(*cols, strict=True))) + "\n"
 
 
-def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame,
-                 reprs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> int:
-    """Bulk insert of a :func:`typed_frame` on the caller's connection (inside its transaction).
+def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame | Mapping[str, np.ndarray],
+                 reprs: FloatTexts | None = None) -> int:
+    """Bulk insert of a :func:`typed_frame` (or its :func:`typed_columns`) on the caller's
+    connection (inside its transaction).
 
     PostgreSQL (≥ ``COPY_THRESHOLD`` rows): ``COPY … FROM STDIN (FORMAT csv)`` of text built
     column-wise from the typed arrays. SQLite: one DBAPI ``executemany`` of plain tuples (ISO
     dates, 0/1 booleans, floats), the storage format SQLAlchemy itself uses there. Anything
-    else (small frames, JSON columns, text needing CSV quoting): :func:`insert_frame`.
+    else (small frames, JSON columns, text needing CSV quoting): :func:`insert_frame`'s INSERT.
     """
-    n = len(typed)
+    columns = _arrays(typed)
+    n = len(typed) if isinstance(typed, pd.DataFrame) else _rows(columns)
     if n == 0:
         return 0
-    names = list(typed.columns)
+    names = list(columns)
     dialect = conn.dialect.name
     has_json = any(isinstance(tbl.c[c].type, sa.JSON) for c in names)
     if dialect == "postgresql" and n >= COPY_THRESHOLD and not has_json:
-        text = _csv_text(typed, reprs)
+        text = _csv_text(columns, reprs)
         if text is not None:
             cols = ", ".join(f'"{c}"' for c in names)
             cursor = conn.connection.dbapi_connection.cursor()
@@ -304,8 +366,7 @@ def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame,
             return n
     if dialect == "sqlite" and not has_json:
         cols = []
-        for name in names:
-            arr = typed[name].to_numpy()
+        for arr in columns.values():
             if arr.dtype.kind == "f":
                 obj = arr.astype(object)
                 obj[np.isnan(arr)] = None
@@ -320,16 +381,17 @@ def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame,
         conn.exec_driver_sql(f'INSERT INTO "{tbl.name}" ({quoted}) VALUES ({marks})',  # noqa: S608
                              list(zip(*cols, strict=True)))
         return n
-    dates = {c: np.asarray(typed[c].to_numpy(), dtype="datetime64[D]").astype(object)
+    dates = {c: np.asarray(columns[c], dtype="datetime64[D]").astype(object)
              for c in names if isinstance(tbl.c[c].type, sa.Date)}
-    return insert_frame(conn, tbl, typed.assign(**dates) if dates else typed)
+    return _insert_records(conn, tbl, records(tbl, {**columns, **dates}))
 
 
-def replace_typed(conn: Connection, tbl: sa.Table, on: date, typed: pd.DataFrame,
-                  column: str = "business_date",
-                  reprs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> int:
-    """:func:`replace_on` for a :func:`typed_frame`: DELETE the date, bulk INSERT/COPY
-    (``reprs``: :func:`float_texts` of ``typed`` when the caller already has them)."""
+def replace_typed(conn: Connection, tbl: sa.Table, on: date,
+                  typed: pd.DataFrame | Mapping[str, np.ndarray],
+                  column: str = "business_date", reprs: FloatTexts | None = None) -> int:
+    """:func:`replace_on` for a :func:`typed_frame` or its :func:`typed_columns`: DELETE the
+    date, bulk INSERT/COPY (``reprs``: :func:`float_texts` of ``typed`` when the caller already
+    has them)."""
     conn.execute(sa.delete(tbl).where(tbl.c[column] == on))
     return insert_typed(conn, tbl, typed, reprs)
 

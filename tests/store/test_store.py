@@ -116,6 +116,43 @@ def test_records_json_is_canonical_json_of_the_records() -> None:
     assert records_json(frame) == canonical_json(expected)
 
 
+def test_typed_columns_are_the_typed_frame_without_the_frame(world) -> None:
+    """The MTM step's array path: ``typed_columns`` with a constant is ``typed_frame`` of the
+    frame with that column assigned (values and dtypes), ``sorted_columns`` is the stable
+    ``sort_values``, and written through ``replace_typed`` the arrays read back to the same
+    payload text as the frame."""
+    from pms_luigi.cache.payloads import records_json
+    from pms_luigi.store.writers import (
+        float_texts,
+        replace_typed,
+        sorted_columns,
+        typed_columns,
+        typed_frame,
+    )
+
+    on, keys = date(2026, 11, 26), ["instrument_id", "strategy_id"]
+    for n in (0, 1, 3, COPY_THRESHOLD + 100):  # empty, executemany, COPY on PostgreSQL
+        marks = _marks(n, on).drop(columns=["run_id"]).sample(frac=1, random_state=3)
+        marks["staleness_bd"] = marks["staleness_bd"].astype("Int64")  # a nullable dtype too
+        frame = typed_frame(s.position_marks, marks.assign(run_id="r9"))
+        cols = typed_columns(s.position_marks, marks, {"run_id": "r9"})
+        assert list(cols) == list(frame.columns)
+        for name, values in cols.items():
+            assert values.dtype == frame[name].to_numpy().dtype, name
+            assert repr(values.tolist()) == repr(frame[name].tolist()), name
+        ordered = sorted_columns(cols, keys)
+        expected = frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
+        assert records_json(ordered) == records_json(expected)
+        if not n:
+            continue
+        with world.engine.begin() as conn:
+            assert replace_typed(conn, s.position_marks, on, ordered,
+                                 reprs=float_texts(ordered)) == n
+        with world.engine.connect() as conn:
+            back = sorted_columns(typed_columns(s.position_marks, rd.marks_typed(conn, on)), keys)
+        assert records_json(back, float_texts(back)) == records_json(expected)
+
+
 def test_config_files_reparse_when_their_bytes_change(tmp_path) -> None:
     """The run context's reference files parse a file once per content: a same-size edit
     is seen at once (no timestamp involved) and a caller's changes to what it got never

@@ -19,7 +19,14 @@ from pms_luigi.pipeline.step import PmsTask, StepResult
 from pms_luigi.pipeline.steps import ingest
 from pms_luigi.store import readers as rd
 from pms_luigi.store import schema as s
-from pms_luigi.store.writers import float_texts, replace_step_rows, replace_typed, typed_frame
+from pms_luigi.store.writers import (
+    TypedColumns,
+    float_texts,
+    replace_step_rows,
+    replace_typed,
+    sorted_columns,
+    typed_columns,
+)
 
 #: The columns of yesterday's marks the engine reads (``mtm.PREV_MARK_COLUMNS`` and the
 #: optional ones).
@@ -47,9 +54,10 @@ def _carried_index(ctx: RunContext, prev: date | None, prev_book: dict[str, Any]
     return held
 
 
-def _ordered(typed: pd.DataFrame) -> pd.DataFrame:
-    """Marks in payload order: (instrument_id, strategy_id) by code point, collation-free."""
-    return typed.sort_values(_MARK_ORDER, kind="mergesort").reset_index(drop=True)
+def _ordered(typed: TypedColumns) -> TypedColumns:
+    """Marks in payload order: (instrument_id, strategy_id) by code point, collation-free
+    (a stable sort: the order ``sort_values(_MARK_ORDER, kind="mergesort")`` gives)."""
+    return sorted_columns(typed, _MARK_ORDER)
 
 
 @dataclass
@@ -182,10 +190,12 @@ class MarkToMarket(PmsTask):
 
     def write(self, conn: sa.Connection, result: StepResult, run_id: str) -> int:
         """Replace the date's marks, book and risk rows (typed: stored exactly as framed, kept
-        in ``result.written`` for the payload) and this step's data-quality rows."""
+        in ``result.written`` as :func:`~pms_luigi.store.writers.typed_columns` for the
+        payload) and this step's data-quality rows. Arrays rather than typed frames: a
+        frame's construction and column reads cost more than the typing itself here."""
         rows = 0
         for tbl in (s.position_marks, s.book_snapshots, s.risk_snapshots):
-            typed = typed_frame(tbl, result.frames[tbl].assign(run_id=run_id))
+            typed = typed_columns(tbl, result.frames[tbl], {"run_id": run_id})
             reprs = None
             if tbl is s.position_marks:  # floats formatted once, for the COPY and the payload
                 typed = _ordered(typed)
@@ -207,7 +217,7 @@ class MarkToMarket(PmsTask):
         carried = self.ctx.carried
         carried.mtm_ledger = result.ledger
         carried.risk_factors = result.factors
-        stored = float(result.written[s.book_snapshots]["pnl_bps"].iloc[0])
+        stored = float(result.written[s.book_snapshots]["pnl_bps"][0])
         carried.performance_index = {
             (self.date, run_id): result.performance.advance(stored, self.date)}
 
@@ -217,15 +227,16 @@ class MarkToMarket(PmsTask):
 
         The positions (the bulk) come from the typed marks just written when ``result`` is
         given, else from the DB read as floats and typed the same way: the database holds
-        exactly the typed values (see ``writers.typed_frame``), so both texts are identical.
+        exactly the typed values (see ``writers.typed_frame``, whose arrays
+        ``writers.typed_columns`` are), so both texts are identical.
         The two single rows are read back in both cases.
         """
         if result is not None and s.position_marks in result.written:
             marks, reprs = result.written[s.position_marks], result.written.get(_REPRS)
         else:
-            marks = _ordered(typed_frame(s.position_marks, rd.marks_typed(conn, self.date)))
+            marks = _ordered(typed_columns(s.position_marks, rd.marks_typed(conn, self.date)))
             reprs = None
-        positions = records_json(marks.drop(columns=["run_id"]), reprs)
+        positions = records_json({k: v for k, v in marks.items() if k != "run_id"}, reprs)
         book = rd.row_on(conn, s.book_snapshots, self.date)
         risk_row = rd.row_on(conn, s.risk_snapshots, self.date)
         return {"book": canonical_json_with(book or {}, {"positions": positions}),
