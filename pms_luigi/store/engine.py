@@ -2,7 +2,9 @@
 fence, and URLs fit to print (password masked).
 
 SQLite (embedded default) runs in WAL mode with a busy timeout so several Luigi worker
-processes can read while one writes; PostgreSQL (production) uses a pre-pinged pool.
+processes can read while one writes, and writers queue on a gate that wakes the next one as
+soon as the last is done (:mod:`~pms_luigi.store.write_gate`); PostgreSQL (production)
+uses a pre-pinged pool.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pms_luigi.core.errors import TransientStoreError
+from pms_luigi.store.write_gate import WriteGate
 
 _ENGINES: dict[tuple[str, int], Engine] = {}
 log = logging.getLogger("pms_luigi")
@@ -77,6 +80,8 @@ def get_engine(url: str) -> Engine:
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(url, connect_args={"timeout": 60})
             sa.event.listen(engine, "connect", _sqlite_pragmas)
+            if db_path and db_path != ":memory:":
+                WriteGate(db_path).install(engine)
         else:
             engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
         _ENGINES[key] = engine
