@@ -13,7 +13,7 @@ import pytest
 
 from pms_luigi.core import calendar, risk
 from pms_luigi.core.errors import InvalidInput, MissingFxFixing
-from pms_luigi.core.risk.factors import factor_vector
+from pms_luigi.core.risk.factors import exposure_columns, factor_vector, factor_vector_of
 from pms_luigi.core.risk.limits import limit_columns, utilisation, utilisation_columns
 from pms_luigi.core.risk.stress import stress_rows
 from pms_luigi.core.risk.var import DeltaNormal, sample_covariance, var_es_of_sorted
@@ -366,6 +366,23 @@ def test_limit_status_thresholds():
     with pytest.raises(InvalidInput, match="limit_value"):
         risk.limits_from_frame(limits.assign(limit_value=[300.0, 0.0, 1.0, 1.0, 1.0]))
     assert len(risk.limits_from_frame(LIMITS)) == len(LIMITS)
+
+
+def test_exposure_columns_and_vector_of_are_the_frame_results():
+    marks = make_marks(date(2026, 1, 5), [
+        {"instrument_id": "DI1F27", "strategy_id": "R", "dv01_brl": -3e4},
+        {"instrument_id": "DI1F28", "strategy_id": "R", "dv01_brl": 0.1},
+        {"instrument_id": "DI1F27", "strategy_id": "Q", "dv01_brl": 0.2},
+        {"instrument_id": "DOLH26", "strategy_id": "F", "fx_delta_usd": -2e7},
+        {"instrument_id": "INDG26", "strategy_id": "E", "equity_delta_brl": 1e6},
+    ])
+    frame = risk.factor_exposures(marks, INSTRUMENTS, spot=5.0)
+    cols = exposure_columns(marks, INSTRUMENTS, spot=5.0)
+    assert {c: list(v) for c, v in cols.items()} == {c: frame[c].tolist() for c in frame}
+    vector = factor_vector(frame)
+    assert vector.equals(factor_vector_of(cols["factor"], cols["sensitivity_brl"]))
+    assert vector["DI_252"] == frame.groupby("factor")["sensitivity_brl"].sum()["DI_252"]
+    assert factor_vector_of(np.array([], dtype=object), np.array([])).empty
 
 
 def test_limit_columns_and_book_metrics_vector_agree_with_the_frame_paths():

@@ -122,11 +122,27 @@ def factor_exposures(
             not in the master (or listed twice), a DV01 on an instrument without a curve
             family or maturity, an FX delta without a positive spot.
     """
+    cols = exposure_columns(marks, instruments, spot)
+    if not len(cols["factor"]):
+        return _no_exposures()
+    return pd.DataFrame({**{c: pd.Series(cols[c], dtype=object, copy=False)
+                            for c in EXPOSURE_COLUMNS[:4]},
+                         "sensitivity_brl": cols["sensitivity_brl"]}, columns=EXPOSURE_COLUMNS)
+
+
+def exposure_columns(marks: pd.DataFrame, instruments: pd.DataFrame,
+                     spot: float | None = None) -> dict[str, np.ndarray]:
+    """:func:`factor_exposures` as columns (object arrays, sensitivity_brl float): the rows a
+    daily risk snapshot reads, without building a frame of them.
+
+    Raises:
+        InvalidInput: as :func:`factor_exposures`.
+    """
     require(marks, ["business_date", "instrument_id", "strategy_id", *_SENSITIVITY_COLUMNS],
             "position_marks")
     require(instruments, ["instrument_id", "instrument_type", "maturity_date"], "instruments")
     if marks.empty:
-        return _no_exposures()
+        return _no_exposure_columns()
     iid = marks["instrument_id"].to_numpy(dtype=object)
     sid = marks["strategy_id"].to_numpy(dtype=object)
     _check_unique_positions(iid, sid)
@@ -147,22 +163,25 @@ def factor_exposures(
     fx_sens = fx_delta[ff] * _fx_spot(marks, ff, spot)
     rows = np.concatenate([rr, ff, ee])
     if not len(rows):
-        return _no_exposures()
+        return _no_exposure_columns()
     factor = np.concatenate([rate_factors, np.full(len(ff), FX_FACTOR, dtype=object),
                              np.full(len(ee), EQUITY_FACTOR, dtype=object)])
     kind = np.repeat(np.array([ABS_BP, REL, REL], dtype=object), [len(rr), len(ff), len(ee)])
     value = np.concatenate([dv01[rr], fx_sens, eq_delta[ee]])
     i, s = iid[rows], sid[rows]
     order = np.lexsort([np.unique(x, return_inverse=True)[1] for x in (factor, s, i)])
-    columns = (i[order], s[order], factor[order], kind[order])
-    return pd.DataFrame({**{c: pd.Series(x, dtype=object, copy=False)
-                            for c, x in zip(EXPOSURE_COLUMNS[:4], columns, strict=True)},
-                         "sensitivity_brl": value[order]}, columns=EXPOSURE_COLUMNS)
+    columns = (i[order], s[order], factor[order], kind[order], value[order])
+    return dict(zip(EXPOSURE_COLUMNS, columns, strict=True))
 
 
 def _no_exposures() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float if c == "sensitivity_brl" else object)
                          for c in EXPOSURE_COLUMNS})
+
+
+def _no_exposure_columns() -> dict[str, np.ndarray]:
+    return {c: np.array([], dtype=float if c == "sensitivity_brl" else object)
+            for c in EXPOSURE_COLUMNS}
 
 
 def _check_not_null(marks: pd.DataFrame, sensitivities: np.ndarray) -> None:
@@ -274,6 +293,23 @@ def factor_vector(exposures: pd.DataFrame) -> pd.Series:
         raise InvalidInput(f"factor {x['factor']} has shock_kind {x['shock_kind']!r}, expected "
                            f"{factor_kind(x['factor'])!r}", table="exposures",
                            row=(x["instrument_id"], x["strategy_id"]), field="shock_kind")
-    s = exposures.groupby("factor", sort=False)["sensitivity_brl"].sum()
-    order = [f for f in all_factors() if f in s.index]
-    return s.reindex(order).astype(float).rename("sensitivity_brl")
+    return factor_vector_of(exposures["factor"].to_numpy(dtype=object),
+                            exposures["sensitivity_brl"].to_numpy(dtype=float))
+
+
+def factor_vector_of(factor: np.ndarray, sensitivity: np.ndarray) -> pd.Series:
+    """:func:`factor_vector` of exposure columns whose shock kinds are known to be right
+    (:func:`exposure_columns` derives them from the factors).
+
+    The per-factor sums are a groupby sum over factorized codes: the same floats as grouping
+    the frame by its factor column (rows added in the same order), without the frame.
+    """
+    if not len(factor):
+        return pd.Series(dtype=float, name="sensitivity_brl")
+    codes, uniq = pd.factorize(factor)
+    keep = codes >= 0  # a null factor is no group, as in a groupby
+    by_code = pd.Series(sensitivity[keep]).groupby(codes[keep], sort=False).sum().to_dict()
+    by_factor = {f: by_code[c] for c, f in enumerate(uniq.tolist())}
+    order = [f for f in all_factors() if f in by_factor]
+    return pd.Series([by_factor[f] for f in order], index=pd.Index(order), dtype=float,
+                     name="sensitivity_brl")

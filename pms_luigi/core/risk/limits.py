@@ -81,9 +81,9 @@ def limit_columns(df: pd.DataFrame) -> dict[str, Any]:
 
 
 def _floats(col: pd.Series) -> np.ndarray:
-    """``col`` as float64 (text that is no number → NaN); a float column as it is."""
-    if col.dtype == np.float64:
-        return col.to_numpy()
+    """``col`` as float64 (text that is no number → NaN); a numeric column cast directly."""
+    if col.dtype.kind in "iuf":
+        return col.to_numpy(dtype=float)
     return pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
 
 
@@ -216,7 +216,7 @@ def performance_drawdown(pnl_bps: pd.Series) -> float:
     return PerformanceIndex.of(pnl_bps).drawdown
 
 
-def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
+def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame | None, nav: float, *,
                  var95_brl: float | None = None, var99_brl: float | None = None,
                  es975_brl: float | None = None, worst_stress_brl: float | None = None,
                  drawdown: float | None = None,
@@ -238,7 +238,7 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame, nav: float, *,
 
     Args:
         marks: ``position_marks`` rows (notional_brl, asset_class).
-        exposures: their ``factor_exposures``.
+        exposures: their ``factor_exposures`` (not read when ``vector`` is given).
         nav: NAV in BRL (> 0).
         var95_brl, var99_brl, es975_brl, worst_stress_brl, drawdown: the snapshot's
             figures, None when unavailable.
@@ -285,6 +285,6 @@ def _sums_by_factor(exposures: pd.DataFrame, vector: pd.Series | None) -> dict[s
     """Net sensitivity per factor: the ``vector`` given, else a groupby sum of ``exposures``."""
     if vector is not None:
         return dict(zip(vector.index, vector.tolist(), strict=True))
-    if not len(exposures):
+    if exposures is None or not len(exposures):
         return {}
     return exposures.groupby("factor")["sensitivity_brl"].sum().to_dict()

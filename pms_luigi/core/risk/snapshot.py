@@ -19,9 +19,9 @@ from pms_luigi.core.frames import as_date, json_safe, require, to_days
 from pms_luigi.core.risk.factors import (
     ABS_BP,
     FX_FACTOR,
-    factor_exposures,
+    exposure_columns,
     factor_kind,
-    factor_vector,
+    factor_vector_of,
 )
 from pms_luigi.core.risk.history import factor_changes
 from pms_luigi.core.risk.limits import (
@@ -34,7 +34,6 @@ from pms_luigi.core.risk.limits import (
 from pms_luigi.core.risk.stress import scenarios_from_dict, stress_rows
 from pms_luigi.core.risk.var import (
     DeltaNormal,
-    component_by_exposure,
     sample_covariance,
     tail_count,
     var_es_of_sorted,
@@ -115,8 +114,8 @@ def risk_snapshot(
     lim = limit_columns(limits)
     drawdown, dd_source = _drawdown(drawdown, nav_history, performance, on)
     spot, spot_source = _usd_spot(marks, fx_history, on, fx_kind, spot)
-    exposures = factor_exposures(marks, instruments, spot=spot)
-    s = factor_vector(exposures)
+    exposures = exposure_columns(marks, instruments, spot=spot)
+    s = factor_vector_of(exposures["factor"], exposures["sensitivity_brl"])
     if changes is None:
         changes = factor_changes(history, instruments, fx_history, on, fx_kind=fx_kind)
     else:
@@ -124,7 +123,7 @@ def risk_snapshot(
     status, n_scen, figures, var_details = _value_at_risk(marks, exposures, s, changes,
                                                           window, min_history)
     stress = stress_rows(s, scs, nav=nav, changes=changes)
-    metrics = book_metrics(marks, exposures, nav, var95_brl=figures["var95_brl"],
+    metrics = book_metrics(marks, None, nav, var95_brl=figures["var95_brl"],
                            var99_brl=figures["var99_brl"], es975_brl=figures["es975_brl"],
                            worst_stress_brl=_worst_stress(stress), drawdown=drawdown, vector=s)
     notes = _method_notes(window, on, fx_kind) | {
@@ -137,11 +136,12 @@ def risk_snapshot(
             "details": json_safe(details)}
 
 
-def _value_at_risk(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
+def _value_at_risk(marks: pd.DataFrame, exposures: Mapping[str, np.ndarray], s: pd.Series,
                    changes: pd.DataFrame, window: int, min_history: int
                    ) -> tuple[str, int, dict[str, float | None], dict[str, Any]]:
     """(status, n_scenarios, the five VaR fields, their details) over the last ``window``
-    dates of ``changes``, on the scenarios complete for every exposed factor."""
+    dates of ``changes``, on the scenarios complete for every exposed factor (``exposures``:
+    :func:`exposure_columns`)."""
     missing = [f for f in s.index if f not in changes.columns]
     win = changes.iloc[-window:]
     dates, x = _complete_scenarios(win, [f for f in s.index if f in win.columns])
@@ -250,8 +250,8 @@ def _method_notes(window: int, on: date, fx_kind: str) -> dict[str, Any]:
     }
 
 
-def _var_figures(exposures: pd.DataFrame, s: pd.Series, dates: pd.Index, x: np.ndarray
-                 ) -> tuple[dict[str, float | None], dict[str, Any]]:
+def _var_figures(exposures: Mapping[str, np.ndarray], s: pd.Series, dates: pd.Index,
+                 x: np.ndarray) -> tuple[dict[str, float | None], dict[str, Any]]:
     """The five VaR fields over the complete scenarios (``dates`` × ``x``, columns in ``s``
     order), and their details: the worst scenarios (the ES97.5 tail), parametric ES97.5,
     component/marginal VaR99 by factor and component VaR99 by strategy (Euler: they sum to
@@ -280,10 +280,18 @@ def _var_figures(exposures: pd.DataFrame, s: pd.Series, dates: pd.Index, x: np.n
         "component_var99_by_factor": dict(zip(factors, dn.component(0.99).tolist(),
                                               strict=True)),
         "marginal_var99_by_factor": dict(zip(factors, marginal99.tolist(), strict=True)),
-        "component_var99_by_strategy":
-            component_by_exposure(exposures, pd.Series(marginal99, index=factors))
-            .groupby(exposures["strategy_id"]).sum().sort_index().to_dict(),
+        "component_var99_by_strategy": _component_by_strategy(exposures, factors, marginal99),
     }
+
+
+def _component_by_strategy(exposures: Mapping[str, np.ndarray], factors: list[str],
+                           marginal: np.ndarray) -> dict[str, float]:
+    """Euler component VaR by strategy: Σ over a strategy's exposure rows of sensitivity ×
+    marginal VaR of the row's factor (:func:`component_by_exposure`), by strategy name. A
+    groupby sum, for the same floats as grouping the exposures frame."""
+    per_row = exposures["sensitivity_brl"] \
+        * marginal[pd.Index(factors).get_indexer(exposures["factor"])]
+    return pd.Series(per_row).groupby(exposures["strategy_id"]).sum().sort_index().to_dict()
 
 
 def _worst_stress(rows: list[dict[str, Any]]) -> float | None:
@@ -292,9 +300,11 @@ def _worst_stress(rows: list[dict[str, Any]]) -> float | None:
     return float(min(ok)) if ok else None
 
 
-def _position_keys(iid: pd.Series, sid: pd.Series) -> set[tuple[str, str]]:
+def _position_keys(iid: pd.Series | np.ndarray, sid: pd.Series | np.ndarray
+                   ) -> set[tuple[str, str]]:
     """(instrument_id, strategy_id) pairs, as text (the ids as ``astype(str)`` gives them)."""
-    return set(zip(iid.astype(str).tolist(), sid.astype(str).tolist(), strict=True))
+    return set(zip(pd.Series(iid).astype(str).tolist(), pd.Series(sid).astype(str).tolist(),
+                   strict=True))
 
 
 def _records(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -304,7 +314,7 @@ def _records(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
-def _book_details(marks: pd.DataFrame, exposures: pd.DataFrame, s: pd.Series,
+def _book_details(marks: pd.DataFrame, exposures: Mapping[str, np.ndarray], s: pd.Series,
                   metrics: Mapping[str, float | None], stress: list[dict[str, Any]],
                   limits_tbl: Mapping[str, Any]) -> dict[str, Any]:
     """Positions, exposures by factor, DV01 by bucket, metrics, stress and limit rows
