@@ -87,6 +87,9 @@ def _json_column(values: np.ndarray) -> np.ndarray:
         return np.where(values, "true", "false").astype(object)
     if kind in "iu":
         return values.astype(str).astype(object)
+    texts = values.tolist()
+    if set(map(type, texts)) <= {str}:  # all text, no NULL (the usual column): encode at once
+        return np.array(list(map(_encode_str, texts)), dtype=object)
     out = values.astype(object, copy=True)
     nulls = pd.isna(out)
     pairs = list(zip(out.tolist(), nulls.tolist(), strict=True))

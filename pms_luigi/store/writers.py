@@ -380,9 +380,13 @@ def insert_typed(conn: Connection, tbl: sa.Table, typed: pd.DataFrame | Mapping[
         cols = []
         for arr in columns.values():
             if arr.dtype.kind == "f":
-                obj = arr.astype(object)
-                obj[np.isnan(arr)] = None
-                cols.append(obj.tolist())
+                nulls = np.isnan(arr)
+                if nulls.any():  # NaN bound as NULL explicitly, not left to SQLite
+                    obj = arr.astype(object)
+                    obj[nulls] = None
+                    cols.append(obj.tolist())
+                else:
+                    cols.append(arr.tolist())  # the same Python floats, no object array
             elif arr.dtype.kind == "b":
                 cols.append(arr.astype(np.int64).tolist())
             else:
