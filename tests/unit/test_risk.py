@@ -385,7 +385,27 @@ def test_exposure_columns_and_vector_of_are_the_frame_results():
     assert factor_vector_of(np.array([], dtype=object), np.array([])).empty
 
 
-def test_limit_columns_and_book_metrics_vector_agree_with_the_frame_paths():
+def test_group_sums_keep_the_frame_groupings_group_ids():
+    # pandas sums a group with reduceat when the group ids are monotonic, else compensated:
+    # DI_252 below sums to ...0.23 by first-seen ids (sort=False) and ...0.2300000001 by
+    # sorted ids, so each array path must group as the frame path it replaces
+    factor = np.array(["USDBRL"] * 5 + ["DI_252"] * 5, dtype=object)
+    sens = np.array([27677.17, -0.0, 333507.17, 0.0, -19760.4,
+                     0.14, 765399.03, 707.19, -3.51, -80.62])
+    frame = pd.DataFrame({"instrument_id": "X", "strategy_id": "S", "factor": factor,
+                          "shock_kind": [risk.factor_kind(f) for f in factor],
+                          "sensitivity_brl": sens})
+    vector = factor_vector_of(factor, sens)
+    assert vector["DI_252"] == frame.groupby("factor", sort=False)["sensitivity_brl"].sum()[
+        "DI_252"] == 766022.23
+    marks = make_marks(date(2026, 1, 5), [{"instrument_id": "X", "strategy_id": "S"}])
+    m = risk.book_metrics(marks, frame, 1e4)
+    by_factor = frame.groupby("factor")["sensitivity_brl"].sum()  # sorted ids: ...0.2300000001
+    assert m["dv01_net_bps_nav"] == abs(by_factor["DI_252"]) / 1e4 * 1e4 != 766022.23
+    assert risk.book_metrics(marks, {c: frame[c].to_numpy() for c in frame}, 1e4) == m
+
+
+def test_limit_columns_and_book_metrics_columns_agree_with_the_frame_paths():
     cols = limit_columns(LIMITS)
     frame = risk.limits_from_frame(LIMITS)
     assert cols["limit"] == frame["limit"].tolist()
@@ -401,8 +421,8 @@ def test_limit_columns_and_book_metrics_vector_agree_with_the_frame_paths():
     ])
     ex = risk.factor_exposures(marks, INSTRUMENTS, spot=5.0)
     m = risk.book_metrics(marks, ex, 1e8, var99_brl=2.5e6)
-    assert risk.book_metrics(marks, ex, 1e8, var99_brl=2.5e6,
-                             vector=factor_vector(ex)) == m
+    assert risk.book_metrics(marks, exposure_columns(marks, INSTRUMENTS, spot=5.0), 1e8,
+                             var99_brl=2.5e6) == m
     table = utilisation(m, frame)
     assert pd.DataFrame(utilisation_columns(m, cols)).equals(table)
 

@@ -301,15 +301,14 @@ def factor_vector_of(factor: np.ndarray, sensitivity: np.ndarray) -> pd.Series:
     """:func:`factor_vector` of exposure columns whose shock kinds are known to be right
     (:func:`exposure_columns` derives them from the factors).
 
-    The per-factor sums are a groupby sum over factorized codes: the same floats as grouping
-    the frame by its factor column (rows added in the same order), without the frame.
+    The per-factor sums group by the factor values with ``sort=False``, as grouping the
+    frame by its factor column does: the same group ids, hence the same summation (pandas
+    adds a group's rows with ``reduceat`` when the ids are monotonic, else compensated), so
+    the same floats.
     """
     if not len(factor):
         return pd.Series(dtype=float, name="sensitivity_brl")
-    codes, uniq = pd.factorize(factor)
-    keep = codes >= 0  # a null factor is no group, as in a groupby
-    by_code = pd.Series(sensitivity[keep]).groupby(codes[keep], sort=False).sum().to_dict()
-    by_factor = {f: by_code[c] for c, f in enumerate(uniq.tolist())}
+    by_factor = pd.Series(sensitivity).groupby(factor, sort=False).sum().to_dict()
     order = [f for f in all_factors() if f in by_factor]
     return pd.Series([by_factor[f] for f in order], index=pd.Index(order), dtype=float,
                      name="sensitivity_brl")

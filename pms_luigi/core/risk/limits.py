@@ -216,11 +216,11 @@ def performance_drawdown(pnl_bps: pd.Series) -> float:
     return PerformanceIndex.of(pnl_bps).drawdown
 
 
-def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame | None, nav: float, *,
+def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame | Mapping[str, np.ndarray],
+                 nav: float, *,
                  var95_brl: float | None = None, var99_brl: float | None = None,
                  es975_brl: float | None = None, worst_stress_brl: float | None = None,
-                 drawdown: float | None = None,
-                 vector: pd.Series | None = None) -> dict[str, float | None]:
+                 drawdown: float | None = None) -> dict[str, float | None]:
     """The metrics dict :func:`limit_status` reads (also usable pre-trade on a hypothetical book).
 
     Keys (units):
@@ -238,12 +238,10 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame | None, nav: float
 
     Args:
         marks: ``position_marks`` rows (notional_brl, asset_class).
-        exposures: their ``factor_exposures`` (not read when ``vector`` is given).
+        exposures: their ``factor_exposures`` (the frame, or its ``exposure_columns``).
         nav: NAV in BRL (> 0).
         var95_brl, var99_brl, es975_brl, worst_stress_brl, drawdown: the snapshot's
             figures, None when unavailable.
-        vector: the exposures' ``factor_vector``, when at hand: the same per-factor sums
-            (a groupby sum does not depend on the group order), not grouped again.
 
     Raises:
         InvalidInput: NAV not positive.
@@ -261,7 +259,7 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame | None, nav: float
     gross = float(np.nansum(np.abs(notional)))
     by_ac = pd.Series(np.abs(notional)).groupby(marks["asset_class"].to_numpy()).sum() \
         if len(marks) else pd.Series(dtype=float)
-    s = _sums_by_factor(exposures, vector)
+    s = _sums_by_factor(exposures)
     rate = np.array([s[f] for f in sorted(s) if factor_kind(f) == ABS_BP], dtype=float)
     out: dict[str, float | None] = {
         "var95_bps": bps(var95_brl), "var99_bps": bps(var99_brl), "es975_bps": bps(es975_brl),
@@ -281,10 +279,11 @@ def book_metrics(marks: pd.DataFrame, exposures: pd.DataFrame | None, nav: float
     return out
 
 
-def _sums_by_factor(exposures: pd.DataFrame, vector: pd.Series | None) -> dict[str, float]:
-    """Net sensitivity per factor: the ``vector`` given, else a groupby sum of ``exposures``."""
-    if vector is not None:
-        return dict(zip(vector.index, vector.tolist(), strict=True))
-    if exposures is None or not len(exposures):
+def _sums_by_factor(exposures: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Net sensitivity per factor: a groupby sum by factor, sorted (the group ids, hence the
+    summation and the floats, of grouping the exposures frame by its factor column)."""
+    factor = np.asarray(exposures["factor"], dtype=object)
+    if not len(factor):
         return {}
-    return exposures.groupby("factor")["sensitivity_brl"].sum().to_dict()
+    sens = np.asarray(exposures["sensitivity_brl"], dtype=float)
+    return pd.Series(sens).groupby(factor).sum().to_dict()

@@ -123,9 +123,9 @@ def risk_snapshot(
     status, n_scen, figures, var_details = _value_at_risk(marks, exposures, s, changes,
                                                           window, min_history)
     stress = stress_rows(s, scs, nav=nav, changes=changes)
-    metrics = book_metrics(marks, None, nav, var95_brl=figures["var95_brl"],
+    metrics = book_metrics(marks, exposures, nav, var95_brl=figures["var95_brl"],
                            var99_brl=figures["var99_brl"], es975_brl=figures["es975_brl"],
-                           worst_stress_brl=_worst_stress(stress), drawdown=drawdown, vector=s)
+                           worst_stress_brl=_worst_stress(stress), drawdown=drawdown)
     notes = _method_notes(window, on, fx_kind) | {
         "spot_usdbrl": spot, "spot_source": spot_source, "drawdown": drawdown,
         "drawdown_source": dd_source}
@@ -288,7 +288,8 @@ def _component_by_strategy(exposures: Mapping[str, np.ndarray], factors: list[st
                            marginal: np.ndarray) -> dict[str, float]:
     """Euler component VaR by strategy: Σ over a strategy's exposure rows of sensitivity ×
     marginal VaR of the row's factor (:func:`component_by_exposure`), by strategy name. A
-    groupby sum, for the same floats as grouping the exposures frame."""
+    sorted groupby sum by the strategy values: the group ids (hence the summation, hence the
+    floats) of grouping the exposures frame by its strategy_id column."""
     per_row = exposures["sensitivity_brl"] \
         * marginal[pd.Index(factors).get_indexer(exposures["factor"])]
     return pd.Series(per_row).groupby(exposures["strategy_id"]).sum().sort_index().to_dict()
