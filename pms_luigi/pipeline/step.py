@@ -68,8 +68,9 @@ class StepResult:
 
     frames: dict[sa.Table, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
-    #: what ``write`` stored, per table, exactly as the database holds it (typed frames):
-    #: a step may build its payload from these instead of reading the rows back.
+    #: what ``write`` stored, per table, exactly as the database holds it (typed columns,
+    #: ``writers.typed_columns``): a step may build its payload from these instead of
+    #: reading the rows back.
     written: dict[Any, Any] = field(default_factory=dict)
     #: what ``write_files`` puts on disk after the commit (the morning pack's renderings)
     files: dict[str, Any] = field(default_factory=dict)
