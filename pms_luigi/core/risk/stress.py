@@ -105,11 +105,13 @@ def _historical(sc: Mapping[str, Any]) -> dict[str, Any]:
             "description": str(sc.get("description", "")), "start": start, "end": end}
 
 
-def _hypothetical_shocks(sc: dict[str, Any], factors: list[str]) -> np.ndarray:
-    """Shock per factor in the factor's own unit: bp for abs_bp, fraction for rel."""
+def _hypothetical_shocks(sc: dict[str, Any], factors: list[str], is_rate: list[bool]
+                         ) -> np.ndarray:
+    """Shock per factor in the factor's own unit: bp for abs_bp, fraction for rel
+    (``is_rate``: which factors are abs_bp, worked out once for every scenario)."""
     out = np.zeros(len(factors))
     for i, f in enumerate(factors):
-        if factor_kind(f) == ABS_BP:
+        if is_rate[i]:
             fam = f.partition("_")[0]
             out[i] = sc["bp"].get(f, sc["bp"].get(f"{fam}_*", 0.0))
         else:
@@ -117,8 +119,8 @@ def _hypothetical_shocks(sc: dict[str, Any], factors: list[str]) -> np.ndarray:
     return out
 
 
-def _replay_shocks(sc: dict[str, Any], factors: list[str], changes: pd.DataFrame | None,
-                   days: np.ndarray) -> np.ndarray | None:
+def _replay_shocks(sc: dict[str, Any], factors: list[str], is_rate: list[bool],
+                   changes: pd.DataFrame | None, days: np.ndarray) -> np.ndarray | None:
     """Shocks of a historical replay: Σ bp changes for rates, Π(1+r) − 1 for FX/IBOV over
     [start, end]; None when the window has no rows or lacks an exposed factor. ``days``: the
     changes' dates as datetime64[D], converted once for every scenario."""
@@ -131,8 +133,7 @@ def _replay_shocks(sc: dict[str, Any], factors: list[str], changes: pd.DataFrame
     if any(f not in w.columns for f in factors) or w[factors].isna().to_numpy().any():
         return None
     x = w[factors]
-    kinds = np.array([factor_kind(f) == ABS_BP for f in factors])
-    return np.where(kinds, x.sum().to_numpy(), (1.0 + x).prod().to_numpy() - 1.0)
+    return np.where(np.array(is_rate), x.sum().to_numpy(), (1.0 + x).prod().to_numpy() - 1.0)
 
 
 def stress_table(exposures: pd.DataFrame, scenarios: Mapping[str, Any] | list[dict[str, Any]],
@@ -169,16 +170,17 @@ def stress_rows(vector: pd.Series, scenarios: list[dict[str, Any]], *,
     ``vector`` and ``scenarios`` already validated by :func:`scenarios_from_dict`: a caller
     that reads the rows builds no frame and validates the scenarios once."""
     factors, sv = list(vector.index), vector.to_numpy(dtype=float)
+    is_rate = [factor_kind(f) == ABS_BP for f in factors]
     days = to_days(changes.index) if changes is not None and len(changes) else None
     rows = []
     for sc in scenarios:  # a handful of scenarios; the factor algebra is vectorized
         pnl, status = np.nan, "OK"
         if sc["kind"] == "hypothetical":
-            pnl = float(sv @ _hypothetical_shocks(sc, factors))
+            pnl = float(sv @ _hypothetical_shocks(sc, factors, is_rate))
         elif not factors:
             pnl = 0.0
         else:
-            shock = _replay_shocks(sc, factors, changes, days)
+            shock = _replay_shocks(sc, factors, is_rate, changes, days)
             if shock is None:
                 status = "NO_DATA"
             else:
