@@ -1,6 +1,7 @@
 """The status memo of one build: what Luigi's many completeness checks would ask again."""
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,16 +19,48 @@ class StatusMemo:
     from a date on are dropped when the build writes or invalidates a step of that date.
     Another process's writes are caught by the fresh status check each step makes under
     its lock before running.
+
+    Entries are read from :attr:`own` / :attr:`deep` and recorded with :meth:`put_own` /
+    :meth:`put_deep`, which also index them (the keys not valid, the keys of each date): a
+    backfill keeps the memo for years of dates, and each step's forgetting then touches the
+    entries concerned instead of scanning them all.
     """
 
     #: each step's own status (its marker alone)
     own: dict[StepKey, StepStatus] = field(default_factory=dict)
     #: each step's transitive status (see :func:`pms_luigi.pipeline.status.deep_statuses`)
     deep: dict[StepKey, StepStatus] = field(default_factory=dict)
+    _invalid_own: set[StepKey] = field(default_factory=set, repr=False)
+    _invalid_deep: set[StepKey] = field(default_factory=set, repr=False)
+    #: date -> keys of either dict on that date; and those dates, sorted
+    _by_date: dict[date, set[StepKey]] = field(default_factory=dict, repr=False)
+    _dates: list[date] = field(default_factory=list, repr=False)
 
     def clear(self) -> None:
-        self.own.clear()
-        self.deep.clear()
+        for index in (self.own, self.deep, self._invalid_own, self._invalid_deep,
+                      self._by_date, self._dates):
+            index.clear()
+
+    def put_own(self, key: StepKey, status: StepStatus) -> None:
+        """Record a step's own status."""
+        self._put(self.own, self._invalid_own, key, status)
+
+    def put_deep(self, key: StepKey, status: StepStatus) -> None:
+        """Record a step's transitive status."""
+        self._put(self.deep, self._invalid_deep, key, status)
+
+    def _put(self, entries: dict[StepKey, StepStatus], invalid: set[StepKey], key: StepKey,
+             status: StepStatus) -> None:
+        entries[key] = status
+        if status.db_valid:
+            invalid.discard(key)
+        else:
+            invalid.add(key)
+        on = key[1]
+        if on not in self._by_date:
+            self._by_date[on] = set()
+            bisect.insort(self._dates, on)
+        self._by_date[on].add(key)
 
     def forget_negative(self) -> None:
         """Drop missing/stale entries (own or transitive), keep positive ones.
@@ -38,10 +71,10 @@ class StatusMemo:
         ``check_complete_on_run`` on a stale "missing". Positive entries stay: only an
         invalidation revokes them, and that clears the memo.
         """
-        for key in [k for k, st in self.own.items() if not st.db_valid]:
-            del self.own[key]
-        for key in [k for k, st in self.deep.items() if not st.db_valid]:
-            del self.deep[key]
+        for entries, invalid in ((self.own, self._invalid_own), (self.deep, self._invalid_deep)):
+            for key in invalid:
+                entries.pop(key, None)
+            invalid.clear()
 
     def forget_from(self, on: date, family: str | None = None) -> None:
         """Forget what writing ``family`` on ``on`` (or invalidating from ``on``) can change.
@@ -52,8 +85,11 @@ class StatusMemo:
         (a rerun gets a new run_id) — so a backfill chunk's prefetched statuses of its later
         dates survive each step it runs instead of being queried again one by one.
         """
-        for key in [k for k, st in self.own.items()
-                    if k[1] >= on and (st.db_valid or k == (family, on))]:
-            del self.own[key]
-        for key in [k for k in self.deep if k[1] >= on]:
-            del self.deep[key]
+        for day in self._dates[bisect.bisect_left(self._dates, on):]:
+            for key in self._by_date[day]:
+                own = self.own.get(key)
+                if own is not None and (own.db_valid or key == (family, on)):
+                    del self.own[key]
+                    self._invalid_own.discard(key)
+                if self.deep.pop(key, None) is not None:
+                    self._invalid_deep.discard(key)

@@ -57,7 +57,8 @@ def statuses(cls: type[StepClass], dates: Sequence[date], ctx: RunContext
                             stores.cache_window_bd)
     except sa.exc.OperationalError as exc:  # the first DB touch of a run: say where
         raise db_unavailable(ctx.settings.database_url, exc) from exc
-    ctx.memo.own.update({(cls.family(), d): st for d, st in found.items()})
+    for d, st in found.items():
+        ctx.memo.put_own((cls.family(), d), st)
     return found
 
 
@@ -92,7 +93,7 @@ def deep_statuses(steps: Iterable[Step], ctx: RunContext, *, fresh: bool = False
     ups = walk.closure(keys)
     memo = ctx.memo
     for key in sorted(ups, key=lambda k: (k[1], walk.classes[k[0]].rank)):  # upstream first
-        memo.deep[key] = _transitive(memo.own[key], [(u, memo.deep[u]) for u in ups[key]])
+        memo.put_deep(key, _transitive(memo.own[key], [(u, memo.deep[u]) for u in ups[key]]))
     return {key: memo.deep[key] for key in keys}
 
 
