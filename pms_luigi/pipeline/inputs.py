@@ -23,7 +23,7 @@ from pms_luigi.core.errors import ExitCode
 from pms_luigi.pipeline import context, landing, retry
 from pms_luigi.pipeline.params import BusinessDateParameter
 from pms_luigi.pipeline.targets import DataReadyTarget
-from pms_luigi.store import availability, ingested
+from pms_luigi.store import availability, ingested, window
 from pms_luigi.store.markers import STORE_ERRORS
 
 log = logging.getLogger("pms_luigi")
@@ -63,7 +63,10 @@ class MarketDataReady(InputsReady):
         files = context.current().settings.landing.needed(self.date)
         if files:
             return [f for s, d in files for f in LandedFile(date=d, source=s.name).missing()]
-        return _ask(availability.market_data_missing, self.date)
+        held = context.current().window  # a backfill chunk: one question for its dates
+        return _ask(lambda conn, on: window.per_date(
+            held, "market_data_missing", on,
+            lambda lo, hi: availability.market_data_missing_between(conn, lo, hi)), self.date)
 
 
 class PricesReady(InputsReady):

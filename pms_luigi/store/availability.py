@@ -3,7 +3,8 @@
 Each check answers with what is missing — table, series and date, in the words an operator
 needs to chase the feed (``fx_fixings: no PTAX USDBRL fixing dated 2026-12-07``) — and an
 empty list when everything is there. Luigi asks at scheduling and again before a step runs,
-for every date of a backfill, so each check is one statement.
+for every date of a backfill, so each check is one statement per input; a backfill chunk
+asks for all its dates at once (through the input window, ``store/window.py``).
 """
 from __future__ import annotations
 
@@ -16,30 +17,49 @@ from pms_luigi.store import schema as s
 
 
 def market_data_missing(conn: sa.Connection, on: date) -> list[str]:
-    """What ``MarkToMarket(on)`` needs and does not find.
+    """What ``MarkToMarket(on)`` needs and does not find (see
+    :func:`market_data_missing_between`)."""
+    return _market_data_missing(conn, [on])[on]
 
-    Args:
-        conn: an open connection.
-        on: the business date to mark.
 
-    Returns:
-        One entry per absent input: settlement prices dated ``on`` (only on a B3 session:
-        B3 publishes none on a day it is closed), the PTAX of ``on``, and the CDI fixing of
-        the previous business day (the last one the day's correction factor compounds).
-        One statement of up to three EXISTS.
-    """
-    prev = calendar.previous_business_day(on)
-    needs = {
-        f"fx_fixings: no PTAX USDBRL fixing dated {on}": sa.select(s.fx_fixings.c.fixing_date)
-        .where(s.fx_fixings.c.fixing_date == on, s.fx_fixings.c.kind == "PTAX"),
-        f"cdi_fixings: no CDI rate dated {prev} (the previous business day)": sa.select(
-            s.cdi_fixings.c.fixing_date).where(s.cdi_fixings.c.fixing_date == prev),
-    }
-    if calendar.is_b3_session(on):
-        needs = {f"market_prices: no settlement price dated {on}": sa.select(
-            s.market_prices.c.price_date).where(s.market_prices.c.price_date == on), **needs}
-    found = conn.execute(sa.select(*(q.exists() for q in needs.values()))).one()
-    return [what for what, ok in zip(needs, found, strict=True) if not ok]
+def market_data_missing_between(conn: sa.Connection, start: date, end: date
+                                ) -> dict[date, list[str]]:
+    """:func:`market_data_missing` of every business day in [start, end], in three
+    statements whatever the number of days: a backfill chunk asks once."""
+    return _market_data_missing(conn, calendar.business_days(start, end))
+
+
+def _market_data_missing(conn: sa.Connection, days: list[date]) -> dict[date, list[str]]:
+    """Per day, one entry per absent input: settlement prices dated on it (only on a B3
+    session: B3 publishes none on a day it is closed), the PTAX of the day, and the CDI
+    fixing of the previous business day (the last one the day's correction factor
+    compounds). One statement per input over the days' range."""
+    if not days:
+        return {}
+    prev = {d: calendar.previous_business_day(d) for d in days}
+    lo, hi = min(days), max(days)
+    p, f, c = s.market_prices, s.fx_fixings, s.cdi_fixings
+    priced = _dates(conn, sa.select(p.c.price_date).where(p.c.price_date.between(lo, hi)))
+    ptax = _dates(conn, sa.select(f.c.fixing_date).where(f.c.fixing_date.between(lo, hi),
+                                                          f.c.kind == "PTAX"))
+    cdi = _dates(conn, sa.select(c.c.fixing_date).where(
+        c.c.fixing_date.between(min(prev.values()), max(prev.values()))))
+    out = {}
+    for d in days:
+        absent = []
+        if calendar.is_b3_session(d) and d not in priced:
+            absent.append(f"market_prices: no settlement price dated {d}")
+        if d not in ptax:
+            absent.append(f"fx_fixings: no PTAX USDBRL fixing dated {d}")
+        if prev[d] not in cdi:
+            absent.append(f"cdi_fixings: no CDI rate dated {prev[d]} (the previous business day)")
+        out[d] = absent
+    return out
+
+
+def _dates(conn: sa.Connection, query: sa.Select) -> set[date]:
+    """The distinct dates a one-column query returns."""
+    return set(conn.execute(query.distinct()).scalars())
 
 
 def signals_missing(conn: sa.Connection, on: date) -> list[str]:

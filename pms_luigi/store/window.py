@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,7 @@ class InputWindow:
     last: date
     rows: dict[str, _Rows] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # read whole
+    answers: dict[str, tuple[date, dict[date, Any]]] = field(default_factory=dict)  # per date
     reads: int = 0  # database reads made (a test's and a benchmark's measure)
 
     def between(self, kind: str, date_column: str, start: date | None, end: date,
@@ -83,6 +85,25 @@ class InputWindow:
             self.tables[kind] = read()
             self.reads += 1
         return self.tables[kind]
+
+    def per_date(self, kind: str, on: date, read: Callable[[date, date], dict[date, Any]]
+                 ) -> Any:
+        """``read(on, on)[on]``, answered from one ``read(on, last)`` for the first date of
+        the chunk asked (a question per date, such as "which inputs of D are missing")."""
+        if on > self.last:
+            return read(on, on)[on]
+        held = self.answers.get(kind)
+        if held is None or on < held[0]:
+            held = self.answers[kind] = (on, read(on, self.last))
+            self.reads += 1
+        return held[1][on]
+
+
+def per_date(window: InputWindow | None, kind: str, on: date,
+             read: Callable[[date, date], dict[date, Any]]) -> Any:
+    """``read(on, on)[on]`` — served by ``window`` when there is one (see
+    :meth:`InputWindow.per_date`)."""
+    return read(on, on)[on] if window is None else window.per_date(kind, on, read)
 
 
 def between(window: InputWindow | None, kind: str, date_column: str, start: date | None,

@@ -7,10 +7,14 @@ from datetime import date
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from pms_luigi import demo
 from pms_luigi.core import calendar
+from pms_luigi.store import availability
 from pms_luigi.store import readers as rd
+from pms_luigi.store import schema as s
+from pms_luigi.store import window as win
 from pms_luigi.store.loader import load_inputs
 from pms_luigi.store.window import InputWindow
 
@@ -103,3 +107,28 @@ def test_backfilled_mtm_equals_each_date_read_on_its_own(loaded) -> None:
                               ctx.fund.name)
             tx.rollback()
         assert payload_digest(texts) == markers[d].payload_digest, d
+
+
+def test_market_data_checks_of_a_chunk_are_one_question_with_each_date_s_answer(loaded) -> None:
+    """``MarketDataReady`` in a chunk: one read for its dates, the answer of each date the
+    one its own query gives — holes in every input included (prices, PTAX, the CDI of the
+    day before), each named as the single-date check names it."""
+    dates = calendar.business_days(date(2026, 10, 26), END)
+    b3_day = next(d for d in dates[3:] if calendar.is_b3_session(d))
+    with loaded.engine.begin() as conn:
+        conn.execute(sa.delete(s.market_prices).where(s.market_prices.c.price_date == b3_day))
+        conn.execute(sa.delete(s.fx_fixings).where(s.fx_fixings.c.fixing_date == dates[6],
+                                                   s.fx_fixings.c.kind == "PTAX"))
+        conn.execute(sa.delete(s.cdi_fixings).where(s.cdi_fixings.c.fixing_date == dates[9]))
+    window = InputWindow(dates[-1])
+    with loaded.engine.connect() as conn:
+        direct = {d: availability.market_data_missing(conn, d) for d in dates}
+        served = {d: win.per_date(window, "market_data_missing", d, lambda lo, hi:
+                                  availability.market_data_missing_between(conn, lo, hi))
+                  for d in dates}
+    assert window.reads == 1 and served == direct
+    assert direct[b3_day] == [f"market_prices: no settlement price dated {b3_day}"]
+    assert direct[dates[6]] == [f"fx_fixings: no PTAX USDBRL fixing dated {dates[6]}"]
+    assert direct[dates[10]] == [f"cdi_fixings: no CDI rate dated {dates[9]} (the previous "
+                                 "business day)"]
+    assert sum(map(bool, direct.values())) == 3
