@@ -217,10 +217,12 @@ class PerformanceAttribution(PmsTask):
         bulk = rows.assign(business_date=self.date.isoformat(),
                            pnl_brl=rows["pnl_brl"].astype(float).round(2), run_id=run_id)
         stats = result.frames[s.performance_stats].assign(run_id=run_id)
+        carried = isinstance(result, AttributionResult) and result.books is not None
+        if carried:  # made before the first write: SQLite's one writer waits less on us
+            curve = result.written[_CURVE_JSON] = _curve_json(result.books, result.curve)
         written = replace_typed(conn, s.attribution, self.date, bulk) + \
             replace_on(conn, s.performance_stats, self.date, stats)
-        if isinstance(result, AttributionResult) and result.books is not None:
-            curve = result.written[_CURVE_JSON] = _curve_json(result.books, result.curve)
+        if carried:
             runs = self.ctx.carried.attribution_runs
             runs.clear()  # the next date chains on this run if it commits
             runs[(self.date, run_id)] = AttributionRun(rows, result.books, curve)
