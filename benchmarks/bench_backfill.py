@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.chdir(REPO)  # luigi.cfg is read from the working directory
 
+from pms_luigi.ops import DEFAULT_CHUNK  # noqa: E402 - light: no Luigi, no store
+
 
 def _mean_open(trades) -> float:  # noqa: ANN001 - DataFrame
     """Mean number of open (instrument, strategy) positions per trade date."""
@@ -173,7 +175,7 @@ def _step_growth(families: list[str], since: datetime) -> list[tuple[str, float,
 
 def measure(years: float, positions: int, plain: bool, preopen_days: int,
             profile: str | None, naive_max: int = 400,
-            workers: tuple[int, ...] = (1,)) -> None:
+            workers: tuple[int, ...] = (1,), chunk: int = DEFAULT_CHUNK) -> None:
     import logging
 
     import luigi
@@ -209,7 +211,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
             t0, started = time.perf_counter(), datetime.now(UTC)
             if prof and i == 0:
                 prof.enable()
-            rc = backfills.backfill(data.start, end, eod, chunk=20, workers=n_workers,
+            rc = backfills.backfill(data.start, end, eod, chunk=chunk, workers=n_workers,
                                  progress=None)
             if prof and i == 0:
                 prof.disable()
@@ -223,7 +225,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
                 print(f"    {fam:28s} {first * 1000:7.0f} ms -> {last * 1000:7.0f} ms per date")
 
         t0 = time.perf_counter()
-        rc = backfills.backfill(data.start, end, eod, chunk=20, progress=None)
+        rc = backfills.backfill(data.start, end, eod, chunk=chunk, progress=None)
         noop = time.perf_counter() - t0
         # Per-task complete() with a fresh memo each (what a check without the bulk query
         # costs). Each call walks its upstream closure back to inception, so the loop is
@@ -259,7 +261,7 @@ def measure(years: float, positions: int, plain: bool, preopen_days: int,
             t0 = time.perf_counter()
             if prof_p:
                 prof_p.enable()
-            rc = backfills.backfill(first, end, pre, chunk=20, progress=None)
+            rc = backfills.backfill(first, end, pre, chunk=chunk, progress=None)
             if prof_p:
                 prof_p.disable()
                 prof_p.dump_stats(f"{profile}-{years:g}y-preopen.prof")
@@ -298,12 +300,14 @@ def main() -> None:
     p.add_argument("--workers", type=int, nargs="+", default=[2],
                    help="EOD backfill with each of these --workers values, side by side "
                         "(2 = MTM and attribution pipelined over two processes)")
+    p.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
+                   help=f"dates per luigi.build (default {DEFAULT_CHUNK}, the backfill's)")
     p.add_argument("--naive-max", type=int, default=400,
                    help="at most this many per-task complete() calls (then extrapolated)")
     args = p.parse_args()
     for years in args.years:
         measure(years, args.positions, not args.no_plain, args.preopen_days, args.profile,
-                args.naive_max, tuple(args.workers))
+                args.naive_max, tuple(args.workers), args.chunk)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from pms_luigi.cli.common import BACKFILL_WORKERS, add_verbose, parse_date
+from pms_luigi.ops import DEFAULT_CHUNK
 
 
 def family(name: str) -> str:
@@ -63,7 +64,8 @@ def register(sub: Any) -> None:
     s.add_argument("--workers", type=int,
                    help=f"local: 2+ pipelines MTM and the rest over two processes (default "
                         f"{BACKFILL_WORKERS}); with --scheduler: Luigi workers (default 1)")
-    s.add_argument("--chunk", type=int, default=20, help="dates per luigi.build")
+    s.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
+                   help=f"dates per luigi.build (default {DEFAULT_CHUNK})")
     s.add_argument("--scheduler", action="store_true",
                    help="use luigid (PMS_SCHEDULER_URL, else [core] scheduler_host/port)")
     add_verbose(s)
@@ -75,7 +77,7 @@ def register(sub: Any) -> None:
     s.add_argument("--downstream", action="store_true")
     s.add_argument("--dry-run", action="store_true", help="list what would rerun, change nothing")
     s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--chunk", type=int, default=20)
+    s.add_argument("--chunk", type=int, default=DEFAULT_CHUNK)
     s.add_argument("--scheduler", action="store_true")
     add_verbose(s)
     s.set_defaults(fn=cmd_rerun)

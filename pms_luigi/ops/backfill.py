@@ -26,7 +26,7 @@ from typing import IO
 
 from pms_luigi.core import calendar
 from pms_luigi.core.errors import ExitCode
-from pms_luigi.ops import logs, own_runs
+from pms_luigi.ops import DEFAULT_CHUNK, logs, own_runs
 from pms_luigi.ops.runner import build, build_context
 from pms_luigi.pipeline import context
 from pms_luigi.pipeline import status as st
@@ -250,7 +250,7 @@ class _Progress:
                   file=self.stream, flush=True)
 
 
-def run_chunks(todo: dict[str, list[date]], chunk: int = 20, workers: int = 1,
+def run_chunks(todo: dict[str, list[date]], chunk: int = DEFAULT_CHUNK, workers: int = 1,
                local_scheduler: bool = True, progress: IO[str] | str | None = STDERR,
                **kwargs: object) -> tuple[int, list[tuple[date, date, int]]]:
     """Build the given (family, dates) oldest-first, ``chunk`` dates per ``luigi.build``.
@@ -342,7 +342,8 @@ def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
     return code or crc, codes
 
 
-def backfill(start: date, end: date, families: Sequence[str] | None = None, chunk: int = 20,
+def backfill(start: date, end: date, families: Sequence[str] | None = None,
+             chunk: int = DEFAULT_CHUNK,
              workers: int = 1, local_scheduler: bool = True,
              progress: IO[str] | str | None = STDERR, report: list[BackfillReport] | None = None,
              max_passes: int = 4, **kwargs: object) -> int:

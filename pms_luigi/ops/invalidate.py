@@ -6,6 +6,7 @@ from typing import IO
 
 from pms_luigi.core import calendar
 from pms_luigi.core.errors import ExitCode, NotBusinessDay
+from pms_luigi.ops import DEFAULT_CHUNK
 from pms_luigi.ops.backfill import STDERR, run_chunks
 from pms_luigi.ops.runner import build_context
 from pms_luigi.pipeline import context
@@ -49,7 +50,7 @@ def invalidate(family: str, on: date, downstream: bool = True,
 
 
 def rerun(family: str, on: date, downstream: bool = False, dry_run: bool = False,
-          chunk: int = 20, workers: int = 1, local_scheduler: bool = True,
+          chunk: int = DEFAULT_CHUNK, workers: int = 1, local_scheduler: bool = True,
           progress: IO[str] | str | None = STDERR,
           **kwargs: object) -> tuple[int, list[tuple[str, date]]]:
     """Invalidate (family, on) [and its consumers] and build them again, oldest first in

@@ -81,8 +81,9 @@ class WriteGate:
     def _release(self, conn: sa.Connection) -> None:
         self._unlock(conn.info)
 
-    def _pool_release(self, _dbapi_conn: Any, record: Any, *_: Any) -> None:
-        self._unlock(record.info)
+    def _pool_release(self, dbapi_connection: Any, connection_record: Any, reset_state: Any
+                      ) -> None:
+        self._unlock(connection_record.info)
 
     @staticmethod
     def _unlock(info: dict[str, Any]) -> None:

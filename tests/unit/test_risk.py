@@ -636,15 +636,16 @@ def test_risk_snapshot_empty_book_is_ok_with_zero():
     assert snap["details"]["empty_book"] and snap["details"]["n_positions"] == 0
 
 
-def test_risk_snapshot_lists_unmodelled_positions_in_the_stored_format():
+def test_risk_snapshot_lists_unmodelled_positions_as_instrument_strategy_pairs():
     sessions, hist, fx = synthetic_market(date(2025, 11, 3), date(2025, 11, 28))
     on = sessions[-1]
     marks = make_marks(on, [{"instrument_id": "DI1F27", "strategy_id": "R", "dv01_brl": -1e3},
                             {"instrument_id": "DI1F28", "strategy_id": "R"},
                             {"instrument_id": "DI1F27", "strategy_id": "Q"}])
     snap = risk.risk_snapshot(marks, INSTRUMENTS, hist, fx, 100e6, on, LIMITS, SCENARIOS)
-    # the ids run together, one-element lists: the format stored so far (see _position_keys)
-    assert snap["details"]["unmodelled_positions"] == [["DI1F27Q"], ["DI1F28R"]]
+    # [instrument_id, strategy_id], sorted (until this release the two ids ran together in
+    # a one-element list: "DI1F27Q")
+    assert snap["details"]["unmodelled_positions"] == [["DI1F27", "Q"], ["DI1F28", "R"]]
     assert snap["details"]["n_positions"] == 3
 
 

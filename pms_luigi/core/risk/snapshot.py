@@ -301,15 +301,10 @@ def _worst_stress(rows: list[dict[str, Any]]) -> float | None:
     return float(min(ok)) if ok else None
 
 
-def _position_keys(iid: pd.Series | np.ndarray, sid: pd.Series | np.ndarray) -> set[str]:
-    """The positions' keys as stored so far: ``str(instrument_id) + str(strategy_id)``.
-
-    Kept bit-identical to the earlier vectorized ``iid + "\\0" + sid`` over object arrays, in
-    which NumPy turned the ``"\\0"`` separator into ``""`` (``np.str_`` drops trailing NULs):
-    the ids run together and ``split("\\0")`` gave one-element lists. A proper (iid, sid)
-    pair would change the stored ``unmodelled_positions``: a separate, deliberate change.
-    """
-    return {i + s for i, s in zip(map(str, iid.tolist()), map(str, sid.tolist()), strict=True)}
+def _position_keys(iid: pd.Series | np.ndarray, sid: pd.Series | np.ndarray
+                   ) -> set[tuple[str, str]]:
+    """(instrument_id, strategy_id) pairs, as text (the ids as ``str`` gives them)."""
+    return set(zip(map(str, iid.tolist()), map(str, sid.tolist()), strict=True))
 
 
 def _records(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -334,7 +329,7 @@ def _book_details(marks: pd.DataFrame, exposures: Mapping[str, np.ndarray], s: p
     return {
         "n_positions": int(is_open.sum()),
         # open positions with no DV01/delta at all: their risk is NOT in the VaR (data issue)
-        "unmodelled_positions": [[k] for k in sorted(keys)],
+        "unmodelled_positions": [[iid, sid] for iid, sid in sorted(keys)],
         "exposures_by_factor": [{"factor": f, "shock_kind": factor_kind(f), "sensitivity_brl": v}
                                 for f, v in zip(factors, sens.tolist(), strict=True)],
         "dv01_by_bucket": dict(zip([f for f, r in zip(factors, is_rate, strict=True) if r],
