@@ -329,7 +329,11 @@ def _run_pipelined(head: dict[str, list[date]], rest: dict[str, list[date]],
             code = code or rc
             # Even when an MTM of the chunk failed: its consumers that can run (the dates
             # before the failure) are built, as one sequential build of the chunk would.
-            chunks.send(batch)
+            try:
+                chunks.send(batch)
+            except OSError:  # the consumer died between two chunks
+                code = code or ExitCode.FAILED
+                break
             sent = batch
             if rc not in (ExitCode.OK, ExitCode.CACHE_UNAVAILABLE):
                 break

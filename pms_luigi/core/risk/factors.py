@@ -123,8 +123,6 @@ def factor_exposures(
             family or maturity, an FX delta without a positive spot.
     """
     cols = exposure_columns(marks, instruments, spot)
-    if not len(cols["factor"]):
-        return _no_exposures()
     return pd.DataFrame({**{c: pd.Series(cols[c], dtype=object, copy=False)
                             for c in EXPOSURE_COLUMNS[:4]},
                          "sensitivity_brl": cols["sensitivity_brl"]}, columns=EXPOSURE_COLUMNS)
@@ -172,11 +170,6 @@ def exposure_columns(marks: pd.DataFrame, instruments: pd.DataFrame,
     order = np.lexsort([np.unique(x, return_inverse=True)[1] for x in (factor, s, i)])
     columns = (i[order], s[order], factor[order], kind[order], value[order])
     return dict(zip(EXPOSURE_COLUMNS, columns, strict=True))
-
-
-def _no_exposures() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=float if c == "sensitivity_brl" else object)
-                         for c in EXPOSURE_COLUMNS})
 
 
 def _no_exposure_columns() -> dict[str, np.ndarray]:

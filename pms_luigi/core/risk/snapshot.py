@@ -34,6 +34,8 @@ from pms_luigi.core.risk.limits import (
 from pms_luigi.core.risk.stress import scenarios_from_dict, stress_rows
 from pms_luigi.core.risk.var import (
     DeltaNormal,
+    check_finite_pnl,
+    component_of_rows,
     sample_covariance,
     tail_count,
     var_es_of_sorted,
@@ -259,9 +261,7 @@ def _var_figures(exposures: Mapping[str, np.ndarray], s: pd.Series, dates: pd.In
     (the same arithmetic as :func:`scenario_pnl`, :func:`historical_var_es` and
     :func:`parametric_var_from_cov`, without their per-call frames)."""
     sv = s.to_numpy(dtype=float)
-    pnl = x @ sv
-    if not np.isfinite(pnl).all():
-        raise InvalidInput("scenario P&L contains NaN/inf", field="pnl")
+    pnl = check_finite_pnl(x @ sv)
     order = np.argsort(pnl, kind="stable")
     ascending = pnl[order]
     var95, _ = var_es_of_sorted(ascending, 0.95)
@@ -290,8 +290,8 @@ def _component_by_strategy(exposures: Mapping[str, np.ndarray], factors: list[st
     marginal VaR of the row's factor (:func:`component_by_exposure`), by strategy name. A
     sorted groupby sum by the strategy values: the group ids (hence the summation, hence the
     floats) of grouping the exposures frame by its strategy_id column."""
-    per_row = exposures["sensitivity_brl"] \
-        * marginal[pd.Index(factors).get_indexer(exposures["factor"])]
+    per_row = component_of_rows(exposures["sensitivity_brl"], exposures["factor"],
+                                pd.Series(marginal, index=factors))
     return pd.Series(per_row).groupby(exposures["strategy_id"]).sum().sort_index().to_dict()
 
 

@@ -98,10 +98,19 @@ def historical_var_es(pnl: pd.Series | np.ndarray | list[float],
     >>> historical_var_es(pnl, 0.95), historical_var_es(pnl, 0.90)
     ((120.0, 120.0), (80.0, 100.0))
     """
-    v = np.asarray(pnl, dtype=float).ravel()
-    if not np.isfinite(v).all():
-        raise InvalidInput("scenario P&L contains NaN/inf", field="pnl")
+    v = check_finite_pnl(np.asarray(pnl, dtype=float).ravel())
     return var_es_of_sorted(np.sort(v, kind="stable"), alpha)
+
+
+def check_finite_pnl(pnl: np.ndarray) -> np.ndarray:
+    """``pnl`` itself when every scenario P&L is finite.
+
+    Raises:
+        InvalidInput: a NaN or infinite P&L (a scenario the book cannot be valued in).
+    """
+    if not np.isfinite(pnl).all():
+        raise InvalidInput("scenario P&L contains NaN/inf", field="pnl")
+    return pnl
 
 
 def var_es_of_sorted(ascending: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -281,6 +290,14 @@ def component_by_exposure(exposures: pd.DataFrame, marginal: pd.Series) -> pd.Se
 
     Aligned to ``exposures``' index, name ``component_var_brl``; sums to the VaR.
     """
-    per_row = exposures["sensitivity_brl"].to_numpy(dtype=float) \
-        * exposures["factor"].map(marginal).to_numpy(dtype=float)
-    return pd.Series(per_row, index=exposures.index, name="component_var_brl")
+    return pd.Series(component_of_rows(exposures["sensitivity_brl"], exposures["factor"],
+                                       marginal),
+                     index=exposures.index, name="component_var_brl")
+
+
+def component_of_rows(sensitivity: np.ndarray | pd.Series, factor: np.ndarray | pd.Series,
+                      marginal: pd.Series) -> np.ndarray:
+    """sensitivity_j × marginal VaR of factor_j per exposure row (NaN for a factor without
+    one): the rows of :func:`component_by_exposure`, over columns."""
+    return np.asarray(sensitivity, dtype=float) \
+        * pd.Series(np.asarray(factor, dtype=object)).map(marginal).to_numpy(dtype=float)
